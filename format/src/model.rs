@@ -1,0 +1,948 @@
+//! The zero-copy reader: [`Model::parse`] and the views it hands out.
+
+use core::fmt;
+
+use crate::error::{Shape, TensorName};
+use crate::layout::{self, entry, header, Dim, TensorSpec, TensorTable};
+use crate::FormatError;
+
+/// Element type of a tensor. The discriminant is the code stored in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DType {
+    /// IEEE 754 binary32.
+    F32 = 1,
+    /// IEEE 754 binary16 ([`half::f16`]).
+    F16 = 2,
+    /// Signed 8-bit integer.
+    I8 = 3,
+    /// Signed 16-bit integer.
+    I16 = 4,
+    /// Signed 32-bit integer.
+    I32 = 5,
+}
+
+impl DType {
+    /// All dtypes, in code order.
+    pub const ALL: [DType; 5] = [DType::F32, DType::F16, DType::I8, DType::I16, DType::I32];
+
+    /// The dtype with the given file code.
+    pub const fn from_code(code: u8) -> Option<DType> {
+        match code {
+            1 => Some(DType::F32),
+            2 => Some(DType::F16),
+            3 => Some(DType::I8),
+            4 => Some(DType::I16),
+            5 => Some(DType::I32),
+            _ => None,
+        }
+    }
+
+    /// The code stored in the file.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Size of one element in bytes.
+    pub const fn size(self) -> usize {
+        match self {
+            DType::F32 | DType::I32 => 4,
+            DType::F16 | DType::I16 => 2,
+            DType::I8 => 1,
+        }
+    }
+
+    /// Whether this is a floating-point type.
+    pub const fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F16)
+    }
+
+    /// The lowercase name (`f32`, `f16`, `i8`, `i16`, `i32`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+            DType::I8 => "i8",
+            DType::I16 => "i16",
+            DType::I32 => "i32",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How the weights are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WeightsKind {
+    /// `f32`/`f16` tensors named as in PyTorch (code 0).
+    Float,
+    /// Quantized integer tensors, see `runtime/QUANTIZATION.md` (code 1).
+    Int8,
+}
+
+impl WeightsKind {
+    /// The code stored in the file.
+    pub const fn code(self) -> u32 {
+        match self {
+            WeightsKind::Float => 0,
+            WeightsKind::Int8 => 1,
+        }
+    }
+
+    /// The kind with the given file code.
+    pub const fn from_code(code: u32) -> Option<WeightsKind> {
+        match code {
+            0 => Some(WeightsKind::Float),
+            1 => Some(WeightsKind::Int8),
+            _ => None,
+        }
+    }
+
+    /// `FLOAT` or `INT8`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WeightsKind::Float => "FLOAT",
+            WeightsKind::Int8 => "INT8",
+        }
+    }
+
+    /// The tensor table files of this kind are validated against.
+    pub const fn table(self) -> TensorTable {
+        match self {
+            WeightsKind::Float => layout::FLOAT_TABLE,
+            WeightsKind::Int8 => layout::INT8_TABLE,
+        }
+    }
+}
+
+impl fmt::Display for WeightsKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The hyperparameters stored in the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Hyper {
+    /// Vocabulary size including the three special tokens (4..=65535).
+    pub vocab_size: u32,
+    /// Embedding width (1..=4096).
+    pub embed_dim: u32,
+    /// GRU hidden width (1..=4096).
+    pub hidden_dim: u32,
+    /// Number of stacked GRU layers (1..=4).
+    pub num_layers: u32,
+    /// Trained on records: sampling stops at `<EOS>`.
+    pub records: bool,
+    /// How the weights are stored.
+    pub weights: WeightsKind,
+}
+
+impl Hyper {
+    /// Checks every hyperparameter against its allowed range.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let checks = [
+            ("vocab_size", self.vocab_size, layout::VOCAB_SIZE_RANGE),
+            ("embed_dim", self.embed_dim, layout::EMBED_DIM_RANGE),
+            ("hidden_dim", self.hidden_dim, layout::HIDDEN_DIM_RANGE),
+            ("num_layers", self.num_layers, layout::NUM_LAYERS_RANGE),
+        ];
+        for (field, value, (min, max)) in checks {
+            if value < min || value > max {
+                return Err(FormatError::BadHyperparameter {
+                    field,
+                    value,
+                    min,
+                    max,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The header flags these hyperparameters encode.
+    pub const fn flags(&self) -> u32 {
+        if self.records {
+            layout::FLAG_RECORDS
+        } else {
+            0
+        }
+    }
+
+    /// The value of `dim` for layer `layer`.
+    pub fn dim(&self, dim: Dim, layer: u32) -> u32 {
+        match dim {
+            Dim::Vocab => self.vocab_size,
+            Dim::Embed => self.embed_dim,
+            Dim::Hidden => self.hidden_dim,
+            Dim::Gates => self.hidden_dim.saturating_mul(3),
+            Dim::LayerInput if layer == 0 => self.embed_dim,
+            Dim::LayerInput => self.hidden_dim,
+            Dim::Fixed(n) => n,
+        }
+    }
+
+    /// The shape `spec` has for layer `layer` under these hyperparameters.
+    pub fn shape_of(&self, spec: &TensorSpec, layer: u32) -> Shape {
+        let mut dims = [0u32; layout::MAX_RANK];
+        for (slot, &d) in dims.iter_mut().zip(spec.shape) {
+            *slot = self.dim(d, layer);
+        }
+        Shape::new(
+            dims.get(..spec.shape.len().min(layout::MAX_RANK))
+                .unwrap_or(&[]),
+        )
+    }
+}
+
+/// Where the sections of a validated file lie. Holds no borrow, so owners of the bytes
+/// (like `MappedModel`) can keep it next to them and rebuild a [`Model`] for free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    hyper: Hyper,
+    version: u16,
+    checksum: u32,
+    file_size: usize,
+    vocab_start: usize,
+    vocab_end: usize,
+    vocab_chars: usize,
+    dir_start: usize,
+    tensor_count: usize,
+    data_start: usize,
+    data_end: usize,
+}
+
+/// A validated model file, borrowed from its bytes. Creating one never allocates.
+#[derive(Clone, Copy)]
+pub struct Model<'a> {
+    bytes: &'a [u8],
+    layout: Layout,
+}
+
+impl fmt::Debug for Model<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("version", &self.layout.version)
+            .field("hyper", &self.layout.hyper)
+            .field("file_size", &self.layout.file_size)
+            .field("tensor_count", &self.layout.tensor_count)
+            .finish()
+    }
+}
+
+fn read_u16(b: &[u8], at: usize) -> Result<u16, FormatError> {
+    match b.get(at..).and_then(|s| s.first_chunk::<2>()) {
+        Some(a) => Ok(u16::from_le_bytes(*a)),
+        None => Err(FormatError::Truncated {
+            expected: at.saturating_add(2),
+            actual: b.len(),
+        }),
+    }
+}
+
+fn read_u32(b: &[u8], at: usize) -> Result<u32, FormatError> {
+    match b.get(at..).and_then(|s| s.first_chunk::<4>()) {
+        Some(a) => Ok(u32::from_le_bytes(*a)),
+        None => Err(FormatError::Truncated {
+            expected: at.saturating_add(4),
+            actual: b.len(),
+        }),
+    }
+}
+
+fn to_usize(v: u32, what: &'static str) -> Result<usize, FormatError> {
+    usize::try_from(v).map_err(|_| FormatError::SizeOverflow { what })
+}
+
+fn add(a: usize, b: usize, what: &'static str) -> Result<usize, FormatError> {
+    a.checked_add(b).ok_or(FormatError::SizeOverflow { what })
+}
+
+/// CRC-32 (IEEE) of `bytes`.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(bytes);
+    h.finalize()
+}
+
+/// Checks every rule that does not depend on the tensor table; see SPEC.md for the order.
+fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
+    // 1. Identity: magic, version, header size. A newer version may have any layout,
+    //    so nothing else is looked at before the version is known.
+    let prefix = bytes.get(..layout::MAGIC.len()).unwrap_or(bytes);
+    if layout::MAGIC.get(..prefix.len()) != Some(prefix) {
+        return Err(FormatError::BadMagic);
+    }
+    if bytes.len() < layout::HEADER_SIZE {
+        return Err(FormatError::Truncated {
+            expected: layout::HEADER_SIZE,
+            actual: bytes.len(),
+        });
+    }
+    let version = read_u16(bytes, header::VERSION)?;
+    if version == 0 {
+        return Err(FormatError::BadVersion { found: version });
+    }
+    if version > layout::VERSION {
+        return Err(FormatError::FutureVersion {
+            found: version,
+            supported: layout::VERSION,
+        });
+    }
+    let header_size = read_u16(bytes, header::HEADER_SIZE)?;
+    if usize::from(header_size) != layout::HEADER_SIZE {
+        return Err(FormatError::BadHeaderSize { found: header_size });
+    }
+    let flags = read_u32(bytes, header::FLAGS)?;
+    if flags & !layout::KNOWN_FLAGS != 0 {
+        return Err(FormatError::UnknownFlags { flags });
+    }
+    let kind_code = read_u32(bytes, header::WEIGHTS_KIND)?;
+    let weights = WeightsKind::from_code(kind_code)
+        .ok_or(FormatError::UnknownWeightsKind { found: kind_code })?;
+
+    // 2. Size, then checksum: after this every byte is known to be as written, so a
+    //    single flipped bit is always caught here rather than by luck further down.
+    let declared = read_u32(bytes, header::FILE_SIZE)?;
+    let file_size = to_usize(declared, "file_size")?;
+    if file_size < layout::MIN_FILE_SIZE {
+        return Err(FormatError::FileTooSmall { declared });
+    }
+    if bytes.len() < file_size {
+        return Err(FormatError::Truncated {
+            expected: file_size,
+            actual: bytes.len(),
+        });
+    }
+    if bytes.len() > file_size {
+        return Err(FormatError::FileSizeMismatch {
+            declared,
+            actual: bytes.len(),
+        });
+    }
+    let body_end = file_size - layout::CRC_SIZE; // file_size >= MIN_FILE_SIZE > CRC_SIZE
+    let stored = read_u32(bytes, body_end)?;
+    let computed = crc32(bytes.get(..body_end).unwrap_or(&[]));
+    if stored != computed {
+        return Err(FormatError::ChecksumMismatch { stored, computed });
+    }
+
+    // 3. Structure. From here on the CRC matched, but a hostile file can carry a valid
+    //    CRC, so every check still assumes nothing.
+    let hyper = Hyper {
+        vocab_size: read_u32(bytes, header::VOCAB_SIZE)?,
+        embed_dim: read_u32(bytes, header::EMBED_DIM)?,
+        hidden_dim: read_u32(bytes, header::HIDDEN_DIM)?,
+        num_layers: read_u32(bytes, header::NUM_LAYERS)?,
+        records: flags & layout::FLAG_RECORDS != 0,
+        weights,
+    };
+    hyper.validate()?;
+
+    let addr_mod = (bytes.as_ptr() as usize) % layout::BUFFER_ALIGN;
+    if addr_mod != 0 {
+        return Err(FormatError::MisalignedBuffer {
+            address_mod: addr_mod,
+        });
+    }
+
+    // Sections: header | vocab | pad to 64 | directory | data | crc, with no other gaps.
+    let vocab_offset = read_u32(bytes, header::VOCAB_OFFSET)?;
+    if to_usize(vocab_offset, "vocab_offset")? != layout::HEADER_SIZE {
+        return Err(FormatError::BadSectionLayout {
+            field: "vocab_offset",
+            found: vocab_offset,
+            expected: layout::HEADER_SIZE as u64,
+        });
+    }
+    let vocab_bytes = read_u32(bytes, header::VOCAB_BYTES)?;
+    let vocab_start = layout::HEADER_SIZE;
+    let vocab_end = add(
+        vocab_start,
+        to_usize(vocab_bytes, "vocab_bytes")?,
+        "vocab section",
+    )?;
+    let dir_expected = layout::align_up(vocab_end).ok_or(FormatError::SizeOverflow {
+        what: "vocab section",
+    })?;
+    let dir_offset = read_u32(bytes, header::DIR_OFFSET)?;
+    if to_usize(dir_offset, "dir_offset")? != dir_expected {
+        return Err(FormatError::BadSectionLayout {
+            field: "dir_offset",
+            found: dir_offset,
+            expected: dir_expected as u64,
+        });
+    }
+    let count_raw = read_u32(bytes, header::TENSOR_COUNT)?;
+    let (min_count, max_count) = layout::TENSOR_COUNT_RANGE;
+    if count_raw < min_count || count_raw > max_count {
+        return Err(FormatError::BadTensorCount { found: count_raw });
+    }
+    let tensor_count = to_usize(count_raw, "tensor_count")?;
+    let dir_len = tensor_count
+        .checked_mul(layout::DIR_ENTRY_SIZE)
+        .ok_or(FormatError::SizeOverflow { what: "directory" })?;
+    let data_expected = add(dir_expected, dir_len, "directory")?;
+    let data_offset = read_u32(bytes, header::DATA_OFFSET)?;
+    if to_usize(data_offset, "data_offset")? != data_expected {
+        return Err(FormatError::BadSectionLayout {
+            field: "data_offset",
+            found: data_offset,
+            expected: data_expected as u64,
+        });
+    }
+    let data_bytes = read_u32(bytes, header::DATA_BYTES)?;
+    let data_end = add(
+        data_expected,
+        to_usize(data_bytes, "data_bytes")?,
+        "data section",
+    )?;
+    if data_end != body_end {
+        // Report the data size that would make the sections tile the file exactly.
+        let expected = body_end.checked_sub(data_expected).map_or(0, |n| n as u64);
+        return Err(FormatError::BadSectionLayout {
+            field: "data_bytes",
+            found: data_bytes,
+            expected,
+        });
+    }
+
+    // Vocabulary: UTF-8, strictly increasing, vocab_size - 3 characters.
+    let vocab_raw = bytes
+        .get(vocab_start..vocab_end)
+        .ok_or(FormatError::Truncated {
+            expected: vocab_end,
+            actual: bytes.len(),
+        })?;
+    let vocab_chars = check_vocab(vocab_raw, vocab_start, hyper.vocab_size)?;
+
+    let layout = Layout {
+        hyper,
+        version,
+        checksum: stored,
+        file_size,
+        vocab_start,
+        vocab_end,
+        vocab_chars,
+        dir_start: dir_expected,
+        tensor_count,
+        data_start: data_expected,
+        data_end,
+    };
+
+    // Directory: each entry on its own, then pairwise names and overlaps (n <= 256).
+    let model = Model { bytes, layout };
+    for i in 0..tensor_count {
+        let t = model.entry(i)?;
+        for j in 0..i {
+            let u = model.entry(j)?;
+            if u.name == t.name {
+                return Err(FormatError::DuplicateTensorName {
+                    index: i as u16,
+                    first: j as u16,
+                });
+            }
+            let (a, b) = (u.range(), t.range());
+            if a.0 < b.1 && b.0 < a.1 {
+                return Err(FormatError::OverlappingTensors {
+                    first: j as u16,
+                    second: i as u16,
+                });
+            }
+        }
+    }
+    Ok(layout)
+}
+
+/// Validates the vocabulary bytes found at file offset `base`; returns the char count.
+pub(crate) fn check_vocab(raw: &[u8], base: usize, vocab_size: u32) -> Result<usize, FormatError> {
+    let text = core::str::from_utf8(raw).map_err(|e| FormatError::BadVocabUtf8 {
+        offset: base.saturating_add(e.valid_up_to()),
+    })?;
+    let mut prev: Option<char> = None;
+    let mut count = 0usize;
+    for (at, ch) in text.char_indices() {
+        if let Some(p) = prev {
+            let offset = base.saturating_add(at);
+            if ch == p {
+                return Err(FormatError::DuplicateChar { offset, ch });
+            }
+            if ch < p {
+                return Err(FormatError::VocabNotSorted { offset, ch });
+            }
+        }
+        prev = Some(ch);
+        count += 1;
+    }
+    let expected = vocab_size.saturating_sub(crate::FIRST_CHAR_ID);
+    if usize::try_from(expected).ok() != Some(count) {
+        return Err(FormatError::VocabCountMismatch {
+            expected,
+            found: count,
+        });
+    }
+    Ok(count)
+}
+
+/// Validates a 32-byte name field; returns the name.
+pub(crate) fn check_name(field: &[u8], index: u16) -> Result<&str, FormatError> {
+    let bad = |reason| FormatError::BadTensorName { index, reason };
+    let len = field
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(bad("not NUL-terminated within 32 bytes"))?;
+    let (name, pad) = field.split_at(len);
+    if name.is_empty() {
+        return Err(bad("empty"));
+    }
+    if !pad.iter().all(|&b| b == 0) {
+        return Err(bad("bytes after the terminating NUL are not zero"));
+    }
+    if !name
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    {
+        return Err(bad("characters outside [A-Za-z0-9_.]"));
+    }
+    core::str::from_utf8(name).map_err(|_| bad("characters outside [A-Za-z0-9_.]"))
+}
+
+impl<'a> Model<'a> {
+    /// Parses and fully validates a model file: header, checksum, sections, vocabulary,
+    /// directory and the tensor set the hyperparameters require.
+    ///
+    /// Never panics and never allocates. The buffer must start at a 4-byte aligned
+    /// address (so that every tensor can be viewed in place).
+    pub fn parse(bytes: &'a [u8]) -> Result<Model<'a>, FormatError> {
+        let model = Self::parse_container(bytes)?;
+        model.check_tensors()?;
+        Ok(model)
+    }
+
+    /// Like [`Model::parse`] but skips [`Model::check_tensors`]: the file is a valid
+    /// container whose tensors need not match what the hyperparameters require.
+    ///
+    /// For generic tools and tests; inference code should use [`Model::parse`].
+    pub fn parse_container(bytes: &'a [u8]) -> Result<Model<'a>, FormatError> {
+        let layout = check_container(bytes)?;
+        Ok(Model { bytes, layout })
+    }
+
+    /// Rebuilds a model from a layout that was validated for these very bytes.
+    #[cfg(feature = "std")]
+    pub(crate) fn from_layout(bytes: &'a [u8], layout: Layout) -> Model<'a> {
+        Model { bytes, layout }
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Checks that the tensors are exactly those the weights kind and hyperparameters
+    /// require (see `layout::FLOAT_TENSORS` and `layout::INT8_TENSORS`).
+    pub fn check_tensors(&self) -> Result<(), FormatError> {
+        let hyper = self.layout.hyper;
+        let table = hyper.weights.table();
+        check_table(self, table.specs, true, true)?;
+        if !table.allow_extra {
+            for (i, t) in self.tensors().enumerate() {
+                if !table_names(table.specs, t.name, hyper.num_layers) {
+                    return Err(FormatError::UnexpectedTensor {
+                        index: i as u16,
+                        name: TensorName::new(t.name),
+                    });
+                }
+            }
+        }
+        if hyper.weights == WeightsKind::Int8 {
+            // Quantized tensors keep the float shapes; their dtypes are the runtime's call.
+            check_table(self, layout::FLOAT_TENSORS, false, false)?;
+        }
+        Ok(())
+    }
+
+    /// The hyperparameters.
+    pub fn hyper(&self) -> Hyper {
+        self.layout.hyper
+    }
+
+    /// The format version of the file.
+    pub fn version(&self) -> u16 {
+        self.layout.version
+    }
+
+    /// Total size of the file in bytes, including the CRC trailer.
+    pub fn file_size(&self) -> usize {
+        self.layout.file_size
+    }
+
+    /// The (verified) CRC-32 stored in the trailer.
+    pub fn checksum(&self) -> u32 {
+        self.layout.checksum
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The vocabulary.
+    pub fn vocab(&self) -> Vocab<'a> {
+        let raw = self
+            .bytes
+            .get(self.layout.vocab_start..self.layout.vocab_end)
+            .unwrap_or(&[]);
+        // Validated in `check_container`; the fallback is never taken.
+        let text = core::str::from_utf8(raw).unwrap_or("");
+        Vocab {
+            text,
+            chars: self.layout.vocab_chars,
+            ascii: text.len() == self.layout.vocab_chars,
+        }
+    }
+
+    /// Number of tensors.
+    pub fn tensor_count(&self) -> usize {
+        self.layout.tensor_count
+    }
+
+    /// The tensors in directory order.
+    pub fn tensors(&self) -> impl Iterator<Item = Tensor<'a>> + 'a {
+        let model = *self;
+        (0..self.layout.tensor_count).filter_map(move |i| model.entry(i).ok())
+    }
+
+    /// The tensor called `name`, if any.
+    pub fn tensor(&self, name: &str) -> Option<Tensor<'a>> {
+        self.tensors().find(|t| t.name == name)
+    }
+
+    /// The tensor called `name`, or [`FormatError::MissingTensor`].
+    pub fn require(&self, name: &'static str) -> Result<Tensor<'a>, FormatError> {
+        self.tensor(name).ok_or(FormatError::MissingTensor {
+            name: TensorName::new(name),
+        })
+    }
+
+    /// Decodes and validates directory entry `i`.
+    fn entry(&self, i: usize) -> Result<Tensor<'a>, FormatError> {
+        let index = i as u16; // i < tensor_count <= 256
+        let start = i
+            .checked_mul(layout::DIR_ENTRY_SIZE)
+            .and_then(|o| o.checked_add(self.layout.dir_start))
+            .ok_or(FormatError::SizeOverflow { what: "directory" })?;
+        let raw = self
+            .bytes
+            .get(start..)
+            .and_then(|s| s.first_chunk::<{ layout::DIR_ENTRY_SIZE }>())
+            .ok_or(FormatError::Truncated {
+                expected: start.saturating_add(layout::DIR_ENTRY_SIZE),
+                actual: self.bytes.len(),
+            })?;
+        let name = check_name(raw.get(..layout::NAME_FIELD).unwrap_or(&[]), index)?;
+        let code = raw[entry::DTYPE];
+        let dtype =
+            DType::from_code(code).ok_or(FormatError::UnknownDType { index, found: code })?;
+        let rank = raw[entry::RANK];
+        if rank == 0 || usize::from(rank) > layout::MAX_RANK {
+            return Err(FormatError::BadRank { index, rank });
+        }
+        if read_u16(raw, entry::RESERVED)? != 0 {
+            return Err(FormatError::NonZeroReserved { index });
+        }
+        let mut dims = [0u32; layout::MAX_RANK];
+        let mut numel: usize = 1;
+        for (d, slot) in dims.iter_mut().enumerate() {
+            let v = read_u32(raw, entry::DIMS + 4 * d)?;
+            let used = d < usize::from(rank);
+            if used == (v == 0) {
+                return Err(FormatError::BadDims {
+                    index,
+                    dim: d as u8,
+                });
+            }
+            if used {
+                numel = to_usize(v, "tensor dimension")
+                    .ok()
+                    .and_then(|v| numel.checked_mul(v))
+                    .ok_or(FormatError::TensorTooLarge { index })?;
+            }
+            *slot = v;
+        }
+        let expected = numel
+            .checked_mul(dtype.size())
+            .ok_or(FormatError::TensorTooLarge { index })?;
+        let offset = read_u32(raw, entry::OFFSET)?;
+        let len = read_u32(raw, entry::BYTE_LEN)?;
+        if to_usize(len, "tensor length")? != expected {
+            return Err(FormatError::ByteLengthMismatch {
+                index,
+                expected,
+                found: len as usize,
+            });
+        }
+        let frac_bits = i32::from_le_bytes(read_u32(raw, entry::FRAC_BITS)?.to_le_bytes());
+        let (lo, hi) = layout::FRAC_BITS_RANGE;
+        let frac_ok = if dtype.is_float() {
+            frac_bits == 0
+        } else {
+            (lo..=hi).contains(&frac_bits)
+        };
+        if !frac_ok {
+            return Err(FormatError::BadFracBits {
+                index,
+                dtype,
+                frac_bits,
+            });
+        }
+        let off = to_usize(offset, "tensor offset")?;
+        if off % layout::ALIGN != 0 {
+            return Err(FormatError::MisalignedTensor { index, offset });
+        }
+        let data = self
+            .bytes
+            .get(self.layout.data_start..self.layout.data_end)
+            .unwrap_or(&[]);
+        let out_of_bounds = FormatError::TensorOutOfBounds {
+            index,
+            offset,
+            len,
+            data_bytes: data.len() as u32,
+        };
+        let end = off.checked_add(expected).ok_or(out_of_bounds)?;
+        let bytes = data.get(off..end).ok_or(out_of_bounds)?;
+        Ok(Tensor {
+            name,
+            dtype,
+            dims,
+            rank,
+            frac_bits,
+            bytes,
+            offset: self.layout.data_start + off,
+        })
+    }
+}
+
+/// Whether `name` is one of the tensors `specs` defines for `num_layers` layers.
+fn table_names(specs: &[TensorSpec], name: &str, num_layers: u32) -> bool {
+    specs.iter().any(|s| {
+        if !s.per_layer {
+            return name == s.name;
+        }
+        (0..num_layers).any(|k| TensorName::with_layer(s.name, k).as_str() == name)
+    })
+}
+
+/// Checks the tensors in `specs` (expanded over layers) against `model`.
+fn check_table(
+    model: &Model<'_>,
+    specs: &[TensorSpec],
+    required: bool,
+    check_dtype: bool,
+) -> Result<(), FormatError> {
+    let hyper = model.layout.hyper;
+    for spec in specs {
+        let layers = if spec.per_layer { hyper.num_layers } else { 1 };
+        for k in 0..layers {
+            let name = if spec.per_layer {
+                TensorName::with_layer(spec.name, k)
+            } else {
+                TensorName::new(spec.name)
+            };
+            let Some(t) = model.tensor(name.as_str()) else {
+                if required {
+                    return Err(FormatError::MissingTensor { name });
+                }
+                continue;
+            };
+            if check_dtype && !spec.dtypes.contains(&t.dtype) {
+                return Err(FormatError::WrongTensorDType {
+                    name,
+                    found: t.dtype,
+                });
+            }
+            let expected = hyper.shape_of(spec, k);
+            let found = Shape::new(t.shape());
+            if expected != found {
+                return Err(FormatError::ShapeMismatch {
+                    name,
+                    expected,
+                    found,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The vocabulary of a model: its characters as one sorted UTF-8 string.
+///
+/// Ids: `PAD` = 0, `BOS` = 1, `EOS` = 2, then the characters in order from 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vocab<'a> {
+    text: &'a str,
+    chars: usize,
+    ascii: bool,
+}
+
+impl<'a> Vocab<'a> {
+    /// Number of token ids, including the three specials (= `vocab_size`).
+    pub fn len(&self) -> usize {
+        self.chars + crate::FIRST_CHAR_ID as usize
+    }
+
+    /// Always false: a vocabulary has at least the three specials.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Number of characters (ids from 3 on).
+    pub fn char_count(&self) -> usize {
+        self.chars
+    }
+
+    /// The id of `c`, if it is in the vocabulary.
+    pub fn id_of(&self, c: char) -> Option<u32> {
+        let index = if self.ascii {
+            // One byte per char: binary search the bytes directly.
+            let b = u8::try_from(c).ok().filter(u8::is_ascii)?;
+            self.text.as_bytes().binary_search(&b).ok()?
+        } else {
+            self.text
+                .chars()
+                .take_while(|&x| x <= c)
+                .position(|x| x == c)?
+        };
+        u32::try_from(index).ok()?.checked_add(crate::FIRST_CHAR_ID)
+    }
+
+    /// The character with id `id`; `None` for the specials and ids out of range.
+    pub fn char_of(&self, id: u32) -> Option<char> {
+        let index = usize::try_from(id.checked_sub(crate::FIRST_CHAR_ID)?).ok()?;
+        if self.ascii {
+            self.text.as_bytes().get(index).map(|&b| char::from(b))
+        } else {
+            self.text.chars().nth(index)
+        }
+    }
+
+    /// The characters in id order.
+    pub fn chars(&self) -> impl Iterator<Item = char> + 'a {
+        self.text.chars()
+    }
+
+    /// The characters as one string, in id order.
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+}
+
+/// One tensor of a model, borrowed from the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Tensor<'a> {
+    name: &'a str,
+    dtype: DType,
+    dims: [u32; layout::MAX_RANK],
+    rank: u8,
+    frac_bits: i32,
+    bytes: &'a [u8],
+    offset: usize,
+}
+
+impl fmt::Debug for Tensor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tensor")
+            .field("name", &self.name)
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape())
+            .field("frac_bits", &self.frac_bits)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl<'a> Tensor<'a> {
+    /// The name (ASCII `[A-Za-z0-9_.]`, 1..=31 chars).
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The dimensions, outermost first (1..=4 of them, each >= 1).
+    pub fn shape(&self) -> &[u32] {
+        self.dims.get(..usize::from(self.rank)).unwrap_or(&[])
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.bytes.len() / self.dtype.size()
+    }
+
+    /// Fixed-point fractional bits of integer data (0 for floats).
+    pub fn frac_bits(&self) -> i32 {
+        self.frac_bits
+    }
+
+    /// The raw little-endian bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Offset of the first byte from the start of the file (a multiple of 64).
+    pub fn file_offset(&self) -> usize {
+        self.offset
+    }
+
+    fn view<T: bytemuck::Pod>(&self, want: DType) -> Result<&'a [T], FormatError> {
+        if self.dtype != want {
+            return Err(FormatError::DTypeMismatch {
+                requested: want,
+                found: self.dtype,
+            });
+        }
+        // `parse` checked the buffer alignment and the 64-byte tensor offsets, and the
+        // length is a multiple of the element size, so this cast cannot fail.
+        bytemuck::try_cast_slice(self.bytes).map_err(|_| FormatError::MisalignedBuffer {
+            address_mod: (self.bytes.as_ptr() as usize) % layout::BUFFER_ALIGN,
+        })
+    }
+
+    /// The data as `f32`s.
+    pub fn f32s(&self) -> Result<&'a [f32], FormatError> {
+        self.view(DType::F32)
+    }
+
+    /// The data as [`half::f16`]s.
+    pub fn f16s(&self) -> Result<&'a [half::f16], FormatError> {
+        self.view(DType::F16)
+    }
+
+    /// The data as `i8`s.
+    pub fn i8s(&self) -> Result<&'a [i8], FormatError> {
+        self.view(DType::I8)
+    }
+
+    /// The data as `i16`s.
+    pub fn i16s(&self) -> Result<&'a [i16], FormatError> {
+        self.view(DType::I16)
+    }
+
+    /// The data as `i32`s.
+    pub fn i32s(&self) -> Result<&'a [i32], FormatError> {
+        self.view(DType::I32)
+    }
+
+    /// Half-open byte range inside the file.
+    fn range(&self) -> (usize, usize) {
+        (self.offset, self.offset + self.bytes.len())
+    }
+}

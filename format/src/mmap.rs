@@ -109,14 +109,9 @@ impl fmt::Display for OpenError {
     }
 }
 
-impl std::error::Error for OpenError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            OpenError::Io { source, .. } => Some(source),
-            OpenError::Format { source, .. } => Some(source),
-        }
-    }
-}
+// `Display` already includes the underlying error, so `source` stays `None` to keep
+// chains (`anyhow`'s `{:#}`) from printing it twice; match on the variants instead.
+impl std::error::Error for OpenError {}
 
 /// One 64-byte block: the unit of [`AlignedBytes`] storage.
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -190,7 +185,17 @@ impl core::ops::Deref for AlignedBytes {
 /// Reads a whole file into a 64-byte aligned buffer (when memory mapping is unwanted).
 pub fn read_aligned(path: &Path) -> io::Result<AlignedBytes> {
     let mut file = File::open(path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok(AlignedBytes::copy_from(&bytes))
+    let len = usize::try_from(file.metadata()?.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large for memory"))?;
+    let mut out = AlignedBytes::zeroed(len);
+    file.read_exact(out.as_mut_bytes())?;
+    // The file may have grown since `metadata`; keep whatever follows too.
+    let mut rest = Vec::new();
+    file.read_to_end(&mut rest)?;
+    if !rest.is_empty() {
+        let mut all = out.as_bytes().to_vec();
+        all.extend_from_slice(&rest);
+        out = AlignedBytes::copy_from(&all);
+    }
+    Ok(out)
 }

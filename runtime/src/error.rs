@@ -1,0 +1,151 @@
+//! The runtime's one error type.
+
+use core::fmt;
+
+use mynah_format::{DType, FormatError, Shape, TensorName};
+
+/// Everything that can go wrong loading or running an INT8 model. Never a panic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The file holds float weights; quantize it first (`mynah-train export --dtype int8`).
+    NotQuantized,
+    /// `hidden_dim` exceeds the `H` capacity the runtime was built with.
+    HiddenCapacity {
+        /// The model's `hidden_dim`.
+        hidden: u32,
+        /// The capacity `H`.
+        capacity: usize,
+    },
+    /// `vocab_size` exceeds the `V` capacity the runtime was built with.
+    VocabCapacity {
+        /// The model's `vocab_size`.
+        vocab: u32,
+        /// The capacity `V`.
+        capacity: usize,
+    },
+    /// `num_layers` exceeds the `L` capacity the runtime was built with.
+    LayerCapacity {
+        /// The model's `num_layers`.
+        layers: u32,
+        /// The capacity `L`.
+        capacity: usize,
+    },
+    /// `hidden_dim` is wider than the 512 columns the `i32` accumulator is proven for.
+    HiddenTooWide {
+        /// The model's `hidden_dim`.
+        hidden: u32,
+    },
+    /// A tensor the runtime needs is missing, or the file is otherwise malformed.
+    Format(FormatError),
+    /// A tensor has a dtype other than the one the quantization scheme defines.
+    WrongDType {
+        /// The tensor.
+        name: TensorName,
+        /// The dtype it must have.
+        expected: DType,
+        /// The dtype it has.
+        found: DType,
+    },
+    /// A tensor has a shape other than the one the hyperparameters imply.
+    WrongShape {
+        /// The tensor.
+        name: TensorName,
+        /// The shape it must have.
+        expected: Shape,
+        /// The shape it has.
+        found: Shape,
+    },
+    /// A tensor's `frac_bits` is outside what the scheme allows.
+    WrongFracBits {
+        /// The tensor.
+        name: TensorName,
+        /// Smallest allowed value.
+        min: i32,
+        /// Largest allowed value.
+        max: i32,
+        /// The value in the file.
+        found: i32,
+    },
+    /// A requantization shift is outside `0..=62`.
+    BadShift {
+        /// The shift tensor.
+        name: TensorName,
+        /// The row.
+        row: u32,
+        /// The stored shift.
+        shift: i8,
+    },
+    /// A token id is not below `vocab_size`.
+    TokenOutOfRange {
+        /// The token.
+        token: u32,
+        /// The model's `vocab_size`.
+        vocab: u32,
+    },
+    /// A character of a prompt is not in the model's vocabulary.
+    UnknownChar {
+        /// The character.
+        ch: char,
+        /// Its position in the prompt, in characters.
+        index: usize,
+    },
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeError::NotQuantized => f.write_str(
+                "the model has float weights; the integer runtime needs an INT8 file \
+                 (mynah-train export --dtype int8)",
+            ),
+            RuntimeError::HiddenCapacity { hidden, capacity } => {
+                write!(f, "hidden_dim {hidden} exceeds this runtime's capacity of {capacity}")
+            }
+            RuntimeError::VocabCapacity { vocab, capacity } => {
+                write!(f, "vocab_size {vocab} exceeds this runtime's capacity of {capacity}")
+            }
+            RuntimeError::LayerCapacity { layers, capacity } => {
+                write!(f, "num_layers {layers} exceeds this runtime's capacity of {capacity}")
+            }
+            RuntimeError::HiddenTooWide { hidden } => write!(
+                f,
+                "hidden_dim {hidden} is wider than 512, the widest the int8 kernels accumulate exactly"
+            ),
+            RuntimeError::Format(e) => write!(f, "{e}"),
+            RuntimeError::WrongDType { name, expected, found } => {
+                write!(f, "tensor {name} is {found}, expected {expected}")
+            }
+            RuntimeError::WrongShape { name, expected, found } => {
+                write!(f, "tensor {name} has shape {found}, expected {expected}")
+            }
+            RuntimeError::WrongFracBits { name, min, max, found } => {
+                write!(f, "tensor {name} has frac_bits {found}, expected {min}..={max}")
+            }
+            RuntimeError::BadShift { name, row, shift } => {
+                write!(f, "tensor {name} row {row}: shift {shift} outside 0..=62")
+            }
+            RuntimeError::TokenOutOfRange { token, vocab } => {
+                write!(f, "token {token} is not below vocab_size {vocab}")
+            }
+            RuntimeError::UnknownChar { ch, index } => {
+                write!(f, "character {ch:?} (at position {index}) is not in the model's vocabulary")
+            }
+        }
+    }
+}
+
+impl core::error::Error for RuntimeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            RuntimeError::Format(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<FormatError> for RuntimeError {
+    fn from(e: FormatError) -> Self {
+        RuntimeError::Format(e)
+    }
+}

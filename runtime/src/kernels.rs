@@ -1,0 +1,347 @@
+//! The integer kernels: the int8 × int16 dot product, requantization, sigmoid, tanh and
+//! the fixed-point exponential used by the softmax.
+//!
+//! Number formats (see `runtime/QUANTIZATION.md` for the why):
+//! - activations (hidden states, layer inputs): `i16` in Q15, kept in `[-32767, 32767]`;
+//! - weights: `i8` in `[-127, 127]` with one scale per output row;
+//! - gate pre-activations and logits: `i32` in Q16 ([`PRE_FRAC`] fractional bits);
+//! - gate outputs r, z: `i32` in Q15 in `[0, 32768]` (32768 is exactly 1).
+//!
+//! Every right shift that drops bits rounds half away from zero ([`round_shift`]), the
+//! same rule as `f64::round`, which the exporter uses for everything it stores.
+
+use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
+
+/// Fractional bits of gate pre-activations, biases and logits (`i32`, Q16).
+pub const PRE_FRAC: u32 = 16;
+
+/// Fractional bits of activations (`i16`, Q15).
+pub const ACT_FRAC: u32 = 15;
+
+/// One in the Q15 format of the gates r and z.
+pub const ONE_Q15: i32 = 1 << ACT_FRAC;
+
+/// Largest magnitude an activation may have: the range is symmetric so that even a
+/// weight of -128 times an activation cannot reach `i32::MIN` in a [`MAX_COLS`] sum.
+pub const ACT_MAX: i32 = i16::MAX as i32;
+
+/// Longest dot product the `i32` accumulator provably cannot overflow:
+/// `512 * 128 * 32767 = 2_147_418_112 < 2^31 - 1`.
+pub const MAX_COLS: usize = 512;
+
+/// Largest shift a requantization may use: `|acc * mult| <= 2^62`, so a rounding offset
+/// of at most `2^61` still fits an `i64`.
+pub const MAX_SHIFT: u32 = 62;
+
+/// Width of one block of the dot product: 32 `i8` weights are two SSE registers (one
+/// AVX2 register) and the block's products sum to well under 2^27.
+const BLOCK: usize = 32;
+
+/// `x / 2^shift`, rounded half away from zero.
+///
+/// Callers keep `|x| <= 2^62` so that adding the rounding offset cannot overflow.
+#[inline]
+pub const fn round_shift(x: i64, shift: u32) -> i64 {
+    if shift == 0 {
+        return x;
+    }
+    let half = 1i64 << (shift - 1);
+    // `- (x < 0)` turns "add half, floor" (half up) into half away from zero.
+    (x + half - (x < 0) as i64) >> shift
+}
+
+/// `x` saturated to the `i32` range.
+#[inline]
+pub const fn saturate_i32(x: i64) -> i32 {
+    if x > i32::MAX as i64 {
+        i32::MAX
+    } else if x < i32::MIN as i64 {
+        i32::MIN
+    } else {
+        x as i32
+    }
+}
+
+/// `x` clamped to the activation range `[-ACT_MAX, ACT_MAX]`.
+#[inline]
+pub const fn saturate_act(x: i32) -> i16 {
+    if x > ACT_MAX {
+        ACT_MAX as i16
+    } else if x < -ACT_MAX {
+        -ACT_MAX as i16
+    } else {
+        x as i16
+    }
+}
+
+/// `Σ w[j] * x[j]` over the common length, accumulated in `i32`.
+///
+/// Exact (no rounding, no saturation) for up to [`MAX_COLS`] terms with activations in
+/// `[-ACT_MAX, ACT_MAX]`; longer inputs wrap instead of panicking. Written in blocks of 32
+/// so that LLVM turns each block into `pmaddwd` (SSE2) / `vpmaddwd` (AVX2) on x86_64; on
+/// Cortex-M4 it becomes `ldrsb` + `ldrsh` + `smlabb` (one single-cycle 16×16+32 MAC).
+#[inline]
+pub fn dot_i8_i16(w: &[i8], x: &[i16]) -> i32 {
+    let n = w.len().min(x.len());
+    let (w, x) = (&w[..n], &x[..n]);
+    let wb = w.chunks_exact(BLOCK);
+    let xb = x.chunks_exact(BLOCK);
+    let (wt, xt) = (wb.remainder(), xb.remainder());
+    let mut acc: i32 = 0;
+    for (wc, xc) in wb.zip(xb) {
+        let (Ok(wc), Ok(xc)) = (<&[i8; BLOCK]>::try_from(wc), <&[i16; BLOCK]>::try_from(xc)) else {
+            continue; // unreachable: chunks_exact yields full blocks
+        };
+        // |block sum| <= 32 * 128 * 32768 = 2^27: plain `+` cannot overflow here.
+        let mut s: i32 = 0;
+        for k in 0..BLOCK {
+            s += i32::from(wc[k]) * i32::from(xc[k]);
+        }
+        acc = acc.wrapping_add(s);
+    }
+    for (&a, &b) in wt.iter().zip(xt) {
+        acc = acc.wrapping_add(i32::from(a) * i32::from(b));
+    }
+    acc
+}
+
+/// Requantizes a dot product: `round(acc * mult / 2^shift)`, saturated to `i32`.
+///
+/// `mult` and `shift` encode the real factor `mult * 2^-shift` the exporter computed
+/// (`2 * row_scale` for Q15 inputs and a Q16 result); `shift` must be `<= MAX_SHIFT`
+/// (larger values are treated as `MAX_SHIFT`).
+#[inline]
+pub fn requantize(acc: i32, mult: i32, shift: u32) -> i32 {
+    let shift = if shift > MAX_SHIFT { MAX_SHIFT } else { shift };
+    // |acc * mult| <= 2^31 * 2^31 = 2^62: fits, and so does the rounding offset.
+    saturate_i32(round_shift(i64::from(acc) * i64::from(mult), shift))
+}
+
+/// `round(a * b / 2^15)` for a Q15 gate `a` in `[0, 32768]` and any `i32` `b`.
+///
+/// The result's magnitude never exceeds `|b|`, so it fits an `i32`.
+#[inline]
+pub fn mul_q15(a: i32, b: i32) -> i32 {
+    saturate_i32(round_shift(i64::from(a) * i64::from(b), ACT_FRAC))
+}
+
+/// tanh of a fixed-point number `x` with `frac` fractional bits (`7 <= frac <= 24`), as Q15.
+///
+/// Table lookup in [`TANH_Q15`] (step 1/128 over `[0, 8]`) with linear interpolation,
+/// odd symmetry for negative inputs, and 32767 beyond 8 (`tanh(8) * 32768 > 32767.99`).
+/// Error against the true tanh: at most 1.2 LSB (table rounding 0.5, interpolation 0.19,
+/// result rounding 0.5). `frac` outside the range is clamped into it.
+#[inline]
+pub fn tanh_q15(x: i32, frac: u32) -> i16 {
+    let frac = frac.clamp(TANH_STEP_BITS, 24);
+    let sub = frac - TANH_STEP_BITS; // fractional bits below one table step
+    let mag = x.unsigned_abs();
+    let limit = 8u32 << frac; // 2^27 at most: no overflow
+    let y = if mag >= limit {
+        ACT_MAX
+    } else {
+        let idx = (mag >> sub) as usize;
+        let f = (mag & ((1u32 << sub) - 1)) as i32;
+        let lo = i32::from(TANH_Q15.get(idx).copied().unwrap_or(i16::MAX));
+        let hi = i32::from(TANH_Q15.get(idx + 1).copied().unwrap_or(i16::MAX));
+        // The table increases; (hi - lo) <= 256 and f < 2^17, so the product fits.
+        let step = if sub == 0 {
+            0
+        } else {
+            ((hi - lo) * f + (1 << (sub - 1))) >> sub
+        };
+        lo + step
+    };
+    if x < 0 {
+        -y as i16
+    } else {
+        y as i16
+    }
+}
+
+/// The logistic sigmoid of a Q16 pre-activation, as Q15 in `[1, 32768]`.
+///
+/// `σ(x) = (1 + tanh(x / 2)) / 2`: reading the Q16 input as Q17 halves it without losing
+/// a bit, so one table serves both functions (as in RNNoise). Error: at most 1.1 LSB.
+#[inline]
+pub fn sigmoid_q15(x: i32) -> i32 {
+    let t = i32::from(tanh_q15(x, PRE_FRAC + 1));
+    // (32768 + t) / 2 rounded half up; t is in [-32767, 32767].
+    (ONE_Q15 + t + 1) >> 1
+}
+
+/// One GRU unit's new hidden value: `h' = n + z * (h - n)` (= `(1 - z) n + z h`), Q15.
+///
+/// `z` is Q15 in `[0, 32768]`; `|z * (h - n)| < 2^31`, so `i32` is exact.
+#[inline]
+pub fn gru_blend(z: i32, h: i16, n: i16) -> i16 {
+    let d = i32::from(h) - i32::from(n);
+    let zd = z * d;
+    // Half away from zero, as `round_shift` does, in i32.
+    let r = (zd + (1 << 14) - i32::from(zd < 0)) >> ACT_FRAC;
+    saturate_act(i32::from(n) + r)
+}
+
+/// `2^-y` for `y >= 0` in Q16, as Q30 (`2^30` is one).
+///
+/// The fractional part comes from [`EXP2_NEG_Q30`] (step 1/256, linear interpolation,
+/// relative error below 2e-6), the integer part is a right shift rounded half up; results
+/// under `2^-30` are 0.
+#[inline]
+pub fn exp2_neg_q30(y: u32) -> u32 {
+    let int = y >> 16;
+    if int > 30 {
+        return 0;
+    }
+    let frac = y & 0xFFFF;
+    let sub = 16 - EXP2_STEP_BITS;
+    let idx = (frac >> sub) as usize;
+    let f = u64::from(frac & ((1 << sub) - 1));
+    let lo = u64::from(EXP2_NEG_Q30.get(idx).copied().unwrap_or(0));
+    let hi = u64::from(EXP2_NEG_Q30.get(idx + 1).copied().unwrap_or(0));
+    // The table decreases; interpolate downwards from `lo`.
+    let v = lo - (((lo - hi) * f + (1 << (sub - 1))) >> sub);
+    let v = if int == 0 {
+        v
+    } else {
+        (v + (1 << (int - 1))) >> int
+    };
+    v as u32
+}
+
+/// `log2(e)` in Q30: `round(1.4426950408889634 * 2^30)`.
+pub const LOG2E_Q30: i64 = 1_549_082_005;
+
+/// Inputs of [`exp_neg_q30`] at or beyond 44 (Q16) give 0: `e^-44 < 2^-63`.
+const EXP_CUTOFF_Q16: u64 = 44 << 16;
+
+/// `e^-x` for `x >= 0` in Q16, as Q30: `2^-(x * log2 e)`.
+#[inline]
+pub fn exp_neg_q30(x: u64) -> u32 {
+    if x >= EXP_CUTOFF_Q16 {
+        return 0;
+    }
+    // x < 2^22 and LOG2E_Q30 < 2^31: the product fits an i64 easily.
+    let y = round_shift(x as i64 * LOG2E_Q30, 30);
+    exp2_neg_q30(y as u32)
+}
+
+/// Temperature-scaled softmax weight of one logit: `e^-((max - logit) / T)` in Q30.
+///
+/// `max` is the largest logit considered, so `max - logit >= 0`; `temperature_milli > 0`
+/// is the temperature in thousandths. The quotient is rounded half up.
+#[inline]
+pub fn softmax_weight(max: i32, logit: i32, temperature_milli: u32) -> u32 {
+    let d = (i64::from(max) - i64::from(logit)).max(0) as u64; // < 2^32
+    let t = u64::from(temperature_milli.max(1));
+    // d * 1000 < 2^42: no overflow; the quotient is (max - logit) / T in Q16.
+    let x = (d * 1000 + t / 2) / t;
+    exp_neg_q30(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_shift_is_half_away_from_zero() {
+        assert_eq!(round_shift(5, 1), 3); // 2.5 -> 3
+        assert_eq!(round_shift(-5, 1), -3); // -2.5 -> -3
+        assert_eq!(round_shift(3, 1), 2); // 1.5 -> 2
+        assert_eq!(round_shift(-3, 1), -2);
+        assert_eq!(round_shift(-4, 1), -2);
+        assert_eq!(round_shift(7, 2), 2); // 1.75
+        assert_eq!(round_shift(-7, 2), -2);
+        assert_eq!(round_shift(-6, 2), -2); // -1.5 -> -2
+        assert_eq!(round_shift(-5, 2), -1); // -1.25 -> -1
+        assert_eq!(round_shift(123, 0), 123);
+    }
+
+    #[test]
+    fn dot_all_max_does_not_overflow() {
+        let w = [i8::MIN; MAX_COLS];
+        let x = [-(ACT_MAX as i16); MAX_COLS];
+        assert_eq!(dot_i8_i16(&w, &x), 512 * 128 * 32767);
+        let w = [127i8; MAX_COLS];
+        let x = [-(ACT_MAX as i16); MAX_COLS];
+        assert_eq!(dot_i8_i16(&w, &x), -512 * 127 * 32767);
+    }
+
+    #[test]
+    fn dot_matches_naive_with_tail() {
+        let w: [i8; 77] = core::array::from_fn(|i| (i as i32 * 37 % 255 - 127) as i8);
+        let x: [i16; 77] = core::array::from_fn(|i| (i as i32 * 7919 % 65535 - 32767) as i16);
+        let naive: i64 = w
+            .iter()
+            .zip(&x)
+            .map(|(&a, &b)| i64::from(a) * i64::from(b))
+            .sum();
+        assert_eq!(i64::from(dot_i8_i16(&w, &x)), naive);
+    }
+
+    #[test]
+    fn requantize_extremes_saturate() {
+        assert_eq!(requantize(i32::MAX, i32::MAX, 0), i32::MAX);
+        assert_eq!(requantize(i32::MIN, i32::MAX, 0), i32::MIN);
+        assert_eq!(requantize(i32::MIN, i32::MIN, 62), 1);
+        assert_eq!(requantize(1 << 20, 1 << 30, 40), 1 << 10);
+        assert_eq!(requantize(3, 1 << 30, 31), 2); // 1.5 -> 2
+        assert_eq!(requantize(-3, 1 << 30, 31), -2);
+        assert_eq!(requantize(5, 5, 200), 0); // shift clamped to 62
+    }
+
+    #[test]
+    fn tanh_endpoints_and_symmetry() {
+        assert_eq!(tanh_q15(0, PRE_FRAC), 0);
+        assert_eq!(tanh_q15(i32::MAX, PRE_FRAC), 32767);
+        assert_eq!(tanh_q15(i32::MIN, PRE_FRAC), -32767);
+        for x in (-(9 << 16)..(9 << 16)).step_by(997) {
+            assert_eq!(tanh_q15(-x, PRE_FRAC), -tanh_q15(x, PRE_FRAC));
+        }
+        let mut prev = i16::MIN;
+        for x in (-(9 << 16)..(9 << 16)).step_by(101) {
+            let y = tanh_q15(x, PRE_FRAC);
+            assert!(y >= prev, "tanh not monotone at {x}");
+            prev = y;
+        }
+    }
+
+    #[test]
+    fn sigmoid_endpoints() {
+        assert_eq!(sigmoid_q15(0), 16384);
+        assert_eq!(sigmoid_q15(i32::MAX), 32768);
+        assert_eq!(sigmoid_q15(i32::MIN), 1);
+        let mut prev = 0;
+        for x in (-(20 << 16)..(20 << 16)).step_by(331) {
+            let y = sigmoid_q15(x);
+            assert!((1..=32768).contains(&y));
+            assert!(y >= prev);
+            prev = y;
+        }
+    }
+
+    #[test]
+    fn blend_endpoints() {
+        assert_eq!(gru_blend(0, 1000, -2000), -2000);
+        assert_eq!(gru_blend(ONE_Q15, 1000, -2000), 1000);
+        assert_eq!(gru_blend(ONE_Q15, 32767, -32767), 32767);
+        assert_eq!(gru_blend(ONE_Q15, -32767, 32767), -32767);
+        assert_eq!(gru_blend(16384, 32767, -32767), 0);
+    }
+
+    #[test]
+    fn exp_endpoints() {
+        assert_eq!(exp_neg_q30(0), 1 << 30);
+        assert_eq!(exp2_neg_q30(1 << 16), 1 << 29);
+        assert_eq!(exp2_neg_q30(31 << 16), 0);
+        assert_eq!(exp_neg_q30(u64::MAX), 0);
+        assert_eq!(softmax_weight(5, 5, 800), 1 << 30);
+        assert_eq!(softmax_weight(i32::MAX, i32::MIN, 1), 0);
+        let mut prev = u32::MAX;
+        for x in (0..(45u64 << 16)).step_by(977) {
+            let y = exp_neg_q30(x);
+            assert!(y <= prev);
+            prev = y;
+        }
+    }
+}

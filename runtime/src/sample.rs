@@ -1,0 +1,270 @@
+//! Choosing the next token from Q16 logits: integer softmax with temperature, greedy,
+//! top-k.
+
+use mynah_format::{EOS, FIRST_CHAR_ID};
+
+use crate::kernels::softmax_weight;
+use crate::rng::Pcg32;
+
+/// A sampling temperature in thousandths: `Temperature::from_milli(800)` is 0.8.
+///
+/// 0 means greedy (always the most likely token). Thousandths keep the decimal values
+/// people type (0.8, 0.75, 1.2) exact, which a binary fixed point would not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Temperature(u32);
+
+impl Temperature {
+    /// Greedy decoding.
+    pub const GREEDY: Temperature = Temperature(0);
+    /// Temperature 1: the model's own distribution.
+    pub const ONE: Temperature = Temperature(1000);
+
+    /// A temperature of `milli / 1000`.
+    pub const fn from_milli(milli: u32) -> Self {
+        Temperature(milli)
+    }
+
+    /// The temperature in thousandths.
+    pub const fn milli(self) -> u32 {
+        self.0
+    }
+
+    /// Whether this is greedy decoding.
+    pub const fn is_greedy(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// How [`sample`] picks a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleOptions {
+    /// The temperature; [`Temperature::GREEDY`] picks the most likely token.
+    pub temperature: Temperature,
+    /// Keep only the `top_k` most likely tokens (ties broken by lower id); 0 keeps all.
+    pub top_k: u32,
+    /// Whether `<EOS>` may be chosen (models trained on records); `<PAD>` and `<BOS>`
+    /// never are.
+    pub allow_eos: bool,
+}
+
+impl SampleOptions {
+    /// Sampling at `temperature` from every character (and `<EOS>` if `allow_eos`).
+    pub const fn new(temperature: Temperature, allow_eos: bool) -> Self {
+        SampleOptions {
+            temperature,
+            top_k: 0,
+            allow_eos,
+        }
+    }
+}
+
+/// Whether token `id` may be sampled at all.
+#[inline]
+fn eligible(id: usize, allow_eos: bool) -> bool {
+    id >= FIRST_CHAR_ID as usize || (allow_eos && id == EOS as usize)
+}
+
+/// Which eligible tokens survive top-k: those above `threshold`, then the first
+/// `ties` (by id) equal to it.
+#[derive(Clone, Copy)]
+struct Cut {
+    threshold: i32,
+    ties: u32,
+}
+
+/// Finds the top-k cut, or `None` when every eligible token is kept.
+///
+/// `sel` must hold at least `logits.len()` entries (it is overwritten).
+fn top_k_cut(logits: &[i32], k: u32, allow_eos: bool, sel: &mut [i32]) -> Option<Cut> {
+    if k == 0 {
+        return None;
+    }
+    let mut n = 0usize;
+    for (id, &l) in logits.iter().enumerate() {
+        if eligible(id, allow_eos) {
+            if let Some(slot) = sel.get_mut(n) {
+                *slot = l;
+                n += 1;
+            }
+        }
+    }
+    let k = k as usize;
+    if k >= n {
+        return None;
+    }
+    let cand = sel.get_mut(..n)?;
+    // The k-th largest value is the same whatever order selection leaves the rest in,
+    // so this stays deterministic.
+    let (_, &mut threshold, _) = cand.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+    let above = cand.iter().filter(|&&v| v > threshold).count();
+    Some(Cut {
+        threshold,
+        ties: (k - above) as u32,
+    })
+}
+
+/// Calls `f(id, logit)` for every token that survives eligibility and the top-k cut, in
+/// id order.
+#[inline]
+fn for_kept(logits: &[i32], allow_eos: bool, cut: Option<Cut>, mut f: impl FnMut(usize, i32)) {
+    let mut ties_left = cut.map_or(0, |c| c.ties);
+    for (id, &l) in logits.iter().enumerate() {
+        if !eligible(id, allow_eos) {
+            continue;
+        }
+        if let Some(c) = cut {
+            if l < c.threshold {
+                continue;
+            }
+            if l == c.threshold {
+                if ties_left == 0 {
+                    continue;
+                }
+                ties_left -= 1;
+            }
+        }
+        f(id, l);
+    }
+}
+
+/// Picks the next token from Q16 `logits` (index = token id).
+///
+/// Probabilities are `p_i ∝ e^((l_i - max) / T)` over the eligible, top-k-kept tokens,
+/// computed as Q30 integer weights ([`softmax_weight`]); a uniform draw in `[0, Σw)` from
+/// `rng` selects the token by cumulative sum. Greedy (`T = 0`) takes the largest logit,
+/// the lowest id on ties, and draws nothing from `rng`. `sel` is scratch space of at least
+/// `logits.len()` entries (used by top-k only). Returns `None` only when no token is
+/// eligible (fewer than 4 logits and no `<EOS>`).
+pub fn sample(
+    logits: &[i32],
+    opts: &SampleOptions,
+    rng: &mut Pcg32,
+    sel: &mut [i32],
+) -> Option<u32> {
+    let cut = top_k_cut(logits, opts.top_k, opts.allow_eos, sel);
+    let mut best: Option<(usize, i32)> = None;
+    for_kept(logits, opts.allow_eos, cut, |id, l| {
+        if best.is_none_or(|(_, b)| l > b) {
+            best = Some((id, l));
+        }
+    });
+    let (best_id, max) = best?;
+    if opts.temperature.is_greedy() {
+        return Some(best_id as u32);
+    }
+    let t = opts.temperature.milli();
+    let mut total: u64 = 0; // <= 65535 * 2^30 < 2^46
+    for_kept(logits, opts.allow_eos, cut, |_, l| {
+        total += u64::from(softmax_weight(max, l, t))
+    });
+    let target = rng.below(total);
+    let mut acc: u64 = 0;
+    let mut chosen = best_id;
+    let mut done = false;
+    for_kept(logits, opts.allow_eos, cut, |id, l| {
+        if done {
+            return;
+        }
+        acc += u64::from(softmax_weight(max, l, t));
+        if acc > target {
+            chosen = id;
+            done = true;
+        }
+    });
+    Some(chosen as u32)
+}
+
+/// Writes the Q30 softmax weights of `logits` at `temperature` into `out` (0 for tokens
+/// that are not eligible) and returns their sum; probabilities are `out[i] / sum`.
+///
+/// For greedy temperature the most likely token gets `2^30` and all others 0.
+pub fn softmax_q30(
+    logits: &[i32],
+    temperature: Temperature,
+    allow_eos: bool,
+    out: &mut [u32],
+) -> u64 {
+    for o in out.iter_mut() {
+        *o = 0;
+    }
+    let mut best: Option<(usize, i32)> = None;
+    for_kept(logits, allow_eos, None, |id, l| {
+        if best.is_none_or(|(_, b)| l > b) {
+            best = Some((id, l));
+        }
+    });
+    let Some((best_id, max)) = best else { return 0 };
+    if temperature.is_greedy() {
+        if let Some(o) = out.get_mut(best_id) {
+            *o = 1 << 30;
+        }
+        return 1 << 30;
+    }
+    let mut total = 0u64;
+    for_kept(logits, allow_eos, None, |id, l| {
+        let w = softmax_weight(max, l, temperature.milli());
+        if let Some(o) = out.get_mut(id) {
+            *o = w;
+            total += u64::from(w);
+        }
+    });
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_takes_lowest_id_of_the_max_and_skips_specials() {
+        let logits = [1000, 1000, 900, 5, 7, 7, 2];
+        let mut sel = [0; 7];
+        let mut rng = Pcg32::new(1);
+        let opts = SampleOptions::new(Temperature::GREEDY, false);
+        assert_eq!(sample(&logits, &opts, &mut rng, &mut sel), Some(4));
+        let opts = SampleOptions::new(Temperature::GREEDY, true);
+        assert_eq!(sample(&logits, &opts, &mut rng, &mut sel), Some(2));
+        assert_eq!(rng, Pcg32::new(1), "greedy draws nothing");
+    }
+
+    #[test]
+    fn top_k_one_is_greedy_and_ties_keep_lowest_ids() {
+        let logits = [0, 0, 0, 10, 50, 50, 50, 3];
+        let mut sel = [0; 8];
+        let mut rng = Pcg32::new(3);
+        let mut opts = SampleOptions::new(Temperature::ONE, false);
+        opts.top_k = 2;
+        for _ in 0..200 {
+            let t = sample(&logits, &opts, &mut rng, &mut sel).unwrap();
+            assert!(t == 4 || t == 5, "got {t}");
+        }
+        opts.top_k = 1;
+        for _ in 0..50 {
+            assert_eq!(sample(&logits, &opts, &mut rng, &mut sel), Some(4));
+        }
+    }
+
+    #[test]
+    fn sampling_follows_the_weights() {
+        // Two chars, logits differ by ln 3 (Q16): p = 3/4 and 1/4 at T = 1.
+        let ln3 = 71_999; // round(ln(3) * 65536)
+        let logits = [0, 0, -1_000_000, ln3, 0];
+        let mut sel = [0; 5];
+        let mut rng = Pcg32::new(11);
+        let opts = SampleOptions::new(Temperature::ONE, false);
+        let mut hits = 0;
+        for _ in 0..20_000 {
+            if sample(&logits, &opts, &mut rng, &mut sel) == Some(3) {
+                hits += 1;
+            }
+        }
+        assert!((14_700..15_300).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn no_eligible_token() {
+        let mut rng = Pcg32::new(1);
+        let opts = SampleOptions::new(Temperature::ONE, false);
+        assert_eq!(sample(&[1, 2, 3], &opts, &mut rng, &mut [0; 3]), None);
+    }
+}

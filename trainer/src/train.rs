@@ -1,0 +1,576 @@
+//! `mynah-train train`: the training loop.
+
+use crate::adam::Adam;
+use crate::checkpoint::{Checkpoint, CheckpointMeta, CorpusInfo, RunState, BEST, LATEST};
+use crate::config::{Overrides, TrainConfig, MIN_LR_FRACTION};
+use crate::data::{Batcher, DataPosition, RecordBatcher, TextBatcher};
+use crate::evaluate::{score, Score};
+use crate::metrics::{Metrics, Row};
+use crate::model::{CharGru, Dims};
+use crate::params::write_atomic;
+use crate::rng::Rng;
+use crate::{select_device, DeviceChoice};
+use anyhow::{bail, ensure, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use mynah_text::{Corpus, Encoded, Split, UnkPolicy, Vocab, PAD};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::{Kind, Reduction, Tensor};
+
+/// Characters per periodic sample.
+const SAMPLE_CHARS: usize = 200;
+/// Temperature of periodic samples.
+const SAMPLE_TEMPERATURE: f64 = 0.8;
+
+/// What `train` was asked to do, beyond the configuration.
+pub struct TrainRequest {
+    /// Options given on the command line.
+    pub overrides: Overrides,
+    /// `--out`.
+    pub out: Option<PathBuf>,
+    /// `--resume`.
+    pub resume: Option<PathBuf>,
+    /// `--device`.
+    pub device: DeviceChoice,
+    /// `--threads`.
+    pub threads: Option<usize>,
+    /// `--stop-at`.
+    pub stop_at: Option<u64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A stop condition (steps, epochs, time limit, `--stop-at`) was met.
+    Finished,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Runs `mynah-train train`.
+pub fn run(req: TrainRequest) -> Result<Ending> {
+    // Everything that can be wrong with the arguments or the data is found before the output
+    // directory is touched.
+    let (config, resumed, out) = match &req.resume {
+        Some(dir) => {
+            let latest = dir.join(LATEST);
+            if !latest.is_file() {
+                bail!(
+                    "cannot resume from {}: it holds no checkpoint ({LATEST} not found)",
+                    dir.display()
+                );
+            }
+            let ckpt = Checkpoint::load(&latest)?;
+            if let Some(out) = &req.out {
+                ensure!(
+                    same_path(out, dir),
+                    "--out {} differs from --resume {}; a resumed run writes to its own directory",
+                    out.display(),
+                    dir.display()
+                );
+            }
+            let config = TrainConfig::resumed(&ckpt.meta.config, &req.overrides)?;
+            (config, Some(ckpt), dir.clone())
+        }
+        None => {
+            let corpus = req
+                .overrides
+                .corpus
+                .clone()
+                .context("--corpus PATH is required (or --resume DIR)")?;
+            let out = req
+                .out
+                .clone()
+                .context("--out DIR is required (or --resume DIR)")?;
+            let corpus = std::path::absolute(&corpus).unwrap_or(corpus);
+            (
+                TrainConfig::from_overrides(&req.overrides, corpus)?,
+                None,
+                out,
+            )
+        }
+    };
+    let corpus_path = req
+        .overrides
+        .corpus
+        .clone()
+        .unwrap_or_else(|| config.corpus.clone());
+    let corpus = Corpus::load(&corpus_path, config.text_mode()?)?;
+    let info = CorpusInfo {
+        path: std::path::absolute(&corpus_path).unwrap_or(corpus_path.clone()),
+        fingerprint: format!("{:016x}", corpus.fingerprint()),
+        chars: corpus.char_count(),
+        records: corpus.record_count(),
+    };
+    let vocab = Vocab::from_texts(corpus.part(Split::Train).texts())?;
+    if let Some(ckpt) = &resumed {
+        ensure!(
+            ckpt.meta.corpus.fingerprint == info.fingerprint && ckpt.meta.vocab == vocab.chars(),
+            "the corpus {} differs from the one the run was trained on ({} chars, fingerprint {}); \
+             resume with the same corpus",
+            corpus_path.display(),
+            ckpt.meta.corpus.chars,
+            ckpt.meta.corpus.fingerprint
+        );
+    }
+    let train = corpus.part(Split::Train).encode(&vocab, UnkPolicy::Error)?;
+    let val = corpus
+        .part(Split::Val)
+        .eval_sequences(&vocab, config.unk_policy()?)
+        .context("in the validation part (the last 10% of the corpus)")?;
+
+    if resumed.is_none() {
+        prepare_out_dir(&out)?;
+    }
+    write_atomic(
+        &out.join("config.json"),
+        format!("{}\n", serde_json::to_string_pretty(&config)?).as_bytes(),
+    )?;
+
+    let device = select_device(req.device, req.threads)?;
+    let dims = Dims {
+        vocab: i64::try_from(vocab.size())?,
+        embed: i64::from(config.embed),
+        hidden: i64::from(config.hidden),
+        layers: i64::from(config.layers),
+    };
+    tch::manual_seed(seed_i64(config.seed));
+    let model = CharGru::new(device, dims, config.dropout);
+    let mut adam = Adam::new(model.named_params(), config.beta1, config.beta2, config.eps);
+    let records = config.text_mode()?.is_records();
+    let mut batcher = match train {
+        Encoded::Stream(ids) => Batcher::Text(TextBatcher::new(ids, config.seq_len, config.batch)),
+        Encoded::Records(r) => Batcher::Records(RecordBatcher::new(
+            &r,
+            config.max_len,
+            config.batch,
+            config.seed,
+        )),
+    };
+
+    let mut state = RunState {
+        step: 0,
+        data: DataPosition {
+            rng_state: Rng::derive(config.seed, 0x7E47).state,
+            epoch: 0,
+            batch_in_epoch: 0,
+        },
+        adam_t: 0,
+        val_loss: None,
+        best_val_loss: None,
+        best_step: None,
+        lr: 0.0,
+        elapsed_secs: 0.0,
+        chars_seen: 0,
+        epoch: 0.0,
+    };
+    let mut metrics = match &resumed {
+        Some(ckpt) => {
+            model.load(&ckpt.params)?;
+            adam.load_state(&ckpt.adam, ckpt.meta.state.adam_t)?;
+            state = ckpt.meta.state.clone();
+            Metrics::resume(&out, state.step)?
+        }
+        None => Metrics::create(&out)?,
+    };
+
+    let steps_per_epoch = batcher.steps_per_epoch();
+    let total_steps = stop_steps(&config, steps_per_epoch);
+    let time_limit = config.time_limit.map(|m| m * 60.0);
+    let warmup = total_steps.map_or(config.warmup, |t| config.warmup.min(t / 10));
+
+    println!(
+        "mynah-train: device {}; corpus {} ({} mode): {} chars{}, vocabulary {} (+3 specials)",
+        describe_device(device),
+        corpus_path.display(),
+        config.mode,
+        info.chars,
+        if records {
+            format!(" in {} records", info.records)
+        } else {
+            String::new()
+        },
+        vocab.chars().len()
+    );
+    println!(
+        "model: embed {}, hidden {}, layers {} ({} parameters); batch {}, {}lr {:.1e}; {}",
+        config.embed,
+        config.hidden,
+        config.layers,
+        dims.param_count(),
+        config.batch,
+        if records {
+            String::new()
+        } else {
+            format!("seq-len {}, ", config.seq_len)
+        },
+        config.lr,
+        describe_stop(&config, total_steps)
+    );
+    if let Some(ckpt) = &resumed {
+        println!(
+            "resuming {} at step {} (best validation loss {})",
+            out.display(),
+            ckpt.meta.state.step,
+            ckpt.meta
+                .state
+                .best_val_loss
+                .map_or("none yet".into(), |v| format!("{v:.4}"))
+        );
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        // A second Ctrl-C aborts at once; the last checkpoint stays intact (atomic writes).
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!("\nmynah-train: aborted");
+                std::process::exit(130);
+            }
+            eprintln!("\nmynah-train: stopping after this step (Ctrl-C again to abort)");
+        });
+    }
+
+    let pb = progress_bar();
+    let meta_for = |state: &RunState| CheckpointMeta {
+        config: config.clone(),
+        vocab: vocab.chars().to_vec(),
+        corpus: info.clone(),
+        state: state.clone(),
+    };
+    let session_start = Instant::now();
+    let prior_elapsed = state.elapsed_secs;
+    let elapsed = || prior_elapsed + session_start.elapsed().as_secs_f64();
+    let mut last_val_step = resumed.as_ref().map(|c| c.meta.state.step);
+    let mut acc = Interval::default();
+
+    let ending = loop {
+        let progress = progress(state.step, total_steps, elapsed(), time_limit);
+        if interrupted.load(Ordering::SeqCst) {
+            break Ending::Interrupted;
+        }
+        if progress >= 1.0 || req.stop_at.is_some_and(|s| state.step >= s) {
+            break Ending::Finished;
+        }
+        let lr = learning_rate(config.lr, state.step, warmup, progress);
+        let t0 = Instant::now();
+        // Dropout masks depend only on (seed, step): a resumed run draws the same ones.
+        tch::manual_seed(seed_i64(
+            config.seed ^ state.step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ));
+        let batch = batcher.next(&mut state.data);
+        let (b, len) = (i64::try_from(batch.batch)?, i64::try_from(batch.len)?);
+        let input = Tensor::from_slice(&batch.inputs)
+            .view([b, len])
+            .to_device(device);
+        let target = Tensor::from_slice(&batch.targets).to_device(device);
+        adam.zero_grad();
+        let (logits, _) = model.forward(&input, None, true);
+        let loss = logits
+            .view([-1, dims.vocab])
+            .to_kind(Kind::Float)
+            .cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, i64::from(PAD), 0.0);
+        loss.backward();
+        adam.clip_grad_norm(config.clip);
+        adam.step(lr);
+        let loss = loss.double_value(&[]);
+        if !loss.is_finite() {
+            pb.finish_and_clear();
+            bail!(
+                "training diverged at step {} (loss {loss}); try a lower --lr (now {})",
+                state.step + 1,
+                config.lr
+            );
+        }
+        state.step += 1;
+        state.lr = lr;
+        state.adam_t = adam.t;
+        state.chars_seen += batch.scored as u64;
+        state.epoch = epoch_of(&state, steps_per_epoch, records);
+        acc.add(loss, batch.scored, t0.elapsed().as_secs_f64());
+
+        let validate_now = state.step % config.eval_every == 0;
+        if validate_now || state.step % config.log_every == 0 {
+            let val = validate_now.then(|| score(&model, &val));
+            state.elapsed_secs = elapsed();
+            record(&mut metrics, &mut acc, &mut state, val, &pb)?;
+            if let Some(v) = val {
+                save(&model, &adam, meta_for(&state), &out, v, &state)?;
+                last_val_step = Some(state.step);
+            }
+        }
+        if config.sample_every > 0 && state.step % config.sample_every == 0 {
+            let mut rng = Rng::derive(config.seed, state.step ^ 0x5A3E_0000_0000_0000);
+            let text = model.generate(
+                &vocab,
+                "",
+                SAMPLE_CHARS,
+                SAMPLE_TEMPERATURE,
+                records,
+                &mut rng,
+            )?;
+            pb.suspend(|| {
+                println!(
+                    "--- sample at step {} (temperature {SAMPLE_TEMPERATURE}) ---\n{text}\n---",
+                    state.step
+                )
+            });
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        pb.set_position((progress * 10_000.0) as u64);
+        pb.set_message(format!(
+            "step {} | loss {:.4} | {:.0} chars/s | lr {:.2e}",
+            state.step,
+            loss,
+            acc.recent_rate(),
+            lr
+        ));
+    };
+
+    if last_val_step != Some(state.step) {
+        let v = score(&model, &val);
+        state.elapsed_secs = elapsed();
+        record(&mut metrics, &mut acc, &mut state, Some(v), &pb)?;
+        save(&model, &adam, meta_for(&state), &out, v, &state)?;
+    }
+    pb.finish_and_clear();
+    let best = state.best_val_loss.unwrap_or(f64::NAN);
+    println!(
+        "{} at step {} after {:.1} min: best validation loss {best:.4} nats/char ({:.4} bits/char) at step {}; checkpoints in {}",
+        match ending {
+            Ending::Finished => "finished",
+            Ending::Interrupted => "interrupted",
+        },
+        state.step,
+        state.elapsed_secs / 60.0,
+        best / std::f64::consts::LN_2,
+        state.best_step.unwrap_or(0),
+        out.display()
+    );
+    Ok(ending)
+}
+
+/// Training loss and throughput since the last metrics row.
+#[derive(Default)]
+struct Interval {
+    loss_sum: f64,
+    chars: u64,
+    secs: f64,
+    recent: Option<f64>,
+}
+
+impl Interval {
+    fn add(&mut self, loss: f64, chars: usize, secs: f64) {
+        #[allow(clippy::cast_precision_loss)]
+        let c = chars as f64;
+        self.loss_sum += loss * c;
+        self.chars += chars as u64;
+        self.secs += secs;
+        let rate = c / secs.max(1e-9);
+        // Smoothed rate for the progress bar.
+        self.recent = Some(self.recent.map_or(rate, |r| 0.9 * r + 0.1 * rate));
+    }
+
+    fn recent_rate(&self) -> f64 {
+        self.recent.unwrap_or(0.0)
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn take(&mut self) -> (Option<f64>, f64) {
+        let loss = (self.chars > 0).then(|| self.loss_sum / self.chars as f64);
+        let rate = self.chars as f64 / self.secs.max(1e-9);
+        self.loss_sum = 0.0;
+        self.chars = 0;
+        self.secs = 0.0;
+        (loss, rate)
+    }
+}
+
+/// Writes a metrics row; with a validation score, updates the best loss and prints a line.
+fn record(
+    metrics: &mut Metrics,
+    acc: &mut Interval,
+    state: &mut RunState,
+    val: Option<Score>,
+    pb: &ProgressBar,
+) -> Result<()> {
+    let (train_loss, rate) = acc.take();
+    let val_loss = val.map(|v| v.nats_per_char());
+    metrics.push(Row {
+        step: state.step,
+        train_loss,
+        val_loss,
+        lr: state.lr,
+        chars_per_sec: rate,
+    })?;
+    if let Some(v) = val {
+        let vl = v.nats_per_char();
+        state.val_loss = Some(vl);
+        let improved = state.best_val_loss.is_none_or(|b| vl < b);
+        if improved {
+            state.best_val_loss = Some(vl);
+            state.best_step = Some(state.step);
+        }
+        metrics.plot()?;
+        pb.suspend(|| {
+            println!(
+                "step {:>7} | val {vl:.4} nats/char ({:.4} bits/char){} | train {} | lr {:.2e} | {rate:.0} chars/s",
+                state.step,
+                v.bits_per_char(),
+                if improved { " *" } else { "" },
+                train_loss.map_or("-".into(), |t| format!("{t:.4}")),
+                state.lr,
+            );
+        });
+    }
+    Ok(())
+}
+
+/// Writes `best` (when this validation is the best so far) and then `latest`.
+fn save(
+    model: &CharGru,
+    adam: &Adam,
+    meta: CheckpointMeta,
+    out: &Path,
+    val: Score,
+    state: &RunState,
+) -> Result<()> {
+    let ckpt = Checkpoint {
+        meta,
+        params: model.to_host()?,
+        adam: adam.state()?,
+    };
+    if state.best_step == Some(state.step) && state.best_val_loss == Some(val.nats_per_char()) {
+        ckpt.save(&out.join(BEST))?;
+    }
+    ckpt.save(&out.join(LATEST))
+}
+
+/// Creates the output directory of a new run; refuses one that already holds a run.
+fn prepare_out_dir(out: &Path) -> Result<()> {
+    if out.exists() {
+        ensure!(
+            out.is_dir(),
+            "--out {} exists and is not a directory",
+            out.display()
+        );
+        ensure!(
+            !out.join(LATEST).exists() && !out.join(BEST).exists(),
+            "--out {} already holds a run; continue it with --resume {0}, or choose another --out",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the output directory {}", out.display()))
+}
+
+/// The step count at which the run ends (steps or epochs, whichever comes first).
+fn stop_steps(config: &TrainConfig, steps_per_epoch: u64) -> Option<u64> {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let by_epochs = config
+        .epochs
+        .map(|e| ((e * steps_per_epoch as f64).ceil() as u64).max(1));
+    match (config.steps, by_epochs) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Fraction of the run done: the larger of steps and time when both bound it.
+#[allow(clippy::cast_precision_loss)]
+fn progress(step: u64, total: Option<u64>, elapsed: f64, limit: Option<f64>) -> f64 {
+    let by_steps = total.map_or(0.0, |t| step as f64 / t.max(1) as f64);
+    let by_time = limit.map_or(0.0, |l| elapsed / l);
+    by_steps.max(by_time)
+}
+
+/// Linear warm-up, then cosine decay from `peak` to `MIN_LR_FRACTION · peak` over the run.
+#[allow(clippy::cast_precision_loss)]
+pub fn learning_rate(peak: f64, step: u64, warmup: u64, progress: f64) -> f64 {
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
+    }
+    let p = progress.clamp(0.0, 1.0);
+    let min = peak * MIN_LR_FRACTION;
+    min + (peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn epoch_of(state: &RunState, steps_per_epoch: u64, records: bool) -> f64 {
+    if records {
+        state.data.epoch as f64 + state.data.batch_in_epoch as f64 / steps_per_epoch.max(1) as f64
+    } else {
+        state.step as f64 / steps_per_epoch.max(1) as f64
+    }
+}
+
+fn describe_stop(config: &TrainConfig, total_steps: Option<u64>) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = total_steps {
+        parts.push(format!("{t} steps"));
+    }
+    if let Some(m) = config.time_limit {
+        parts.push(format!("{m} min"));
+    }
+    format!("stops after {}", parts.join(" or "))
+}
+
+fn describe_device(device: tch::Device) -> String {
+    match device {
+        tch::Device::Cuda(i) => format!("cuda:{i}"),
+        _ => format!("cpu ({} threads)", tch::get_num_threads()),
+    }
+}
+
+fn progress_bar() -> ProgressBar {
+    let pb = ProgressBar::new(10_000);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {percent:>3}% [{elapsed_precise} ETA {eta_precise}] {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb
+}
+
+/// libtorch seeds are `i64`; any bit pattern is fine.
+fn seed_i64(seed: u64) -> i64 {
+    i64::from_ne_bytes(seed.to_ne_bytes())
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_a_tenth() {
+        assert!((learning_rate(1.0, 0, 10, 0.0) - 0.1).abs() < 1e-12);
+        assert!((learning_rate(1.0, 9, 10, 0.0) - 1.0).abs() < 1e-12);
+        assert!((learning_rate(1.0, 10, 10, 0.0) - 1.0).abs() < 1e-12);
+        assert!((learning_rate(1.0, 50, 10, 0.5) - 0.55).abs() < 1e-12);
+        assert!((learning_rate(1.0, 99, 10, 1.0) - 0.1).abs() < 1e-12);
+        assert!((learning_rate(1.0, 99, 10, 3.0) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn progress_takes_the_larger_bound() {
+        assert!((progress(50, Some(100), 10.0, Some(100.0)) - 0.5).abs() < 1e-12);
+        assert!((progress(5, Some(100), 60.0, Some(100.0)) - 0.6).abs() < 1e-12);
+        assert!((progress(5, None, 60.0, Some(120.0)) - 0.5).abs() < 1e-12);
+    }
+}

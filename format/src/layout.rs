@@ -20,7 +20,7 @@ pub const ALIGN: usize = 64;
 pub const BUFFER_ALIGN: usize = 4;
 /// Size of the CRC-32 trailer in bytes.
 pub const CRC_SIZE: usize = 4;
-/// Smallest possible file: header, one directory entry, one 64-byte-aligned tensor, CRC.
+/// Lower bound on the size of any valid file: header, one directory entry and the CRC.
 pub const MIN_FILE_SIZE: usize = HEADER_SIZE + DIR_ENTRY_SIZE + CRC_SIZE;
 /// Length of the NUL-padded name field of a directory entry.
 pub const NAME_FIELD: usize = 32;

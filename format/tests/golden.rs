@@ -104,3 +104,24 @@ fn regenerate() {
     let path = std::env::var_os("MYNAH_GOLDEN_OUT").expect("set MYNAH_GOLDEN_OUT");
     example().write_atomic(std::path::Path::new(&path)).unwrap();
 }
+
+#[test]
+fn spec_shows_the_golden_bytes() {
+    let spec = include_str!("../SPEC.md");
+    let example = spec
+        .split("## Worked example")
+        .nth(1)
+        .expect("SPEC.md has a worked example");
+    let block = example.split("```").nth(1).expect("a code block");
+    assert_eq!(
+        decode(block),
+        decode(GOLDEN),
+        "SPEC.md's hex dump differs from golden/example.hex"
+    );
+}
+
+#[test]
+fn checksum_is_the_standard_crc32() {
+    // The CRC-32/ISO-HDLC check value that SPEC.md quotes.
+    assert_eq!(mynah_format::crc32(b"123456789"), 0xcbf4_3926);
+}

@@ -5,7 +5,7 @@ use core::fmt;
 use mynah_format::{DType, FormatError, Shape, TensorName};
 
 /// Everything that can go wrong loading or running an INT8 model. Never a panic.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RuntimeError {
     /// The file holds float weights; quantize it first (`mynah-train export --dtype int8`).
@@ -135,14 +135,8 @@ impl fmt::Display for RuntimeError {
     }
 }
 
-impl core::error::Error for RuntimeError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            RuntimeError::Format(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// `Format` is transparent: its Display is the inner error's, so `source` is not repeated.
+impl core::error::Error for RuntimeError {}
 
 impl From<FormatError> for RuntimeError {
     fn from(e: FormatError) -> Self {

@@ -45,14 +45,8 @@ impl std::fmt::Display for EngineError {
     }
 }
 
-impl std::error::Error for EngineError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            EngineError::Reference(e) => Some(e),
-            EngineError::Runtime(e) => Some(e),
-        }
-    }
-}
+// Transparent: Display is the inner error's, so the inner error is not also a `source`.
+impl std::error::Error for EngineError {}
 
 impl From<ReferenceError> for EngineError {
     fn from(e: ReferenceError) -> Self {
@@ -80,7 +74,12 @@ impl FloatRunner {
     pub fn new(gru: FloatGru) -> Self {
         let state = gru.zero_state();
         let v = gru.vocab_size;
-        FloatRunner { gru, state, logits: vec![0.0; v], out: vec![0.0; v] }
+        FloatRunner {
+            gru,
+            state,
+            logits: vec![0.0; v],
+            out: vec![0.0; v],
+        }
     }
 
     /// The model.
@@ -271,7 +270,13 @@ pub fn compare(
         mean_kl: kl_sum / d,
         max_kl,
         top1: same as f64 / d,
-        a: Score { nats: na, symbols: n },
-        b: Score { nats: nb, symbols: n },
+        a: Score {
+            nats: na,
+            symbols: n,
+        },
+        b: Score {
+            nats: nb,
+            symbols: n,
+        },
     })
 }

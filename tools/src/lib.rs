@@ -6,7 +6,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod engine;
 pub mod inspect;
+pub mod quantize;
+pub mod reference;
+pub mod sampling;
+pub mod tables;
 
 use std::io;
 

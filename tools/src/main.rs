@@ -23,12 +23,24 @@ struct Cli {
 enum Command {
     /// Validate a model file and print its header, vocabulary and tensors.
     Inspect(cmd::inspect::Args),
+    /// Generate text (INT8 files on the integer runtime, FLOAT files on the f32 reference).
+    Sample(cmd::sample::Args),
+    /// Score a corpus: nats/char and bits/char by the evaluation convention.
+    Eval(cmd::eval::Args),
+    /// Time sampling: microseconds per character.
+    Bench(cmd::bench::Args),
+    /// Quantize a FLOAT model file to INT8 (what `mynah-train export --dtype int8` does).
+    Quantize(cmd::quantize::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Sample(args) => cmd::sample::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Quantize(args) => cmd::quantize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

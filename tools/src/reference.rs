@@ -28,7 +28,9 @@ pub enum ReferenceError {
 impl fmt::Display for ReferenceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReferenceError::NotFloat => f.write_str("the model is INT8; the float reference needs a FLOAT file"),
+            ReferenceError::NotFloat => {
+                f.write_str("the model is INT8; the float reference needs a FLOAT file")
+            }
             ReferenceError::Format(e) => write!(f, "{e}"),
             ReferenceError::TokenOutOfRange { token, vocab } => {
                 write!(f, "token {token} is not below vocab_size {vocab}")
@@ -37,14 +39,8 @@ impl fmt::Display for ReferenceError {
     }
 }
 
-impl std::error::Error for ReferenceError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ReferenceError::Format(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// Transparent: Display is the inner error's, so the inner error is not also a `source`.
+impl std::error::Error for ReferenceError {}
 
 impl From<FormatError> for ReferenceError {
     fn from(e: FormatError) -> Self {
@@ -82,7 +78,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let ac = a.chunks_exact(8);
     let bc = b.chunks_exact(8);
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ac.zip(bc) {
         for k in 0..8 {
             acc[k] += x[k] * y[k];
@@ -141,14 +142,25 @@ fn matrix(model: &Model<'_>, name: &str) -> Result<Matrix, ReferenceError> {
     let (rows, cols) = match *shape {
         [r, c] => (r as usize, c as usize),
         [r] => (r as usize, 1),
-        _ => return Err(ReferenceError::Format(FormatError::MissingTensor { name: mynah_format::TensorName::new(name) })),
+        _ => {
+            return Err(ReferenceError::Format(FormatError::MissingTensor {
+                name: mynah_format::TensorName::new(name),
+            }))
+        }
     };
-    Ok(Matrix { rows, cols, data: read_f32(&t)? })
+    Ok(Matrix {
+        rows,
+        cols,
+        data: read_f32(&t)?,
+    })
 }
 
 fn vector(model: &Model<'_>, name: &str) -> Result<Vec<f32>, ReferenceError> {
     Ok(matrix(model, name)?.data)
 }
+
+/// Called before each layer with `(layer, input, h_prev)`; see [`FloatGru::step_observed`].
+pub type Observer<'o> = dyn FnMut(usize, &[f32], &[f32]) + 'o;
 
 /// The hidden vectors of one stream, one per layer.
 pub type FloatState = Vec<Vec<f32>>;
@@ -191,7 +203,12 @@ impl FloatGru {
     }
 
     /// Feeds `token`, writes the next token's logits into `logits` (`vocab_size` entries).
-    pub fn step(&self, state: &mut FloatState, token: u32, logits: &mut [f32]) -> Result<(), ReferenceError> {
+    pub fn step(
+        &self,
+        state: &mut FloatState,
+        token: u32,
+        logits: &mut [f32],
+    ) -> Result<(), ReferenceError> {
         self.step_observed(state, token, logits, &mut |_, _, _| {})
     }
 
@@ -202,11 +219,14 @@ impl FloatGru {
         state: &mut FloatState,
         token: u32,
         logits: &mut [f32],
-        observe: &mut dyn FnMut(usize, &[f32], &[f32]),
+        observe: &mut Observer<'_>,
     ) -> Result<(), ReferenceError> {
         let t = token as usize;
         if t >= self.vocab_size {
-            return Err(ReferenceError::TokenOutOfRange { token, vocab: self.vocab_size });
+            return Err(ReferenceError::TokenOutOfRange {
+                token,
+                vocab: self.vocab_size,
+            });
         }
         let h = self.hidden;
         let mut x: Vec<f32> = self.embed.row(t).to_vec();

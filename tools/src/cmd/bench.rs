@@ -1,0 +1,68 @@
+//! `mynah bench MODEL`: how fast the runtime samples, in microseconds per character.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use mynah_format::MappedModel;
+use mynah_runtime::{Next, Pcg32, SampleOptions, Temperature};
+use mynah_tools::engine::{is_int8, load_int};
+use mynah_tools::reference::FloatGru;
+use mynah_tools::sampling::Sampler;
+
+/// Arguments of `mynah bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model file (.mynah): INT8 is timed on the integer runtime, FLOAT on the f32 reference.
+    pub model: PathBuf,
+    /// Characters to generate (after 1000 untimed warm-up characters).
+    #[arg(long, default_value_t = 100_000)]
+    pub chars: usize,
+    /// Seed of the sampler.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Samples at temperature 1 one character at a time (restarting at `<EOS>`) and prints
+/// the time per character; the last line is `mynah_us_per_char=<µs>`.
+pub fn run(args: &Args) -> Result<()> {
+    let mapped = MappedModel::open(&args.model)?;
+    let model = mapped.model();
+    let name = args.model.display().to_string();
+    let int;
+    let (mut sampler, engine) = if is_int8(&model) {
+        int = load_int(&model).with_context(|| name.clone())?;
+        (Sampler::int(&int), "int8 runtime")
+    } else {
+        (
+            Sampler::float(FloatGru::from_model(&model).with_context(|| name.clone())?),
+            "f32 reference",
+        )
+    };
+    let h = model.hyper();
+    let opts = SampleOptions::new(Temperature::ONE, h.records);
+    let mut rng = Pcg32::new(args.seed);
+    let mut generate = |n: usize| -> Result<u64> {
+        let mut check = 0u64;
+        for _ in 0..n {
+            match sampler.next(&opts, &mut rng)? {
+                Next::Char(c) => check = check.wrapping_mul(31).wrapping_add(u64::from(c)),
+                Next::Eos => sampler.reset(),
+            }
+        }
+        Ok(check)
+    };
+    generate(1000)?;
+    let start = Instant::now();
+    let check = generate(args.chars)?;
+    let secs = start.elapsed().as_secs_f64();
+    let us = secs * 1e6 / args.chars.max(1) as f64;
+    println!(
+        "model        {name} ({}, {}x{}, vocab {})",
+        engine, h.num_layers, h.hidden_dim, h.vocab_size
+    );
+    println!("chars        {} (checksum {check:016x})", args.chars);
+    println!("seconds      {secs:.4}");
+    println!("mynah_us_per_char={us:.3}");
+    Ok(())
+}

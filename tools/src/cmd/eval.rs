@@ -1,0 +1,98 @@
+//! `mynah eval MODEL --corpus PATH`: nats/char and bits/char by the evaluation convention.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use mynah_format::MappedModel;
+use mynah_text::{Corpus, Mode, Split, UnkPolicy, Vocab};
+use mynah_tools::engine::{is_int8, load_int, score, FloatRunner, IntRunner, LanguageModel};
+use mynah_tools::reference::FloatGru;
+
+/// Arguments of `mynah eval`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model file (.mynah): INT8 runs on the integer runtime, FLOAT on the f32 reference.
+    pub model: PathBuf,
+    /// The corpus to score.
+    #[arg(long, value_name = "PATH")]
+    pub corpus: PathBuf,
+    /// Corpus mode [default: lines for records models, else text].
+    #[arg(long, value_parser = ["text", "lines", "csv"])]
+    pub mode: Option<String>,
+    /// CSV column, counted from 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub csv_column: usize,
+    /// The CSV file starts with a header row.
+    #[arg(long)]
+    pub csv_header: bool,
+    /// Which part of the corpus: the last 10% (val), the first 90% (train), or all.
+    #[arg(long, value_parser = ["val", "train", "all"], default_value = "val")]
+    pub split: String,
+    /// Characters the model does not know: error, or skip them.
+    #[arg(long, value_parser = ["error", "skip"], default_value = "error")]
+    pub unk: String,
+    /// Print one JSON object {"nats_per_char", "bits_per_char", "chars"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Scores the corpus part and prints the result.
+pub fn run(args: &Args) -> Result<()> {
+    let mapped = MappedModel::open(&args.model)?;
+    let model = mapped.model();
+    let name = args.model.display().to_string();
+    let mode = match args.mode.as_deref() {
+        Some("text") => Mode::Text,
+        Some("lines") => Mode::Lines,
+        Some("csv") => Mode::Csv {
+            column: args.csv_column,
+            header: args.csv_header,
+        },
+        Some(other) => bail!("unknown --mode {other}"),
+        None if model.hyper().records => Mode::Lines,
+        None => Mode::Text,
+    };
+    let split = match args.split.as_str() {
+        "train" => Split::Train,
+        "all" => Split::All,
+        _ => Split::Val,
+    };
+    let unk: UnkPolicy = args.unk.parse()?;
+    let corpus = Corpus::load(&args.corpus, mode)?;
+    let vocab = Vocab::from_chars(model.vocab().chars().collect()).with_context(|| name.clone())?;
+    let seqs = corpus.part(split).eval_sequences(&vocab, unk)?;
+    let int;
+    let mut lm: Box<dyn LanguageModel> = if is_int8(&model) {
+        int = load_int(&model).with_context(|| name.clone())?;
+        Box::new(IntRunner::new(&int))
+    } else {
+        Box::new(FloatRunner::new(
+            FloatGru::from_model(&model).with_context(|| name.clone())?,
+        ))
+    };
+    let s = score(lm.as_mut(), &seqs)?;
+    if args.json {
+        println!(
+            "{{\"nats_per_char\": {}, \"bits_per_char\": {}, \"chars\": {}}}",
+            s.nats_per_char(),
+            s.bits_per_char(),
+            s.symbols
+        );
+    } else {
+        println!(
+            "{name}: {:.4} nats/char, {:.4} bits/char over {} chars ({} split of {}, {} mode, {})",
+            s.nats_per_char(),
+            s.bits_per_char(),
+            s.symbols,
+            split.name(),
+            args.corpus.display(),
+            mode.name(),
+            if is_int8(&model) {
+                "int8 runtime"
+            } else {
+                "f32 reference"
+            }
+        );
+    }
+    Ok(())
+}

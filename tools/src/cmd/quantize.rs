@@ -1,0 +1,95 @@
+//! `mynah quantize FLOAT -o INT8 --calib PATH`: quantize a float model file and report how
+//! closely the integer runtime follows it.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use mynah_format::MappedModel;
+use mynah_text::{Corpus, Mode, Split, UnkPolicy, Vocab};
+use mynah_tools::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
+use mynah_tools::reference::FloatGru;
+
+/// Arguments of `mynah quantize`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The FLOAT model file.
+    pub model: PathBuf,
+    /// Where to write the INT8 model file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Calibration corpus (its training part is used); usually the training corpus.
+    #[arg(long, value_name = "PATH")]
+    pub calib: PathBuf,
+    /// Corpus mode [default: lines for records models, else text].
+    #[arg(long, value_parser = ["text", "lines", "csv"])]
+    pub mode: Option<String>,
+    /// CSV column, counted from 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub csv_column: usize,
+    /// The CSV file starts with a header row.
+    #[arg(long)]
+    pub csv_header: bool,
+    /// Characters of calibration text.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub calib_chars: usize,
+    /// Skip the calibration-based bias correction.
+    #[arg(long)]
+    pub no_bias_correction: bool,
+    /// Also compare float and int8 on this split of the corpus (val, train, all).
+    #[arg(long, value_parser = ["val", "train", "all"])]
+    pub compare: Option<String>,
+}
+
+/// Quantizes, writes the file atomically, optionally prints the agreement.
+pub fn run(args: &Args) -> Result<()> {
+    let mapped = MappedModel::open(&args.model)?;
+    let model = mapped.model();
+    let name = args.model.display().to_string();
+    let mode = match args.mode.as_deref() {
+        Some("text") => Mode::Text,
+        Some("lines") => Mode::Lines,
+        Some("csv") => Mode::Csv {
+            column: args.csv_column,
+            header: args.csv_header,
+        },
+        Some(other) => bail!("unknown --mode {other}"),
+        None if model.hyper().records => Mode::Lines,
+        None => Mode::Text,
+    };
+    let corpus = Corpus::load(&args.calib, mode)?;
+    let vocab = Vocab::from_chars(model.vocab().chars().collect()).with_context(|| name.clone())?;
+    let calib = calibration_streams(&corpus, &vocab, args.calib_chars)?;
+    let opts = QuantizeOptions {
+        bias_correction: !args.no_bias_correction,
+    };
+    let bytes = quantize(&model, &calib, &opts).with_context(|| name.clone())?;
+    mynah_format::write_atomic(&args.output, &bytes)
+        .with_context(|| args.output.display().to_string())?;
+    println!("wrote {} ({} bytes)", args.output.display(), bytes.len());
+    if let Some(split) = &args.compare {
+        let split = match split.as_str() {
+            "train" => Split::Train,
+            "all" => Split::All,
+            _ => Split::Val,
+        };
+        let seqs = corpus.part(split).eval_sequences(&vocab, UnkPolicy::Skip)?;
+        let gru = FloatGru::from_model(&model)?;
+        let a = agreement(&gru, &bytes, &seqs)?;
+        println!(
+            "compared on {} chars of the {} split",
+            a.positions,
+            split.name()
+        );
+        println!("float nats/char {:.5}", a.a.nats_per_char());
+        println!(
+            "int8  nats/char {:.5} ({:+.3}%)",
+            a.b.nats_per_char(),
+            100.0 * a.loss_gap()
+        );
+        println!(
+            "mean KL {:.6} nats (max {:.4}), top-1 agreement {:.4}",
+            a.mean_kl, a.max_kl, a.top1
+        );
+    }
+    Ok(())
+}

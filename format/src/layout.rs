@@ -200,15 +200,79 @@ pub const FLOAT_TABLE: TensorTable = TensorTable {
 
 // ===================================================================================
 // INT8 TENSOR TABLE — OWNED BY THE RUNTIME (see runtime/QUANTIZATION.md).
-// Until it is filled in, INT8 files are only checked for this: any tensor that has a
-// name from FLOAT_TENSORS must have the float shape (its dtype may differ), and other
-// tensors are allowed. Once filled, set `allow_extra` as the quantization spec says.
+// The runtime's `names` module spells the same names; its loader also requires, for
+// layers 1 and up, `rnn.{weight,mult,shift,bias}_ih_l{k}` (same dtypes and shapes as
+// their `_hh_` twins). `TensorSpec` cannot say "layers 1.." yet, so those are not in the
+// table and `allow_extra` stays true; the FLOAT-name shape check still covers
+// `rnn.weight_ih_l{k}` and `rnn.bias_ih_l{k}`.
 // ===================================================================================
 
-/// The tensors of an INT8 (quantized) model. Defined by `runtime/QUANTIZATION.md`.
-pub const INT8_TENSORS: &[TensorSpec] = &[];
+const I8: &[DType] = &[DType::I8];
+const I16: &[DType] = &[DType::I16];
+const I32: &[DType] = &[DType::I32];
 
-/// The table INT8 files are validated against.
+/// The tensors of an INT8 (quantized) model. Defined by `runtime/QUANTIZATION.md`:
+/// `i8` weights with per-row `i32` multipliers and `i8` shifts, `i32` Q16 biases, and
+/// layer 0's input product as a per-token `i16` table.
+pub const INT8_TENSORS: &[TensorSpec] = &[
+    TensorSpec {
+        name: "rnn.input_table",
+        per_layer: false,
+        shape: &[Dim::Vocab, Dim::Gates],
+        dtypes: I16,
+    },
+    TensorSpec {
+        name: "rnn.weight_hh_l",
+        per_layer: true,
+        shape: &[Dim::Gates, Dim::Hidden],
+        dtypes: I8,
+    },
+    TensorSpec {
+        name: "rnn.mult_hh_l",
+        per_layer: true,
+        shape: &[Dim::Gates],
+        dtypes: I32,
+    },
+    TensorSpec {
+        name: "rnn.shift_hh_l",
+        per_layer: true,
+        shape: &[Dim::Gates],
+        dtypes: I8,
+    },
+    TensorSpec {
+        name: "rnn.bias_hh_l",
+        per_layer: true,
+        shape: &[Dim::Gates],
+        dtypes: I32,
+    },
+    TensorSpec {
+        name: "proj.weight",
+        per_layer: false,
+        shape: &[Dim::Vocab, Dim::Hidden],
+        dtypes: I8,
+    },
+    TensorSpec {
+        name: "proj.mult",
+        per_layer: false,
+        shape: &[Dim::Vocab],
+        dtypes: I32,
+    },
+    TensorSpec {
+        name: "proj.shift",
+        per_layer: false,
+        shape: &[Dim::Vocab],
+        dtypes: I8,
+    },
+    TensorSpec {
+        name: "proj.bias",
+        per_layer: false,
+        shape: &[Dim::Vocab],
+        dtypes: I32,
+    },
+];
+
+/// The table INT8 files are validated against (other tensors allowed: the input
+/// products of layers 1 and up, see above).
 pub const INT8_TABLE: TensorTable = TensorTable {
     specs: INT8_TENSORS,
     allow_extra: true,

@@ -263,10 +263,52 @@ fn add(a: usize, b: usize, what: &'static str) -> Result<usize, FormatError> {
 }
 
 /// CRC-32 (IEEE) of `bytes`.
+///
+/// With `std`, `crc32fast` (SIMD or a 16 KiB slice-by-16 table); without it, a byte-wise
+/// loop over a 1 KiB table, because on a microcontroller 16 KiB of table is the size of
+/// the whole program and the check runs once, at load.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(bytes);
-    h.finalize()
+    #[cfg(feature = "std")]
+    {
+        crc32fast::hash(bytes)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        crc32_bytewise(bytes)
+    }
+}
+
+/// The byte-wise CRC-32 table: entry `i` is the CRC register after shifting byte `i` out
+/// (reflected IEEE polynomial `0xEDB88320`).
+#[cfg(any(test, not(feature = "std")))]
+const CRC32_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};
+
+/// CRC-32 (IEEE), one table lookup per byte.
+#[cfg(any(test, not(feature = "std")))]
+fn crc32_bytewise(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c = CRC32_TABLE[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+    }
+    !c
 }
 
 /// Checks every rule that does not depend on the tensor table; see SPEC.md for the order.
@@ -972,5 +1014,28 @@ impl<'a> Tensor<'a> {
     /// Half-open byte range inside the file.
     fn range(&self) -> (usize, usize) {
         (self.offset, self.offset + self.bytes.len())
+    }
+}
+
+#[cfg(test)]
+mod crc_tests {
+    use super::*;
+    #[cfg(feature = "std")]
+    use proptest::prelude::*;
+
+    #[test]
+    fn bytewise_crc_check_value() {
+        // The CRC-32 catalogue's check value for "123456789".
+        assert_eq!(crc32_bytewise(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32_bytewise(b""), 0);
+    }
+
+    // `crc32fast` is a dependency only with `std`.
+    #[cfg(feature = "std")]
+    proptest! {
+        #[test]
+        fn bytewise_crc_matches_crc32fast(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            prop_assert_eq!(crc32_bytewise(&bytes), crc32fast::hash(&bytes));
+        }
     }
 }

@@ -1,0 +1,169 @@
+//! mynah on a Cortex-M: samples text from a model embedded in flash and prints it through
+//! semihosting, then exits (QEMU's `mps2-an386` / `mps2-an385` boards; any Cortex-M with a
+//! debugger attached).
+//!
+//! The model, seed, temperature, prompt and length are chosen at build time
+//! (`MYNAH_MODEL`, `MYNAH_SEED`, … see `device/common/build.rs`); the text on stdout is
+//! character for character what `mynah sample` prints with the same settings.
+//!
+//! On stderr it reports what `make size` needs: the stack's high-water mark, measured by
+//! painting the free stack with a pattern at boot and finding the deepest word that
+//! changed after sampling, and the static RAM (`.data` + `.bss` + `.uninit`).
+
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+use core::panic::PanicInfo;
+use core::ptr::{addr_of, read_volatile, write_volatile};
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, hio};
+
+/// The word painted over the free stack ("mynA"); a word still equal to it was never
+/// written (a false "unused" needs the program to store exactly this value there).
+const PAINT: u32 = 0x6d79_6e41;
+
+/// Bytes just below the stack pointer of `paint_stack` left unpainted, so that painting
+/// can never touch a live frame (its own, or anything the compiler keeps below it).
+const PAINT_MARGIN: usize = 256;
+
+// Only their addresses are used (`addr_of!`, no read), which needs no `unsafe`.
+extern "C" {
+    // cortex-m-rt's linker script (link.x): start of `.data` (the first byte of RAM we
+    // use), end of `.bss`/`.uninit` (where the unused RAM starts; no heap here), and the
+    // initial stack pointer (the top of RAM).
+    static __sdata: u32;
+    static __sheap: u32;
+    static _stack_start: u32;
+}
+
+fn static_ram_start() -> usize {
+    addr_of!(__sdata) as usize
+}
+
+fn free_ram_start() -> usize {
+    addr_of!(__sheap) as usize
+}
+
+fn stack_top() -> usize {
+    addr_of!(_stack_start) as usize
+}
+
+/// Fills the unused RAM between the end of the statics and the current stack pointer
+/// (less [`PAINT_MARGIN`]) with [`PAINT`].
+#[inline(never)]
+fn paint_stack() {
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut p = (free_ram_start() + 3) & !3;
+    let end = sp.saturating_sub(PAINT_MARGIN);
+    while p + 4 <= end {
+        // SAFETY: `p` is word-aligned and lies in RAM between the end of every static
+        // (`__sheap`) and below the live stack (`sp - PAINT_MARGIN`): memory no Rust object
+        // owns. Interrupts are not enabled, so nothing else writes there meanwhile.
+        // Volatile, because to the compiler these stores are dead.
+        unsafe { write_volatile(p as *mut u32, PAINT) };
+        p += 4;
+    }
+}
+
+/// The deepest stack use since [`paint_stack`]: bytes from the top of RAM down to the
+/// lowest word no longer holding [`PAINT`].
+fn stack_peak() -> usize {
+    let mut p = (free_ram_start() + 3) & !3;
+    let top = stack_top();
+    while p < top {
+        // SAFETY: `p` is word-aligned RAM between the statics and the top of the stack;
+        // reading it has no side effect. Volatile, since the compiler cannot know the
+        // stack wrote it.
+        if unsafe { read_volatile(p as *const u32) } != PAINT {
+            break;
+        }
+        p += 4;
+    }
+    top - p
+}
+
+/// Semihosting stdout with a small line buffer: one host call per line, not per byte.
+struct Out {
+    host: Option<hio::HostStream>,
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl Out {
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+            if b == b'\n' {
+                self.flush();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(h) = self.host.as_mut() {
+            let _ = h.write_all(self.buf.get(..self.len).unwrap_or(&[]));
+        }
+        self.len = 0;
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    paint_stack();
+    let mut out = Out {
+        host: hio::hstdout().ok(),
+        buf: [0; 128],
+        len: 0,
+    };
+    let result = mynah_device::run(&mut |bytes| out.push(bytes));
+    out.flush();
+    let peak = stack_peak();
+    let mut err = hio::hstderr().ok();
+    let code = match result {
+        Ok(summary) => {
+            if let Some(e) = err.as_mut() {
+                let fp = mynah_device::FOOTPRINT;
+                let _ = writeln!(
+                    e,
+                    "mynah-firmware: chars={} stack_peak_bytes={peak} static_ram_bytes={} \
+                     state_bytes={} scratch_bytes={}",
+                    summary.chars,
+                    free_ram_start() - static_ram_start(),
+                    fp.state_bytes,
+                    fp.scratch_bytes,
+                );
+            }
+            debug::EXIT_SUCCESS
+        }
+        Err(error) => {
+            if let Some(e) = err.as_mut() {
+                let _ = writeln!(e, "mynah-firmware: {error}");
+            }
+            debug::EXIT_FAILURE
+        }
+    };
+    debug::exit(code);
+    // Not reached under QEMU; on a board without a debugger, stop here.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    if let Ok(mut e) = hio::hstderr() {
+        let _ = writeln!(e, "mynah-firmware: {info}");
+    }
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

@@ -61,7 +61,8 @@ pub enum FormatError {
         /// The buffer length.
         actual: usize,
     },
-    /// A declared size or offset does not fit the address space (or `u32` when writing).
+    /// A declared size or offset, or a section end computed from them, exceeds `u32::MAX`
+    /// (no file can be that large; on 32-bit targets it would overflow `usize`).
     SizeOverflow {
         /// Which quantity overflowed.
         what: &'static str,
@@ -177,7 +178,8 @@ pub enum FormatError {
         /// Position of the offending dimension.
         dim: u8,
     },
-    /// The element count or byte size of a tensor overflows the address space.
+    /// The byte size of a tensor exceeds `u32::MAX` (no file can hold it; on 32-bit
+    /// targets the element count or byte size would overflow `usize`).
     TensorTooLarge {
         /// Directory index.
         index: u16,
@@ -344,7 +346,7 @@ impl fmt::Display for FormatError {
                 "tensor {index}: dimension {dim} is invalid (used dimensions must be >= 1, unused ones 0)"
             ),
             TensorTooLarge { index } => {
-                write!(f, "tensor {index}: element count overflows the address space")
+                write!(f, "tensor {index}: its dimensions ask for more than 4 GiB of data")
             }
             ByteLengthMismatch { index, expected, found } => write!(
                 f,

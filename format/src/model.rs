@@ -258,8 +258,19 @@ fn to_usize(v: u32, what: &'static str) -> Result<usize, FormatError> {
     usize::try_from(v).map_err(|_| FormatError::SizeOverflow { what })
 }
 
+/// Whether `n` fits the `u32` fields of the format. No offset or size inside a file can
+/// exceed `u32::MAX` (`file_size` is a `u32`), and bounding every computed size by it makes
+/// a hostile value the same error on 64-bit hosts as on 32-bit targets, where it would
+/// overflow `usize`.
+fn fits_u32(n: usize) -> bool {
+    u32::try_from(n).is_ok()
+}
+
+/// `a + b` as a file offset: [`FormatError::SizeOverflow`] past `u32::MAX`.
 fn add(a: usize, b: usize, what: &'static str) -> Result<usize, FormatError> {
-    a.checked_add(b).ok_or(FormatError::SizeOverflow { what })
+    a.checked_add(b)
+        .filter(|&n| fits_u32(n))
+        .ok_or(FormatError::SizeOverflow { what })
 }
 
 /// CRC-32 (IEEE) of `bytes`.
@@ -408,9 +419,12 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
         to_usize(vocab_bytes, "vocab_bytes")?,
         "vocab section",
     )?;
-    let dir_expected = layout::align_up(vocab_end).ok_or(FormatError::SizeOverflow {
-        what: "vocab section",
-    })?;
+    let dir_expected =
+        layout::align_up(vocab_end)
+            .filter(|&n| fits_u32(n))
+            .ok_or(FormatError::SizeOverflow {
+                what: "vocab section",
+            })?;
     let dir_offset = read_u32(bytes, header::DIR_OFFSET)?;
     if to_usize(dir_offset, "dir_offset")? != dir_expected {
         return Err(FormatError::BadSectionLayout {
@@ -746,6 +760,7 @@ impl<'a> Model<'a> {
         }
         let expected = numel
             .checked_mul(dtype.size())
+            .filter(|&n| fits_u32(n))
             .ok_or(FormatError::TensorTooLarge { index })?;
         let offset = read_u32(raw, entry::OFFSET)?;
         let len = read_u32(raw, entry::BYTE_LEN)?;

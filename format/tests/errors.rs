@@ -256,38 +256,40 @@ fn bad_section_layout() {
 
 #[test]
 fn sizes_that_overflow_are_clean_errors() {
+    // Every computed offset is bounded by u32::MAX, where a 32-bit usize would overflow,
+    // so these are the same error on every target (this file also passes on i686-unknown-linux-gnu).
     let b = small_file();
-    // vocab_bytes near u32::MAX: 64 + it overflows a 32-bit usize; on 64-bit hosts the
-    // following section offset cannot match.
-    let r = mutate(&b, |b| put_u32(b, header::VOCAB_BYTES, u32::MAX - 10));
-    if usize::BITS == 32 {
-        assert_eq!(
-            r,
-            Err(FormatError::SizeOverflow {
-                what: "vocab section"
-            })
-        );
-    } else {
-        assert!(
-            matches!(
-                r,
-                Err(FormatError::BadSectionLayout {
-                    field: "dir_offset",
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
-    }
-    let r = mutate(&b, |b| put_u32(b, header::DATA_BYTES, u32::MAX));
+    let vocab_overflow = Err(FormatError::SizeOverflow {
+        what: "vocab section",
+    });
+    // 64 + vocab_bytes past u32::MAX...
+    assert_eq!(
+        mutate(&b, |b| put_u32(b, header::VOCAB_BYTES, u32::MAX - 10)),
+        vocab_overflow
+    );
+    // ...or only its rounding up to the 64-byte aligned directory.
+    assert_eq!(
+        mutate(&b, |b| put_u32(b, header::VOCAB_BYTES, u32::MAX - 64 - 10)),
+        vocab_overflow
+    );
+    assert_eq!(
+        mutate(&b, |b| put_u32(b, header::DATA_BYTES, u32::MAX)),
+        Err(FormatError::SizeOverflow {
+            what: "data section"
+        })
+    );
+    // The largest data size that still fits is a layout error, not an overflow.
+    let data_offset = get_u32(&b, header::DATA_OFFSET);
+    let r = mutate(&b, |b| {
+        put_u32(b, header::DATA_BYTES, u32::MAX - data_offset)
+    });
     assert!(
         matches!(
             r,
-            Err(FormatError::SizeOverflow { .. })
-                | Err(FormatError::BadSectionLayout {
-                    field: "data_bytes",
-                    ..
-                })
+            Err(FormatError::BadSectionLayout {
+                field: "data_bytes",
+                ..
+            })
         ),
         "{r:?}"
     );
@@ -311,6 +313,15 @@ fn tensor_too_large() {
         b[e + entry::RANK] = 2;
         put_u32(b, e + entry::DIMS, 1 << 31);
         put_u32(b, e + entry::DIMS + 4, 1 << 31);
+    });
+    assert_eq!(r, Err(FormatError::TensorTooLarge { index: 0 }));
+    // ...or 4 GiB of i8: fits a 64-bit usize but no file (and overflows a 32-bit one).
+    let r = mutate(&b, |b| {
+        let e = entry_at(b, 0);
+        b[e + entry::DTYPE] = DType::I8.code();
+        b[e + entry::RANK] = 2;
+        put_u32(b, e + entry::DIMS, 1 << 16);
+        put_u32(b, e + entry::DIMS + 4, 1 << 16);
     });
     assert_eq!(r, Err(FormatError::TensorTooLarge { index: 0 }));
 }
@@ -1065,4 +1076,78 @@ fn non_canonical_placement_is_valid() {
         m.require("rnn.bias_ih_l0").unwrap().file_offset()
             > m.require("rnn.bias_hh_l1").unwrap().file_offset()
     );
+}
+
+/// The hostile files of issue 5 are each refused with their own variant (the runtime's
+/// capacity errors are in `runtime/tests/hostile.rs`).
+#[test]
+fn hostile_files_get_distinct_errors() {
+    let b = small_file();
+    let misaligned = {
+        let mut a = AlignedBytes::zeroed(b.len() + 1);
+        a.as_mut_bytes()[1..].copy_from_slice(&b);
+        Model::parse(&a[1..]).map(|_| ())
+    };
+    let cases = [
+        (
+            "sizes that overflow a 32-bit usize",
+            mutate(&b, |b| put_u32(b, header::VOCAB_BYTES, u32::MAX - 10)),
+        ),
+        (
+            "a tensor too large for a 32-bit usize",
+            mutate(&b, |b| {
+                let e = entry_at(b, 0);
+                b[e + entry::DTYPE] = DType::I8.code();
+                put_u32(b, e + entry::DIMS, 1 << 16);
+                put_u32(b, e + entry::DIMS + 4, 1 << 16);
+            }),
+        ),
+        (
+            "overlapping tensors",
+            mutate(&b, |b| put_entry_u32(b, 3, entry::OFFSET, 0)),
+        ),
+        (
+            "a misaligned tensor offset",
+            mutate(&b, |b| put_entry_u32(b, 1, entry::OFFSET, 32)),
+        ),
+        ("a misaligned buffer", misaligned),
+        (
+            "invalid UTF-8 in the vocabulary",
+            mutate(&b, |b| b[65] = 0xff),
+        ),
+        (
+            "a duplicate vocabulary character",
+            mutate(&b, |b| b[64..67].copy_from_slice(b"abb")),
+        ),
+        (
+            "a version from the future",
+            mutate(&b, |b| put_u16(b, header::VERSION, 2)),
+        ),
+    ];
+    let errors: Vec<(&str, FormatError)> = cases
+        .into_iter()
+        .map(|(what, r)| (what, r.expect_err(what)))
+        .collect();
+    let expected = [
+        matches!(errors[0].1, FormatError::SizeOverflow { .. }),
+        matches!(errors[1].1, FormatError::TensorTooLarge { .. }),
+        matches!(errors[2].1, FormatError::OverlappingTensors { .. }),
+        matches!(errors[3].1, FormatError::MisalignedTensor { .. }),
+        matches!(errors[4].1, FormatError::MisalignedBuffer { .. }),
+        matches!(errors[5].1, FormatError::BadVocabUtf8 { .. }),
+        matches!(errors[6].1, FormatError::DuplicateChar { .. }),
+        matches!(errors[7].1, FormatError::FutureVersion { .. }),
+    ];
+    for (ok, (what, e)) in expected.iter().zip(&errors) {
+        assert!(ok, "{what}: {e:?}");
+    }
+    for (i, (a, ea)) in errors.iter().enumerate() {
+        for (b, eb) in &errors[..i] {
+            assert_ne!(
+                std::mem::discriminant(ea),
+                std::mem::discriminant(eb),
+                "{a} and {b} share a variant"
+            );
+        }
+    }
 }

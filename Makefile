@@ -108,3 +108,5 @@ demo: build $(DEMO_DIR)/corpus.txt
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
+
+include fuzz.mk

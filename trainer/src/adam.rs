@@ -92,7 +92,7 @@ impl Adam {
                 let _ = v.addcmul_(&(&g * (1.0 - self.beta2)), &g);
                 // p -= lr/bc1 · m / (√v/√bc2 + eps)
                 let denom = v.sqrt() / bc2_sqrt + self.eps;
-                let _ = p.g_sub_(&(m.as_ref() / denom * step_size));
+                let _ = p.g_sub_(&(&*m / denom * step_size));
             }
         });
     }

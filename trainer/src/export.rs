@@ -30,6 +30,10 @@ pub struct ExportRequest {
     pub dtype: ExportDtype,
     /// `--safetensors`.
     pub safetensors: Option<PathBuf>,
+    /// `--calib-chars`: calibration characters for `--dtype int8`.
+    pub calib_chars: usize,
+    /// `--calib-corpus`: calibration corpus for `--dtype int8` (default: the run's corpus).
+    pub calib_corpus: Option<PathBuf>,
 }
 
 /// Runs `mynah-train export`.
@@ -51,7 +55,7 @@ pub fn run(req: &ExportRequest) -> Result<()> {
             }
             ExportDtype::Int8 => {
                 let float = float_model(&model.keys, &dims, &ordered, false)?;
-                quantize_int8(&float, &model)?
+                quantize_int8(&float, &model, req)?
             }
         };
         write_atomic(out, &bytes)?;
@@ -125,13 +129,39 @@ pub fn float_model(
         .map_err(|e| anyhow::anyhow!("cannot build the model file: {e}"))
 }
 
-/// The int8 export hook: quantizes a float model file with calibration text.
-///
-/// The quantizer is part of the fixed-point runtime's work (`runtime/QUANTIZATION.md`); until
-/// it is wired in here, `--dtype int8` says so instead of writing anything.
-fn quantize_int8(_float_model: &[u8], _model: &LoadedModel) -> Result<Vec<u8>> {
-    bail!(
-        "--dtype int8 is not available yet: the int8 quantizer comes with the fixed-point \
-         runtime; export --dtype f32 or f16 for now"
-    )
+/// `--dtype int8`: quantizes the float model file with `mynah_tools::quantize` (the scheme is
+/// runtime/QUANTIZATION.md), calibrated on the first `--calib-chars` characters of the
+/// training part of the corpus, and prints how closely the int8 model follows the float one
+/// on that text.
+fn quantize_int8(float_model: &[u8], model: &LoadedModel, req: &ExportRequest) -> Result<Vec<u8>> {
+    use mynah_tools::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
+    let (path, mode) = match (&req.calib_corpus, &model.meta) {
+        (Some(p), Some(meta)) => (p.clone(), meta.config.text_mode()?),
+        (Some(p), None) => (
+            p.clone(),
+            crate::config::parse_mode(&model.keys.mode, 0, false)?,
+        ),
+        (None, Some(meta)) => (meta.config.corpus.clone(), meta.config.text_mode()?),
+        (None, None) => bail!(
+            "--dtype int8 needs calibration text: give --calib-corpus PATH (the training corpus)"
+        ),
+    };
+    let corpus = mynah_text::Corpus::load(&path, mode)?;
+    let calib = calibration_streams(&corpus, &model.keys.vocab, req.calib_chars)?;
+    let aligned = mynah_format::AlignedBytes::copy_from(float_model);
+    let float = aligned.model()?;
+    let bytes = quantize(&float, &calib, &QuantizeOptions::default())?;
+    let gru = mynah_tools::reference::FloatGru::from_model(&float)?;
+    let a = agreement(&gru, &bytes, &calib)?;
+    println!(
+        "int8 vs float on {} calibration chars of {}: {:.4} vs {:.4} nats/char ({:+.2}%), mean KL {:.2e}, top-1 agreement {:.4}",
+        a.positions,
+        path.display(),
+        a.b.nats_per_char(),
+        a.a.nats_per_char(),
+        100.0 * a.loss_gap(),
+        a.mean_kl,
+        a.top1
+    );
+    Ok(bytes)
 }

@@ -219,6 +219,12 @@ struct ExportArgs {
     /// Weight type of the model file.
     #[arg(long, value_enum, default_value_t = export::ExportDtype::F32)]
     dtype: export::ExportDtype,
+    /// Characters of the training corpus that calibrate `--dtype int8` (see runtime/QUANTIZATION.md).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    calib_chars: usize,
+    /// Calibration corpus for `--dtype int8` [default: the run's training corpus].
+    #[arg(long, value_name = "PATH")]
+    calib_corpus: Option<PathBuf>,
     /// Also write the float weights with PyTorch's names and the vocabulary in the metadata.
     #[arg(long, value_name = "FILE")]
     safetensors: Option<PathBuf>,
@@ -261,6 +267,8 @@ fn main() -> ExitCode {
             output: a.output,
             dtype: a.dtype,
             safetensors: a.safetensors,
+            calib_chars: a.calib_chars,
+            calib_corpus: a.calib_corpus,
         })
         .map(|()| ExitCode::SUCCESS),
         Command::Sample(a) => run_sample(a).map(|()| ExitCode::SUCCESS),
@@ -345,13 +353,12 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         .with_context(|| loaded.path.display().to_string())?;
     let s = evaluate::score(&model, &seqs);
     if a.json {
+        // Exactly one object, keys in the documented order.
         println!(
-            "{}",
-            serde_json::json!({
-                "nats_per_char": s.nats_per_char(),
-                "bits_per_char": s.bits_per_char(),
-                "chars": s.symbols,
-            })
+            "{{\"nats_per_char\": {}, \"bits_per_char\": {}, \"chars\": {}}}",
+            s.nats_per_char(),
+            s.bits_per_char(),
+            s.symbols
         );
     } else {
         println!(

@@ -113,16 +113,27 @@ impl Metrics {
         write_atomic(&self.csv, text.as_bytes())
     }
 
-    /// Appends a row to the file.
-    pub fn push(&mut self, row: Row) -> Result<()> {
+    /// Appends a row to the file, or completes the last row when it has the same step (a
+    /// final validation right after a logging step); returns the row as written.
+    pub fn push(&mut self, row: Row) -> Result<Row> {
+        if let Some(last) = self.rows.last_mut().filter(|r| r.step == row.step) {
+            last.val_loss = row.val_loss.or(last.val_loss);
+            if row.train_loss.is_some() {
+                last.train_loss = row.train_loss;
+                last.chars_per_sec = row.chars_per_sec;
+            }
+            let merged = last.clone();
+            self.rewrite()?;
+            return Ok(merged);
+        }
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(&self.csv)
             .with_context(|| format!("cannot append to {}", self.csv.display()))?;
         writeln!(f, "{}", row.to_csv())
             .with_context(|| format!("cannot append to {}", self.csv.display()))?;
-        self.rows.push(row);
-        Ok(())
+        self.rows.push(row.clone());
+        Ok(row)
     }
 
     /// Redraws `loss.png` from all rows (atomically).
@@ -178,6 +189,7 @@ fn draw(rows: &[Row], path: &Path) -> Result<()> {
     chart
         .configure_mesh()
         .x_desc("step")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("nats/char")
         .label_style(("sans-serif", 14))
         .draw()?;
@@ -223,6 +235,23 @@ mod tests {
         assert_eq!(&png[1..4], b"PNG");
         let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
         assert!(text.starts_with("step,train_loss,val_loss,lr,chars_per_sec\n10,3.000000,,"));
+        let merged = m
+            .push(Row {
+                step: 40,
+                train_loss: None,
+                val_loss: Some(0.5),
+                lr: 1e-3,
+                chars_per_sec: 0.0,
+            })
+            .unwrap();
+        assert_eq!(merged.train_loss, Some(0.75));
+        assert_eq!(merged.val_loss, Some(0.5));
+        let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        assert_eq!(text.lines().count(), 5);
+        assert!(
+            text.ends_with("40,0.750000,0.500000,1.000000e-3,1234\n"),
+            "{text}"
+        );
         let m = Metrics::resume(dir.path(), 25).unwrap();
         assert_eq!(m.rows.len(), 2);
         let text = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();

@@ -398,14 +398,14 @@ fn record(
     pb: &ProgressBar,
 ) -> Result<()> {
     let (train_loss, rate) = acc.take();
-    let val_loss = val.map(|v| v.nats_per_char());
-    metrics.push(Row {
+    let row = metrics.push(Row {
         step: state.step,
         train_loss,
-        val_loss,
+        val_loss: val.map(|v| v.nats_per_char()),
         lr: state.lr,
         chars_per_sec: rate,
     })?;
+    let (train_loss, rate) = (row.train_loss, row.chars_per_sec);
     if let Some(v) = val {
         let vl = v.nats_per_char();
         state.val_loss = Some(vl);

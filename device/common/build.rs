@@ -89,7 +89,9 @@ fn main() {
         .map(|s| s.parse().expect("MYNAH_SEED must be an unsigned integer"))
         .unwrap_or(1);
     let temperature = temperature_milli(&var("MYNAH_TEMPERATURE").unwrap_or("0.5".into()));
-    let prime = var("MYNAH_PRIME").unwrap_or_else(|| "ROMEO:".into());
+    // An empty prime is a valid choice (sampling right after <BOS>): only unset means default.
+    println!("cargo:rerun-if-env-changed=MYNAH_PRIME");
+    let prime = env::var("MYNAH_PRIME").unwrap_or_else(|_| "ROMEO:".into());
     let max_len: u32 = var("MYNAH_MAX_LEN")
         .map(|s| {
             s.parse()

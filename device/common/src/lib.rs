@@ -97,3 +97,38 @@ pub fn run(out: &mut dyn FnMut(&[u8])) -> Result<Summary, RuntimeError> {
     }
     Ok(summary)
 }
+
+/// `n` in decimal, without `core::fmt` (whose machinery costs kilobytes of flash).
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or(&[])
+}
+
+/// What to print when the embedded model is refused at boot. The error's own text is not
+/// compiled in (it would pull in `core::fmt`); the host tools give it in full.
+pub const LOAD_ERROR: &str =
+    "the embedded model was refused by the runtime; `mynah inspect MODEL` on the host says why\n";
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    #[test]
+    fn decimal_matches_std() {
+        for n in [0u64, 1, 9, 10, 99, 100, 4228, u64::from(u32::MAX), u64::MAX] {
+            let mut buf = [0; 20];
+            assert_eq!(super::decimal(n, &mut buf), std::format!("{n}").as_bytes());
+        }
+    }
+}

@@ -13,7 +13,6 @@
 #![no_std]
 #![no_main]
 
-use core::fmt::Write as _;
 use core::panic::PanicInfo;
 use core::ptr::{addr_of, read_volatile, write_volatile};
 
@@ -115,6 +114,24 @@ impl Out {
     }
 }
 
+/// Writes `parts` to a semihosting stream (stderr here), without `core::fmt`.
+fn report(stream: &mut Option<hio::HostStream>, parts: &[&[u8]]) {
+    if let Some(h) = stream.as_mut() {
+        for p in parts {
+            let _ = h.write_all(p);
+        }
+    }
+}
+
+/// `key=value ` for [`report`].
+fn kv<'b>(key: &'b str, value: usize, buf: &'b mut [u8; 20]) -> [&'b [u8]; 3] {
+    [
+        key.as_bytes(),
+        mynah_device::decimal(value as u64, buf),
+        b" ",
+    ]
+}
+
 #[entry]
 fn main() -> ! {
     paint_stack();
@@ -129,24 +146,24 @@ fn main() -> ! {
     let mut err = hio::hstderr().ok();
     let code = match result {
         Ok(summary) => {
-            if let Some(e) = err.as_mut() {
-                let fp = mynah_device::FOOTPRINT;
-                let _ = writeln!(
-                    e,
-                    "mynah-firmware: chars={} stack_peak_bytes={peak} static_ram_bytes={} \
-                     state_bytes={} scratch_bytes={}",
-                    summary.chars,
-                    free_ram_start() - static_ram_start(),
-                    fp.state_bytes,
-                    fp.scratch_bytes,
-                );
-            }
+            let fp = mynah_device::FOOTPRINT;
+            let mut b = [[0u8; 20]; 5];
+            let [b0, b1, b2, b3, b4] = &mut b;
+            report(&mut err, &[b"mynah-firmware: "]);
+            report(&mut err, &kv("chars=", summary.chars as usize, b0));
+            report(&mut err, &kv("stack_peak_bytes=", peak, b1));
+            let statics = free_ram_start() - static_ram_start();
+            report(&mut err, &kv("static_ram_bytes=", statics, b2));
+            report(&mut err, &kv("state_bytes=", fp.state_bytes, b3));
+            report(&mut err, &kv("scratch_bytes=", fp.scratch_bytes, b4));
+            report(&mut err, &[b"\n"]);
             debug::EXIT_SUCCESS
         }
-        Err(error) => {
-            if let Some(e) = err.as_mut() {
-                let _ = writeln!(e, "mynah-firmware: {error}");
-            }
+        Err(_) => {
+            report(
+                &mut err,
+                &[b"mynah-firmware: ", mynah_device::LOAD_ERROR.as_bytes()],
+            );
             debug::EXIT_FAILURE
         }
     };
@@ -157,11 +174,29 @@ fn main() -> ! {
     }
 }
 
+/// Reports where the panic happened (the message itself would need `core::fmt`) and
+/// exits with a failure status.
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
-    if let Ok(mut e) = hio::hstderr() {
-        let _ = writeln!(e, "mynah-firmware: {info}");
-    }
+    let mut err = hio::hstderr().ok();
+    let mut line = [0u8; 20];
+    let (file, line) = match info.location() {
+        Some(l) => (
+            l.file(),
+            mynah_device::decimal(u64::from(l.line()), &mut line),
+        ),
+        None => ("?", &b"?"[..]),
+    };
+    report(
+        &mut err,
+        &[
+            b"mynah-firmware: panic at ",
+            file.as_bytes(),
+            b":",
+            line,
+            b"\n",
+        ],
+    );
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();

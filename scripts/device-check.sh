@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make device-check: the firmware on the emulated Cortex-M4 (mps2-an386) and Cortex-M3
+# (mps2-an385) and the freestanding x86_64 binary print exactly what `mynah sample` prints
+# on the host for the same model, seed, temperature, prompt, length, count and top-k.
+# Also builds the firmware for thumbv6m-none-eabi (Cortex-M0+; build only).
+#
+# Environment: MODEL (the first configuration's model; default: the 1x128 reference
+# fixture when present, else the synthetic 1x128 model), PRIME, TEMPERATURE, SEED, MAX_LEN
+# (that configuration's settings; defaults are `make demo`'s). Two more configurations on
+# the checked-in synthetic models cover 2 layers, top-k, several samples and greedy.
+# Exits non-zero on any difference, printing both texts.
+set -euo pipefail
+source "$(dirname "$0")/device-common.sh"
+need_qemu
+
+MODEL=$(abspath "${MODEL:-$(default_model)}")
+# name | model | seed | temperature | prime | max_len | count | top_k
+CONFIGS=(
+  "demo|$MODEL|${SEED:-1}|${TEMPERATURE:-0.5}|${PRIME-ROMEO:}|${MAX_LEN:-300}|1|0"
+  "2x48-topk|$SYNTH_2X48|7|1.0|th|150|2|5"
+  "greedy-empty-prime|$SYNTH_1X128|3|0||80|1|0"
+)
+
+MYNAH=$(build_mynah)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+passed=0
+failed=0
+
+compare() { # NAME WHAT FILE
+  if cmp -s "$WORK/host" "$3"; then
+    passed=$((passed + 1))
+    echo "  ok    $2 ($(wc -c <"$3") bytes)"
+  else
+    failed=$((failed + 1))
+    echo "  FAIL  $2 differs from mynah sample"
+    echo "----- mynah sample (host) -----"
+    cat "$WORK/host"
+    echo "----- $2 -----"
+    cat "$3"
+    echo "----- stderr -----"
+    cat "$3.err" 2>/dev/null || true
+    echo "-------------------------------"
+  fi
+}
+
+for config in "${CONFIGS[@]}"; do
+  IFS='|' read -r name model seed temp prime max_len count top_k <<<"$config"
+  echo "== $name: $(basename "$model") seed=$seed temperature=$temp prime=$(printf %q "$prime") max_len=$max_len count=$count top_k=$top_k"
+  "$MYNAH" sample "$model" --seed "$seed" --temperature "$temp" --prime "$prime" \
+    --max-len "$max_len" --count "$count" --top-k "$top_k" >"$WORK/host"
+  export MYNAH_MODEL=$model MYNAH_SEED=$seed MYNAH_TEMPERATURE=$temp MYNAH_PRIME=$prime \
+    MYNAH_MAX_LEN=$max_len MYNAH_COUNT=$count MYNAH_TOP_K=$top_k
+  m4=$(build_firmware thumbv7em-none-eabihf)
+  run_qemu mps2-an386 "$m4" "$WORK/m4" "$WORK/m4.err" || echo "  (M4 exited with $?)"
+  compare "$name" "Cortex-M4F mps2-an386 (thumbv7em-none-eabihf)" "$WORK/m4"
+  m3=$(build_firmware thumbv7m-none-eabi)
+  run_qemu mps2-an385 "$m3" "$WORK/m3" "$WORK/m3.err" || echo "  (M3 exited with $?)"
+  compare "$name" "Cortex-M3 mps2-an385 (thumbv7m-none-eabi)" "$WORK/m3"
+  tiny=$(build_tiny)
+  "$tiny" >"$WORK/tiny" 2>"$WORK/tiny.err" || echo "  (tiny exited with $?)"
+  compare "$name" "freestanding x86_64 ($(wc -c <"$tiny") bytes)" "$WORK/tiny"
+  if [[ $name == demo ]]; then
+    build_firmware thumbv6m-none-eabi >/dev/null
+    echo "  ok    Cortex-M0+ (thumbv6m-none-eabi) builds"
+  fi
+done
+
+echo "device-check: $passed passed, $failed failed"
+[[ $failed == 0 ]]

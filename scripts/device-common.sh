@@ -1,0 +1,99 @@
+# Shared by scripts/device-check.sh and scripts/device-size.sh (sourced, not run).
+#
+# Builds land in $CARGO_TARGET_DIR/device/... (default target/device/...): the firmware and
+# the tiny binary are separate cargo workspaces (device/firmware, device/tiny) whose
+# builds must not share a target directory with the host workspace's lock.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET_BASE=${CARGO_TARGET_DIR:-$ROOT/target}
+DEVICE_OUT=$TARGET_BASE/device
+FW_DIR=$DEVICE_OUT/firmware
+TINY_DIR=$DEVICE_OUT/tiny
+PLUGIN=$DEVICE_OUT/libinsn-count.so
+REFERENCE_MODEL=$ROOT/tests/fixtures/shakespeare-1x128.int8.mynah
+SYNTH_1X128=$ROOT/device/models/synthetic-1x128.int8.mynah
+SYNTH_2X48=$ROOT/device/models/synthetic-2x48.int8.mynah
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
+
+die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+# The default model: the 1x128 tiny-shakespeare reference once it is checked in, else the
+# synthetic 1x128 model of the same shape.
+default_model() {
+  if [[ -f $REFERENCE_MODEL ]]; then echo "$REFERENCE_MODEL"; else echo "$SYNTH_1X128"; fi
+}
+
+abspath() {
+  local p=$1
+  [[ -f $p ]] || die "model file $p not found"
+  echo "$(cd "$(dirname "$p")" && pwd)/$(basename "$p")"
+}
+
+need_qemu() {
+  command -v qemu-system-arm >/dev/null ||
+    die "qemu-system-arm not found: run 'make device-setup' (apt-get install qemu-system-arm)"
+}
+
+# The host `mynah` (root workspace, release).
+build_mynah() {
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_BASE cargo build --quiet --release -p mynah-tools --bin mynah) >&2
+  echo "$TARGET_BASE/release/mynah"
+}
+
+# build_firmware TARGET [BIN]: prints the ELF path. Settings come from MYNAH_* variables.
+build_firmware() {
+  local target=$1 bin=${2:-mynah-firmware}
+  (cd "$ROOT/device/firmware" &&
+    CARGO_TARGET_DIR=$FW_DIR cargo build --quiet --release --target "$target" --bin "$bin") >&2
+  echo "$FW_DIR/$target/release/$bin"
+}
+
+build_tiny() {
+  (cd "$ROOT/device/tiny" && CARGO_TARGET_DIR=$TINY_DIR cargo build --quiet --release) >&2
+  echo "$TINY_DIR/x86_64-unknown-linux-gnu/release/mynah-tiny"
+}
+
+# run_qemu MACHINE ELF STDOUT STDERR [QEMU ARGS...]: semihosting on, exit status of the
+# program (semihosting SYS_EXIT) becomes QEMU's.
+run_qemu() {
+  local machine=$1 elf=$2 out=$3 err=$4
+  shift 4
+  timeout "$QEMU_TIMEOUT" qemu-system-arm -M "$machine" -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native "$@" -kernel "$elf" >"$out" 2>"$err"
+}
+
+# The TCG plugin that counts executed instructions (device/qemu/insn-count.c).
+build_plugin() {
+  local src=$ROOT/device/qemu/insn-count.c
+  mkdir -p "$DEVICE_OUT"
+  if [[ ! -f $PLUGIN || $src -nt $PLUGIN ]]; then
+    cc -O2 -shared -fPIC -Wall -Wextra -Werror -o "$PLUGIN" "$src" >&2
+  fi
+  echo "$PLUGIN"
+}
+
+# count_insns MACHINE ELF: executed instructions from reset to semihosting exit.
+count_insns() {
+  local machine=$1 elf=$2 tmp
+  tmp=$(mktemp -d)
+  run_qemu "$machine" "$elf" "$tmp/out" "$tmp/err" -plugin "$PLUGIN,outfile=$tmp/count" ||
+    { cat "$tmp/err" >&2; rm -rf "$tmp"; die "$elf failed under QEMU"; }
+  sed -n 's/^insns=//p' "$tmp/count"
+  rm -rf "$tmp"
+}
+
+# section_size ELF NAME: bytes of one section (0 if absent), from readelf.
+section_size() {
+  local hex
+  hex=$(readelf -SW "$1" | awk -v n="$2" '
+    { for (i = 1; i <= NF; i++) if ($i == n) { print $(i + 4); exit } }')
+  echo $((16#${hex:-0}))
+}
+
+# header_u32 FILE OFFSET: a little-endian u32 of the model header.
+header_u32() {
+  od -An -tu4 -j "$2" -N4 --endian=little "$1" | tr -d ' '
+}

@@ -240,11 +240,13 @@ struct SampleArgs {
     /// Softmax temperature; 0 = greedy.
     #[arg(long, default_value_t = 0.8)]
     temperature: f64,
-    /// Characters to generate at most (record models stop at <EOS>).
-    #[arg(long, default_value_t = 300)]
+    #[arg(
+        long,
+        default_value_t = 300,
+        help = "Characters to generate at most (record models stop at <EOS>)"
+    )]
     max_chars: usize,
-    /// Text to continue (after <BOS>).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", help = "Text to continue (after <BOS>)")]
     prompt: String,
     /// Random seed.
     #[arg(long, default_value_t = 0)]

@@ -641,3 +641,40 @@ fn ctrl_c_stops_validates_and_saves() {
     assert!((5..100_000_000).contains(&step));
     assert!(meta["state"]["val_loss"].as_f64().is_some());
 }
+
+#[test]
+fn time_limited_csv_run_anneals_and_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,text\n");
+    for (i, line) in fixture(4000).lines().enumerate() {
+        // Quoted fields with commas and newlines are one record each.
+        csv.push_str(&format!("{i},\"{line},\n{line}\"\n"));
+    }
+    let corpus = write(dir.path(), "t.csv", csv.as_bytes());
+    let out = dir.path().join("run");
+    let mut args = vec!["train", "--corpus", p(&corpus), "--out", p(&out)];
+    args.extend(TINY);
+    args.extend(["--mode", "csv", "--csv-column", "1", "--csv-header"]);
+    args.extend([
+        "--batch",
+        "8",
+        "--time-limit",
+        "0.05",
+        "--eval-every",
+        "1000000",
+    ]);
+    args.extend(["--warmup", "2", "--log-every", "1"]);
+    let stdout = ok(&args);
+    assert!(stdout.contains("finished at step"), "{stdout}");
+    let meta = ckpt_meta(&out.join("latest.safetensors"));
+    assert!(meta["state"]["step"].as_u64().unwrap() >= 3);
+    assert!(meta["state"]["elapsed_secs"].as_f64().unwrap() >= 3.0);
+    // The schedule reached its floor (a tenth of the peak) by the end of the time budget.
+    let lr = meta["state"]["lr"].as_f64().unwrap();
+    assert!(lr < 0.15 * 3e-3, "final lr {lr}");
+    assert_eq!(meta["config"]["mode"], "csv");
+    // eval takes the mode and the CSV options from the checkpoint.
+    let json = ok(&["eval", p(&out), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["nats_per_char"].as_f64().unwrap() > 0.0);
+}

@@ -31,7 +31,7 @@ pub mod defaults {
     /// Steps when no stop condition is given.
     pub const STEPS: u64 = 3000;
     /// Validation (and checkpoint) interval in steps.
-    pub const EVAL_EVERY: u64 = 500;
+    pub const EVAL_EVERY: u64 = 1000;
     /// Sample interval in steps.
     pub const SAMPLE_EVERY: u64 = 500;
     /// Metrics row interval in steps.

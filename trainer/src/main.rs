@@ -53,10 +53,11 @@ DIR receives config.json, metrics.csv, loss.png, latest.safetensors and best.saf
 (the lowest validation loss). Checkpoints are written at every validation and at the end.
 Ctrl-C stops after the current step, validates, saves, and exits with status 130.
 
-A CPU run is reproducible: the same seed and options give the same checkpoints, and a run
-stopped (--stop-at, Ctrl-C, a kill after a checkpoint) and continued with --resume ends
-exactly where an uninterrupted one does, as long as it is bounded by steps or epochs
-(a --time-limit schedule depends on the clock).";
+A CPU run is reproducible: the same seed and options give the same checkpoints. A run that
+stops early (--stop-at, Ctrl-C, or killed: it resumes from its last checkpoint) and is
+continued with --resume DIR trains exactly as an uninterrupted one would (same parameters,
+optimizer state and data order), as long as it is bounded by steps or epochs: the schedule
+of a --time-limit run depends on the clock.";
 
 #[derive(Args)]
 struct TrainArgs {
@@ -126,7 +127,7 @@ struct TrainArgs {
     /// Stop (and save) at this step without changing the schedule; continue with --resume.
     #[arg(long, value_name = "STEP")]
     stop_at: Option<u64>,
-    /// Validate (and write checkpoints) every N steps, and at the end. [default: 500]
+    /// Validate (and write checkpoints) every N steps, and at the end. [default: 1000]
     #[arg(long, value_name = "N")]
     eval_every: Option<u64>,
     /// Print a sample (temperature 0.8) every N steps; 0 = never. [default: 500]
@@ -419,5 +420,52 @@ pub fn select_device(choice: DeviceChoice, threads: Option<usize>) -> Result<tch
                 bail!("--device cuda: no CUDA device is available to libtorch")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::defaults;
+    use clap::CommandFactory;
+
+    /// The defaults written in `--help` are the ones the code uses.
+    #[test]
+    fn help_states_the_real_defaults() {
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("train")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (flag, value) in [
+            ("--embed", defaults::EMBED.to_string()),
+            ("--hidden", defaults::HIDDEN.to_string()),
+            ("--layers", defaults::LAYERS.to_string()),
+            ("--dropout", format!("{}", defaults::DROPOUT)),
+            ("--seq-len", defaults::SEQ_LEN.to_string()),
+            ("--batch", defaults::BATCH.to_string()),
+            ("--max-len", defaults::MAX_LEN.to_string()),
+            ("--lr", format!("{:e}", defaults::LR)),
+            ("--warmup", defaults::WARMUP.to_string()),
+            ("--clip", format!("{:.1}", defaults::CLIP)),
+            ("--eval-every", defaults::EVAL_EVERY.to_string()),
+            ("--sample-every", defaults::SAMPLE_EVERY.to_string()),
+            ("--log-every", defaults::LOG_EVERY.to_string()),
+            ("--seed", defaults::SEED.to_string()),
+        ] {
+            let at = flat
+                .find(&format!("{flag} <"))
+                .unwrap_or_else(|| panic!("{flag}"));
+            let rest = &flat[at..];
+            let end = rest[2..].find(" --").map_or(rest.len(), |e| e + 2);
+            assert!(
+                rest[..end].contains(&format!("[default: {value}]")),
+                "{flag}: {}",
+                &rest[..end]
+            );
+        }
+        assert!(flat.contains(&format!("the run stops after {} steps", defaults::STEPS)));
     }
 }

@@ -52,7 +52,7 @@ build: setup
 
 # --- test ------------------------------------------------------------------------------------
 
-test: setup lint unit embedded doc
+test: setup lint unit embedded doc device-check
 	@echo "make test: all checks passed"
 
 lint:
@@ -105,8 +105,11 @@ demo: build $(DEMO_DIR)/corpus.txt
 	target/release/mynah sample $(DEMO_DIR)/model.mynah --temperature 1.0 --prime "ROMEO:" \
 	  --max-len 300 --count 1 --seed 2
 	@echo
+	$(MAKE) --no-print-directory device-demo MODEL=$(DEMO_DIR)/model.mynah
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
+
+include device.mk
 
 include fuzz.mk

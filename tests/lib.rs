@@ -62,7 +62,9 @@ pub fn synthetic_corpus(chars: usize, seed: u64) -> String {
         "the", "mynah", "bird", "sings", "a", "song", "of", "rain", "and", "light", "over",
         "green", "hills", "while", "small", "models", "learn", "to", "speak", "softly",
     ];
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut out = String::with_capacity(chars + 16);
     while out.len() < chars {
         let mut words = 4 + (next(&mut state) % 6) as usize;

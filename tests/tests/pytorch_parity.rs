@@ -22,14 +22,32 @@ fn safetensors_export_matches_pytorch_text_generator() {
     let model = dir.path().join("model.safetensors");
     let mynah_file = dir.path().join("model.mynah");
 
-    run_ok(Command::new(bin("mynah-train")).args(["train", "--device", "cpu", "--mode", "text"]).args([
-        "--layers", "2", "--hidden", "32", "--embed", "16", "--steps", "60", "--seq-len", "64",
-        "--batch-size", "16", "--seed", "3",
-    ])
-    .arg("--corpus")
-    .arg(&corpus)
-    .arg("--out")
-    .arg(&run));
+    run_ok(
+        Command::new(bin("mynah-train"))
+            .args(["train", "--device", "cpu", "--mode", "text"])
+            .args([
+                "--layers",
+                "2",
+                "--hidden",
+                "32",
+                "--embed",
+                "16",
+                "--steps",
+                "60",
+                "--seq-len",
+                "64",
+                "--batch",
+                "16",
+                "--seed",
+                "3",
+                "--threads",
+                "1",
+            ])
+            .arg("--corpus")
+            .arg(&corpus)
+            .arg("--out")
+            .arg(&run),
+    );
     run_ok(
         Command::new(bin("mynah-train"))
             .arg("export")

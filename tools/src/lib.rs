@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod quantize;
 pub mod reference;
 pub mod sampling;
+pub mod synthetic;
 pub mod tables;
 
 use std::io;

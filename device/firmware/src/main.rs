@@ -124,10 +124,10 @@ fn report(stream: &mut Option<hio::HostStream>, parts: &[&[u8]]) {
 }
 
 /// `key=value ` for [`report`].
-fn kv<'b>(key: &'b str, value: usize, buf: &'b mut [u8; 20]) -> [&'b [u8]; 3] {
+fn kv<'b>(key: &'b str, value: usize, buf: &'b mut [u8; 10]) -> [&'b [u8]; 3] {
     [
         key.as_bytes(),
-        mynah_device::decimal(value as u64, buf),
+        mynah_device::decimal(value as u32, buf),
         b" ",
     ]
 }
@@ -147,7 +147,7 @@ fn main() -> ! {
     let code = match result {
         Ok(summary) => {
             let fp = mynah_device::FOOTPRINT;
-            let mut b = [[0u8; 20]; 5];
+            let mut b = [[0u8; 10]; 5];
             let [b0, b1, b2, b3, b4] = &mut b;
             report(&mut err, &[b"mynah-firmware: "]);
             report(&mut err, &kv("chars=", summary.chars as usize, b0));
@@ -179,12 +179,9 @@ fn main() -> ! {
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     let mut err = hio::hstderr().ok();
-    let mut line = [0u8; 20];
+    let mut line = [0u8; 10];
     let (file, line) = match info.location() {
-        Some(l) => (
-            l.file(),
-            mynah_device::decimal(u64::from(l.line()), &mut line),
-        ),
+        Some(l) => (l.file(), mynah_device::decimal(l.line(), &mut line)),
         None => ("?", &b"?"[..]),
     };
     report(

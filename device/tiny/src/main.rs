@@ -12,7 +12,6 @@
 #![no_main]
 
 use core::arch::{asm, global_asm};
-use core::fmt::Write as _;
 use core::panic::PanicInfo;
 
 /// Linux x86_64 system call numbers.
@@ -126,23 +125,16 @@ impl Out {
     }
 }
 
-impl core::fmt::Write for Out {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.push(s.as_bytes());
-        Ok(())
-    }
-}
-
 extern "C" fn tiny_main() -> ! {
     let mut out = Out::new(1);
     let result = mynah_device::run(&mut |bytes| out.push(bytes));
     out.flush();
     match result {
         Ok(_) => sys_exit(0),
-        Err(e) => {
+        Err(_) => {
             let mut err = Out::new(2);
-            let _ = writeln!(err, "mynah-tiny: {e}");
-            err.flush();
+            err.push(b"mynah-tiny: ");
+            err.push(mynah_device::LOAD_ERROR.as_bytes());
             sys_exit(1)
         }
     }
@@ -253,10 +245,21 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     unsafe { memcmp(a, b, n) }
 }
 
+/// Reports where the panic happened (the message itself would need `core::fmt`, kilobytes
+/// of code) and exits with status 101, as a Rust program does.
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     let mut err = Out::new(2);
-    let _ = writeln!(err, "mynah-tiny: {info}");
-    err.flush();
+    let mut line = [0u8; 10];
+    err.push(b"mynah-tiny: panic at ");
+    match info.location() {
+        Some(l) => {
+            err.push(l.file().as_bytes());
+            err.push(b":");
+            err.push(mynah_device::decimal(l.line(), &mut line));
+        }
+        None => err.push(b"?"),
+    }
+    err.push(b"\n");
     sys_exit(101)
 }

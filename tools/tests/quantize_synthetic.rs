@@ -56,8 +56,8 @@ fn measure(spec: &SyntheticSpec, opts: &QuantizeOptions) -> Agreement {
     let gru = synthetic_gru(spec);
     let file = AlignedBytes::copy_from(&float_file(&gru).unwrap());
     let model = Model::parse(&file).unwrap();
-    let calib = sampled_text(&gru, 7, 4, 1000);
-    let text = sampled_text(&gru, 99, 6, 1000);
+    let calib = sampled_text(&gru, 7, 2, 500);
+    let text = sampled_text(&gru, 99, 2, 1000);
     let int8 = quantize(&model, &calib, opts).unwrap();
     agreement(&gru, &int8, &text).unwrap()
 }
@@ -73,7 +73,7 @@ fn check(name: &str, a: &Agreement) {
         a.top1,
         a.positions
     );
-    assert!(a.positions > 4000);
+    assert!(a.positions >= 1500);
     assert!(
         a.loss_gap().abs() < 0.01,
         "{name}: loss gap {}",

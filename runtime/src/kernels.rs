@@ -182,24 +182,27 @@ pub fn gru_blend(z: i32, h: i16, n: i16) -> i16 {
     saturate_act(i32::from(n) + r)
 }
 
-/// `2^-y` for `y >= 0` in Q16, as Q30 (`2^30` is one).
+/// Fractional bits of the exponent `y` in [`exp2_neg_q30`].
+pub const EXP2_FRAC: u32 = 24;
+
+/// `2^-y` for `y >= 0` in Q24 ([`EXP2_FRAC`]), as Q30 (`2^30` is one).
 ///
 /// The fractional part comes from [`EXP2_NEG_Q30`] (step 1/256, linear interpolation,
-/// relative error below 2e-6), the integer part is a right shift rounded half up; results
+/// relative error below 1e-6), the integer part is a right shift rounded half up; results
 /// under `2^-30` are 0.
 #[inline]
-pub fn exp2_neg_q30(y: u32) -> u32 {
-    let int = y >> 16;
+pub fn exp2_neg_q30(y: u64) -> u32 {
+    let int = y >> EXP2_FRAC;
     if int > 30 {
         return 0;
     }
-    let frac = y & 0xFFFF;
-    let sub = 16 - EXP2_STEP_BITS;
+    let frac = y & ((1 << EXP2_FRAC) - 1);
+    let sub = EXP2_FRAC - EXP2_STEP_BITS;
     let idx = (frac >> sub) as usize;
-    let f = u64::from(frac & ((1 << sub) - 1));
+    let f = frac & ((1 << sub) - 1);
     let lo = u64::from(EXP2_NEG_Q30.get(idx).copied().unwrap_or(0));
     let hi = u64::from(EXP2_NEG_Q30.get(idx + 1).copied().unwrap_or(0));
-    // The table decreases; interpolate downwards from `lo`.
+    // The table decreases; (lo - hi) < 2^22 and f < 2^16: the product fits easily.
     let v = lo - (((lo - hi) * f + (1 << (sub - 1))) >> sub);
     let v = if int == 0 {
         v
@@ -210,20 +213,20 @@ pub fn exp2_neg_q30(y: u32) -> u32 {
 }
 
 /// `log2(e)` in Q30: `round(1.4426950408889634 * 2^30)`.
-pub const LOG2E_Q30: i64 = 1_549_082_005;
+pub const LOG2E_Q30: u64 = 1_549_082_005;
 
 /// Inputs of [`exp_neg_q30`] at or beyond 44 (Q16) give 0: `e^-44 < 2^-63`.
 const EXP_CUTOFF_Q16: u64 = 44 << 16;
 
-/// `e^-x` for `x >= 0` in Q16, as Q30: `2^-(x * log2 e)`.
+/// `e^-x` for `x >= 0` in Q16, as Q30: `2^-(x · log2 e)`, the exponent kept in Q24.
 #[inline]
 pub fn exp_neg_q30(x: u64) -> u32 {
     if x >= EXP_CUTOFF_Q16 {
         return 0;
     }
-    // x < 2^22 and LOG2E_Q30 < 2^31: the product fits an i64 easily.
-    let y = round_shift(x as i64 * LOG2E_Q30, 30);
-    exp2_neg_q30(y as u32)
+    // x < 2^22, LOG2E_Q30 < 2^31: the product < 2^53; Q16 · Q30 >> 22 is Q24.
+    let y = (x * LOG2E_Q30 + (1 << 21)) >> 22;
+    exp2_neg_q30(y)
 }
 
 /// Temperature-scaled softmax weight of one logit: `e^-((max - logit) / T)` in Q30.
@@ -332,8 +335,8 @@ mod tests {
     #[test]
     fn exp_endpoints() {
         assert_eq!(exp_neg_q30(0), 1 << 30);
-        assert_eq!(exp2_neg_q30(1 << 16), 1 << 29);
-        assert_eq!(exp2_neg_q30(31 << 16), 0);
+        assert_eq!(exp2_neg_q30(1 << 24), 1 << 29);
+        assert_eq!(exp2_neg_q30(31 << 24), 0);
         assert_eq!(exp_neg_q30(u64::MAX), 0);
         assert_eq!(softmax_weight(5, 5, 800), 1 << 30);
         assert_eq!(softmax_weight(i32::MAX, i32::MIN, 1), 0);

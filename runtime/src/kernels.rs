@@ -8,7 +8,7 @@
 //! - gate outputs r, z: `i32` in Q15 in `[0, 32768]` (32768 is exactly 1).
 //!
 //! Every right shift that drops bits rounds half away from zero ([`round_shift`]), the
-//! same rule as `f64::round`, which the exporter uses for everything it stores.
+//! same rule as the float `round` the exporter uses for everything it stores.
 
 use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 

@@ -4,8 +4,9 @@
 # fixture when present, else the synthetic 1x128 model of the same shape).
 #
 # Ends with key=value lines:
-#   firmware_code_bytes  flash of the M4 firmware except the model: .vector_table + .text
-#                        + .rodata + .data's load image (the model lives in .mynah_model)
+#   firmware_code_bytes  .text + .rodata of the M4 firmware: its code and constants without
+#                        the model, which lives in its own section, .mynah_model
+#                        (firmware_flash_bytes adds the vector table and .data's image)
 #   model_bytes          the model file (= the .mynah_model section, less alignment)
 #   ram_bytes            static RAM (.data + .bss + .uninit) + peak stack; the runtime's
 #                        state and scratch live on the stack and are inside the peak
@@ -78,13 +79,29 @@ tiny_file=$(stat -c %s "$tiny")
 tiny_model=$(section_size "$tiny" .mynah_model)
 echo "   $tiny_file bytes stripped, .mynah_model $tiny_model"
 
+echo "== matrix-vector kernels alone, [384 x 128] int8 x Q15 (device/firmware/src/bin/kernel-bench.rs)"
+declare -A kernel_per_mac
+for kernel in runtime smlad smlad2; do
+  kb=$(MYNAH_BENCH_KERNEL=$kernel MYNAH_BENCH_REPS=2 build_firmware thumbv7em-none-eabihf kernel-bench)
+  cp "$kb" "$WORK/kb"
+  k1=$(count_insns mps2-an386 "$WORK/kb")
+  kb=$(MYNAH_BENCH_KERNEL=$kernel MYNAH_BENCH_REPS=4 build_firmware thumbv7em-none-eabihf kernel-bench)
+  k2=$(count_insns mps2-an386 "$kb")
+  kernel_per_mac[$kernel]=$(awk -v a="$k1" -v b="$k2" 'BEGIN { printf "%.2f", (b - a) / (2 * 384 * 128) }')
+  echo "   $kernel: ${kernel_per_mac[$kernel]} instructions per MAC (results checked equal to the runtime's)"
+done
+
 per_char=$(awk -v a="$i1" -v b="$i2" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / n }')
 per_mac=$(awk -v c="$per_char" -v m="$macs" 'BEGIN { printf "%.2f", c / m }')
 ms_80=$(awk -v c="$per_char" 'BEGIN { printf "%.2f", c / 80e6 * 1e3 }')
 cps_80=$(awk -v c="$per_char" 'BEGIN { printf "%.0f", 80e6 / c }')
 echo "== at 80 MHz, one instruction per cycle: $ms_80 ms per character, $cps_80 characters per second"
 echo "macs_per_char=$macs"
-echo "firmware_code_bytes=$((vt + text + rodata + data))"
+echo "m4_kernel_instructions_per_mac_runtime=${kernel_per_mac[runtime]}"
+echo "m4_kernel_instructions_per_mac_smlad=${kernel_per_mac[smlad]}"
+echo "m4_kernel_instructions_per_mac_smlad2=${kernel_per_mac[smlad2]}"
+echo "firmware_flash_bytes=$((vt + text + rodata + data))"
+echo "firmware_code_bytes=$((text + rodata))"
 echo "model_bytes=$model_bytes"
 echo "ram_bytes=$((data + bss + uninit + stack_peak))"
 echo "tiny_bin_bytes=$((tiny_file - tiny_model))"

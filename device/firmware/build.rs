@@ -1,4 +1,6 @@
-//! Puts `memory.x` where cortex-m-rt's `link.x` finds it.
+//! Puts `memory.x` where cortex-m-rt's `link.x` finds it, and sets `cfg(mynah_dsp)` on
+//! targets with the DSP extension (ARMv7E-M: `thumbv7em-*`), where `SMLAD` and `SXTB16`
+//! exist (Rust's own `target_feature = "dsp"` is not available on stable).
 
 use std::env;
 use std::fs;
@@ -10,4 +12,8 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(mynah_dsp)");
+    if env::var("TARGET").is_ok_and(|t| t.starts_with("thumbv7em")) {
+        println!("cargo:rustc-cfg=mynah_dsp");
+    }
 }

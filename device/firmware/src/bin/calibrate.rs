@@ -36,7 +36,12 @@ const ITERS: u32 = match option_env!("MYNAH_CAL_ITERS") {
 
 #[entry]
 fn main() -> ! {
-    const { assert!(ITERS >= 1 && ITERS <= 0xffff, "one movw must load the count") };
+    const {
+        assert!(
+            ITERS >= 1 && ITERS <= 0xffff,
+            "one movw must load the count"
+        )
+    };
     // SAFETY: the assembly only counts a scratch register down to zero; it touches no
     // memory and no stack, and leaves the flags changed (not declared preserved).
     unsafe {

@@ -7,7 +7,8 @@
 # Environment: MODEL (the first configuration's model; default: the 1x128 reference
 # fixture when present, else the synthetic 1x128 model), PRIME, TEMPERATURE, SEED, MAX_LEN
 # (that configuration's settings; defaults are `make demo`'s). Two more configurations on
-# the checked-in synthetic models cover 2 layers, top-k, several samples and greedy.
+# the checked-in synthetic models cover 2 layers, top-k, several samples and greedy, and
+# the runtime's records-mode golden fixture (when present) covers <EOS>.
 # Exits non-zero on any difference, printing both texts.
 set -euo pipefail
 source "$(dirname "$0")/device-common.sh"
@@ -20,6 +21,9 @@ CONFIGS=(
   "2x48-topk|$SYNTH_2X48|7|1.0|th|150|2|5"
   "greedy-empty-prime|$SYNTH_1X128|3|0||80|1|0"
 )
+# The runtime's golden fixture is a records model: sampling stops at <EOS>, no separators.
+RECORDS_MODEL=$ROOT/tests/fixtures/tiny-int8.mynah
+[[ -f $RECORDS_MODEL ]] && CONFIGS+=("records|$RECORDS_MODEL|1|0.8|the |60|4|0")
 
 MYNAH=$(build_mynah)
 WORK=$(mktemp -d)

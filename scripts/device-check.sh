@@ -23,7 +23,7 @@ CONFIGS=(
 )
 # The runtime's golden fixture is a records model: sampling stops at <EOS>, no separators.
 RECORDS_MODEL=$ROOT/tests/fixtures/tiny-int8.mynah
-[[ -f $RECORDS_MODEL ]] && CONFIGS+=("records|$RECORDS_MODEL|1|0.8|the |60|4|0")
+[[ -f $RECORDS_MODEL ]] && CONFIGS+=("records|$RECORDS_MODEL|2|1.5|t|200|6|0")
 
 MYNAH=$(build_mynah)
 WORK=$(mktemp -d)

@@ -76,6 +76,15 @@ pub enum RuntimeError {
         /// The stored shift.
         shift: i8,
     },
+    /// A row's weights, multiplier and bias (or a token table entry) could push a
+    /// pre-activation beyond ±8192 for some input; mynah's quantizer never writes such a
+    /// file, and refusing it keeps every sum in the step inside `i32`.
+    OutOfRange {
+        /// The weights (or token table) tensor.
+        name: TensorName,
+        /// The row (the table's flat index for the token table).
+        row: u32,
+    },
     /// A token id is not below `vocab_size`.
     TokenOutOfRange {
         /// The token.
@@ -125,6 +134,11 @@ impl fmt::Display for RuntimeError {
             RuntimeError::BadShift { name, row, shift } => {
                 write!(f, "tensor {name} row {row}: shift {shift} outside 0..=62")
             }
+            RuntimeError::OutOfRange { name, row } => write!(
+                f,
+                "tensor {name} row {row}: values could exceed the fixed-point range (|pre-activation| > 8192); \
+                 the file was not written by mynah's quantizer"
+            ),
             RuntimeError::TokenOutOfRange { token, vocab } => {
                 write!(f, "token {token} is not below vocab_size {vocab}")
             }

@@ -33,6 +33,12 @@ pub const MAX_COLS: usize = 512;
 /// of at most `2^61` still fits an `i64`.
 pub const MAX_SHIFT: u32 = 62;
 
+/// Largest magnitude (Q16, i.e. 8192.0) a requantized product with its bias, or a token
+/// table entry, may reach. [`crate::IntModel::new`] refuses files whose weights could
+/// exceed it for any input, so the sums the step forms (at most four such terms) always
+/// fit an `i32` and the hot loop needs no saturation. Trained models stay below ~50.
+pub const PRE_MAX: u64 = 1 << 29;
+
 /// Width of one block of the dot product: 32 `i8` weights are two SSE registers (one
 /// AVX2 register) and the block's products sum to well under 2^27.
 const BLOCK: usize = 32;
@@ -115,6 +121,25 @@ pub fn requantize(acc: i32, mult: i32, shift: u32) -> i32 {
     let shift = if shift > MAX_SHIFT { MAX_SHIFT } else { shift };
     // |acc * mult| <= 2^31 * 2^31 = 2^62: fits, and so does the rounding offset.
     saturate_i32(round_shift(i64::from(acc) * i64::from(mult), shift))
+}
+
+/// [`requantize`] without the saturation, for results known to fit: `IntModel::new`
+/// proves `|result| <= PRE_MAX` for every row it accepts (see [`requantize_bound`]).
+/// Out-of-range results wrap instead of panicking.
+#[inline]
+pub fn requantize_in_range(acc: i32, mult: i32, shift: u32) -> i32 {
+    let shift = if shift > MAX_SHIFT { MAX_SHIFT } else { shift };
+    round_shift(i64::from(acc) * i64::from(mult), shift) as i32
+}
+
+/// An upper bound of `|requantize(acc, mult, shift)|` over every input of a row whose
+/// weights have absolute sum `l1` (at most `512 · 128`), given `|x_j| <= ACT_MAX`:
+/// `ceil(l1 · 32767 · |mult| / 2^shift)`.
+pub const fn requantize_bound(l1: u64, mult: i32, shift: u32) -> u64 {
+    let shift = if shift > MAX_SHIFT { MAX_SHIFT } else { shift };
+    // l1 · 32767 < 2^31 and |mult| <= 2^31: the product stays below 2^62.
+    let p = l1 * ACT_MAX as u64 * mult.unsigned_abs() as u64;
+    (p + (1 << shift) - 1) >> shift
 }
 
 /// `round(a * b / 2^15)` for a Q15 gate `a` in `[0, 32768]` and any `i32` `b`.
@@ -229,17 +254,45 @@ pub fn exp_neg_q30(x: u64) -> u32 {
     exp2_neg_q30(y)
 }
 
-/// Temperature-scaled softmax weight of one logit: `e^-((max - logit) / T)` in Q30.
-///
-/// `max` is the largest logit considered, so `max - logit >= 0`; `temperature_milli > 0`
-/// is the temperature in thousandths. The quotient is rounded half up.
-#[inline]
-pub fn softmax_weight(max: i32, logit: i32, temperature_milli: u32) -> u32 {
-    let d = (i64::from(max) - i64::from(logit)).max(0) as u64; // < 2^32
-    let t = u64::from(temperature_milli.max(1));
-    // d * 1000 < 2^42: no overflow; the quotient is (max - logit) / T in Q16.
-    let x = (d * 1000 + t / 2) / t;
-    exp_neg_q30(x)
+/// A temperature turned into the constants of [`SoftmaxScale::weight`], computed once per
+/// sampled token so that each logit costs a multiply and a table lookup, no division.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoftmaxScale {
+    /// `round(1000 · log2(e) · 2^40 / T_milli)`: Q16 logit gap → Q24 exponent, scaled 2^32.
+    factor: u64,
+    /// Logit gaps (Q16) at or above this give weight 0 (`gap / T >= 44`).
+    cutoff: u64,
+}
+
+impl SoftmaxScale {
+    /// The constants for a temperature of `temperature_milli / 1000` (0 is treated as 1).
+    pub const fn new(temperature_milli: u32) -> Self {
+        let t = if temperature_milli == 0 {
+            1
+        } else {
+            temperature_milli as u64
+        };
+        // 1000 · LOG2E_Q30 · 2^10 < 2^51: no overflow; rounded half up.
+        let num = (1000 * LOG2E_Q30) << 10;
+        SoftmaxScale {
+            factor: (num + t / 2) / t,
+            cutoff: (44 * 65536 * t).div_ceil(1000),
+        }
+    }
+
+    /// `e^-((max - logit) / T)` in Q30; `max` is the largest logit considered.
+    ///
+    /// The exponent `(max - logit) / T · log2 e` is formed in Q24 (rounded half up) and
+    /// handed to [`exp2_neg_q30`]; gaps of 44 temperatures or more give 0.
+    #[inline]
+    pub fn weight(&self, max: i32, logit: i32) -> u32 {
+        let d = (i64::from(max) - i64::from(logit)).max(0) as u64; // < 2^32
+        if d >= self.cutoff {
+            return 0;
+        }
+        // d < 44 · 65536 · T / 1000 + 1, so d · factor < 2^62.
+        exp2_neg_q30((d * self.factor + (1 << 31)) >> 32)
+    }
 }
 
 #[cfg(test)]
@@ -338,8 +391,15 @@ mod tests {
         assert_eq!(exp2_neg_q30(1 << 24), 1 << 29);
         assert_eq!(exp2_neg_q30(31 << 24), 0);
         assert_eq!(exp_neg_q30(u64::MAX), 0);
-        assert_eq!(softmax_weight(5, 5, 800), 1 << 30);
-        assert_eq!(softmax_weight(i32::MAX, i32::MIN, 1), 0);
+        assert_eq!(SoftmaxScale::new(800).weight(5, 5), 1 << 30);
+        assert_eq!(SoftmaxScale::new(1).weight(i32::MAX, i32::MIN), 0);
+        // The widest gap at the hottest temperature: e^-(65536 / 4294967.295) ≈ 0.985.
+        assert_eq!(
+            SoftmaxScale::new(u32::MAX).weight(i32::MAX, i32::MIN) >> 20,
+            1008
+        );
+        // ln 2 at T = 1 halves the weight.
+        assert!(SoftmaxScale::new(1000).weight(45_426, 0).abs_diff(1 << 29) < 2000);
         let mut prev = u32::MAX;
         for x in (0..(45u64 << 16)).step_by(977) {
             let y = exp_neg_q30(x);

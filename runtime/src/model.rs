@@ -3,8 +3,8 @@
 use mynah_format::{DType, Model, Shape, TensorName, Vocab, WeightsKind, BOS};
 
 use crate::kernels::{
-    dot_i8_i16, gru_blend, mul_q15, requantize, sigmoid_q15, tanh_q15, MAX_COLS, MAX_SHIFT,
-    PRE_FRAC,
+    dot_i8_i16, gru_blend, mul_q15, requantize_bound, requantize_in_range, sigmoid_q15, tanh_q15,
+    MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX,
 };
 use crate::names;
 use crate::RuntimeError;
@@ -32,15 +32,22 @@ impl Dense<'_> {
         cols: 0,
     };
 
-    /// Row `i` of `W x` in Q16 (bias included), for a Q15 `x` of length `cols`.
+    /// `out[i] = (W x)[first + i]` in Q16 (bias included) for `out.len()` rows, for a Q15 `x`
+    /// of length `cols`. One tight loop over the rows: the dot products stay vectorized and
+    /// the requantization is a short tail per row.
     #[inline]
-    fn row(&self, i: usize, x: &[i16]) -> i32 {
-        let start = i * self.cols;
-        let w = self.w.get(start..start + self.cols).unwrap_or(&[]);
-        let acc = dot_i8_i16(w, x);
-        let mult = self.mult.get(i).copied().unwrap_or(0);
-        let shift = self.shift.get(i).copied().unwrap_or(0) as u32;
-        requantize(acc, mult, shift).saturating_add(self.bias.get(i).copied().unwrap_or(0))
+    fn matvec(&self, x: &[i16], first: usize, out: &mut [i32]) {
+        let n = out.len();
+        let cols = self.cols.max(1);
+        let w = self.w.get(first * cols..(first + n) * cols).unwrap_or(&[]);
+        let mult = self.mult.get(first..first + n).unwrap_or(&[]);
+        let shift = self.shift.get(first..first + n).unwrap_or(&[]);
+        let bias = self.bias.get(first..first + n).unwrap_or(&[]);
+        let rows = w.chunks_exact(cols).zip(mult).zip(shift).zip(bias);
+        for (o, (((w, &m), &s), &b)) in out.iter_mut().zip(rows) {
+            // In range by the load-time proof: no saturation needed.
+            *o = requantize_in_range(dot_i8_i16(w, x), m, s as u32).wrapping_add(b);
+        }
     }
 }
 
@@ -86,6 +93,10 @@ impl<const H: usize, const L: usize> Default for State<H, L> {
 #[derive(Clone, Debug)]
 pub struct Scratch<const H: usize, const V: usize> {
     h_new: [i16; H],
+    /// Input products (r, z, n rows), Q16.
+    gi: [[i32; H]; 3],
+    /// Recurrent products (r, z, n rows), Q16.
+    gh: [[i32; H]; 3],
     logits: [i32; V],
     sel: [i32; V],
 }
@@ -95,6 +106,8 @@ impl<const H: usize, const V: usize> Scratch<H, V> {
     pub const fn new() -> Self {
         Scratch {
             h_new: [0; H],
+            gi: [[0; H]; 3],
+            gh: [[0; H]; 3],
             logits: [0; V],
             sel: [0; V],
         }
@@ -209,11 +222,27 @@ fn dense<'a>(
             });
         }
     }
+    let (ws, mults, biases) = (w.i8s()?, mult.i32s()?, bias.i32s()?);
+    // Prove every row's result fits PRE_MAX, so the step can add without saturating.
+    let rows_iter = ws
+        .chunks_exact((cols as usize).max(1))
+        .zip(mults)
+        .zip(shifts)
+        .zip(biases);
+    for (row, (((wr, &m), &s), &b)) in rows_iter.enumerate() {
+        let l1: u64 = wr.iter().map(|&q| u64::from(q.unsigned_abs())).sum();
+        if requantize_bound(l1, m, s as u32) + u64::from(b.unsigned_abs()) > PRE_MAX {
+            return Err(RuntimeError::OutOfRange {
+                name: n.weight,
+                row: row as u32,
+            });
+        }
+    }
     Ok(Dense {
-        w: w.i8s()?,
-        mult: mult.i32s()?,
+        w: ws,
+        mult: mults,
         shift: shifts,
-        bias: bias.i32s()?,
+        bias: biases,
         cols: cols as usize,
     })
 }
@@ -253,6 +282,16 @@ impl<'a, const H: usize, const V: usize, const L: usize> IntModel<'a, H, V, L> {
         let tname = TensorName::new(names::INPUT_TABLE);
         let table = tensor(model, tname, DType::I16, &[v, g])?;
         let tf = frac(&table, tname, 0, PRE_FRAC as i32)?;
+        let table_shift = PRE_FRAC - tf as u32;
+        let entries = table.i16s()?;
+        for (i, &e) in entries.iter().enumerate() {
+            if u64::from(e.unsigned_abs()) << table_shift > PRE_MAX {
+                return Err(RuntimeError::OutOfRange {
+                    name: tname,
+                    row: i as u32,
+                });
+            }
+        }
         let mut layer = [Layer {
             ih: Dense::EMPTY,
             hh: Dense::EMPTY,
@@ -271,8 +310,8 @@ impl<'a, const H: usize, const V: usize, const L: usize> IntModel<'a, H, V, L> {
             hidden: h as usize,
             layers: hy.num_layers as usize,
             records: hy.records,
-            table: table.i16s()?,
-            table_shift: PRE_FRAC - tf as u32,
+            table: entries,
+            table_shift,
             layer,
             proj,
         })
@@ -325,43 +364,61 @@ impl<'a, const H: usize, const V: usize, const L: usize> IntModel<'a, H, V, L> {
         let g = 3 * hd;
         let row = self.table.get(t * g..(t + 1) * g).unwrap_or(&[]);
         let sh = self.table_shift;
-        let table_gate = |i: usize| i32::from(row.get(i).copied().unwrap_or(0)) << sh;
+        let Scratch {
+            h_new,
+            gi,
+            gh,
+            logits,
+            ..
+        } = scratch;
         for k in 0..self.layers {
             let (below, rest) = state.h.split_at_mut(k);
             let Some(h) = rest.first_mut() else { break };
-            let h = &h[..hd];
-            let x = below.last().map(|x| &x[..hd]);
             let Some(layer) = self.layer.get(k) else {
                 break;
             };
-            let new = &mut scratch.h_new[..hd];
-            for (i, out) in new.iter_mut().enumerate() {
-                let (gi_r, gi_z, gi_n) = match x {
-                    None => (table_gate(i), table_gate(hd + i), table_gate(2 * hd + i)),
-                    Some(x) => (
-                        layer.ih.row(i, x),
-                        layer.ih.row(hd + i, x),
-                        layer.ih.row(2 * hd + i, x),
-                    ),
-                };
-                let r = sigmoid_q15(gi_r.saturating_add(layer.hh.row(i, h)));
-                let z = sigmoid_q15(gi_z.saturating_add(layer.hh.row(hd + i, h)));
-                let n_pre = gi_n.saturating_add(mul_q15(r, layer.hh.row(2 * hd + i, h)));
-                let n = tanh_q15(n_pre, PRE_FRAC);
-                *out = gru_blend(z, h.get(i).copied().unwrap_or(0), n);
+            // Input products: a table row for layer 0, a matrix product above.
+            match below.last() {
+                None => {
+                    for (gate, out) in gi.iter_mut().enumerate() {
+                        let src = row.get(gate * hd..(gate + 1) * hd).unwrap_or(&[]);
+                        for (o, &v) in out[..hd].iter_mut().zip(src) {
+                            *o = i32::from(v) << sh;
+                        }
+                    }
+                }
+                Some(x) => {
+                    for (gate, out) in gi.iter_mut().enumerate() {
+                        layer.ih.matvec(&x[..hd], gate * hd, &mut out[..hd]);
+                    }
+                }
             }
-            if let Some(h) = state.h.get_mut(k) {
-                h[..hd].copy_from_slice(new);
+            for (gate, out) in gh.iter_mut().enumerate() {
+                layer.hh.matvec(&h[..hd], gate * hd, &mut out[..hd]);
             }
+            let [gi_r, gi_z, gi_n] = &*gi;
+            let [gh_r, gh_z, gh_n] = &*gh;
+            let units = h_new[..hd]
+                .iter_mut()
+                .zip(&h[..hd])
+                .zip(gi_r.iter().zip(gh_r))
+                .zip(gi_z.iter().zip(gh_z))
+                .zip(gi_n.iter().zip(gh_n));
+            for ((((out, &hp), (&ir, &hr)), (&iz, &hz)), (&inn, &hn)) in units {
+                // Each term is at most PRE_MAX = 2^29 (proven at load): the sums fit.
+                let r = sigmoid_q15(ir.wrapping_add(hr));
+                let z = sigmoid_q15(iz.wrapping_add(hz));
+                let n = tanh_q15(inn.wrapping_add(mul_q15(r, hn)), PRE_FRAC);
+                *out = gru_blend(z, hp, n);
+            }
+            h[..hd].copy_from_slice(&h_new[..hd]);
         }
         let top = state
             .h
             .get(self.layers.wrapping_sub(1))
             .map_or(&[][..], |h| &h[..hd]);
-        let logits = &mut scratch.logits[..self.vocab_size];
-        for (v, out) in logits.iter_mut().enumerate() {
-            *out = self.proj.row(v, top);
-        }
+        let logits = &mut logits[..self.vocab_size];
+        self.proj.matvec(top, 0, logits);
         Ok(logits)
     }
 

@@ -3,7 +3,7 @@
 
 use mynah_format::{EOS, FIRST_CHAR_ID};
 
-use crate::kernels::softmax_weight;
+use crate::kernels::SoftmaxScale;
 use crate::rng::Pcg32;
 
 /// A sampling temperature in thousandths: `Temperature::from_milli(800)` is 0.8.
@@ -130,11 +130,12 @@ fn for_kept(logits: &[i32], allow_eos: bool, cut: Option<Cut>, mut f: impl FnMut
 /// Picks the next token from Q16 `logits` (index = token id).
 ///
 /// Probabilities are `p_i ∝ e^((l_i - max) / T)` over the eligible, top-k-kept tokens,
-/// computed as Q30 integer weights ([`softmax_weight`]); a uniform draw in `[0, Σw)` from
+/// computed as Q30 integer weights ([`SoftmaxScale`]); a uniform draw in `[0, Σw)` from
 /// `rng` selects the token by cumulative sum. Greedy (`T = 0`) takes the largest logit,
-/// the lowest id on ties, and draws nothing from `rng`. `sel` is scratch space of at least
-/// `logits.len()` entries (used by top-k only). Returns `None` only when no token is
-/// eligible (fewer than 4 logits and no `<EOS>`).
+/// the lowest id on ties, and draws nothing from `rng`. `sel` is scratch space of
+/// `logits.len()` entries (top-k selection, then the weights; a shorter one only costs
+/// time). Returns `None` only when no token is eligible (fewer than 4 logits and no
+/// `<EOS>`).
 pub fn sample(
     logits: &[i32],
     opts: &SampleOptions,
@@ -152,10 +153,14 @@ pub fn sample(
     if opts.temperature.is_greedy() {
         return Some(best_id as u32);
     }
-    let t = opts.temperature.milli();
+    let scale = SoftmaxScale::new(opts.temperature.milli());
     let mut total: u64 = 0; // <= 65535 * 2^30 < 2^46
-    for_kept(logits, opts.allow_eos, cut, |_, l| {
-        total += u64::from(softmax_weight(max, l, t))
+    for_kept(logits, opts.allow_eos, cut, |id, l| {
+        let w = scale.weight(max, l);
+        total += u64::from(w);
+        if let Some(slot) = sel.get_mut(id) {
+            *slot = w as i32; // w <= 2^30 fits
+        }
     });
     let target = rng.below(total);
     let mut acc: u64 = 0;
@@ -165,7 +170,11 @@ pub fn sample(
         if done {
             return;
         }
-        acc += u64::from(softmax_weight(max, l, t));
+        let w = match sel.get(id) {
+            Some(&w) => w as u32,
+            None => scale.weight(max, l),
+        };
+        acc += u64::from(w);
         if acc > target {
             chosen = id;
             done = true;
@@ -200,9 +209,10 @@ pub fn softmax_q30(
         }
         return 1 << 30;
     }
+    let scale = SoftmaxScale::new(temperature.milli());
     let mut total = 0u64;
     for_kept(logits, allow_eos, None, |id, l| {
-        let w = softmax_weight(max, l, temperature.milli());
+        let w = scale.weight(max, l);
         if let Some(o) = out.get_mut(id) {
             *o = w;
             total += u64::from(w);

@@ -69,7 +69,8 @@ pub enum QuantizeError {
     },
     /// Writing the file failed.
     Format(FormatError),
-    /// The written file does not load in the runtime (a bug: please report it).
+    /// The written file does not load in the runtime (weights so large that a
+    /// pre-activation could pass ±8192, see `RuntimeError::OutOfRange`).
     Verify(String),
 }
 

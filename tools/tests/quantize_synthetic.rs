@@ -111,3 +111,42 @@ fn without_bias_correction_too() {
         ),
     );
 }
+
+#[test]
+fn weights_that_could_overflow_are_refused_at_load() {
+    use mynah_format::{DType, ModelWriter};
+    let mut s = spec(1, 32, 5);
+    s.chars.truncate(10);
+    let gru = synthetic_gru(&s);
+    let file = AlignedBytes::copy_from(&float_file(&gru).unwrap());
+    let int8 = quantize(
+        &Model::parse(&file).unwrap(),
+        &[],
+        &QuantizeOptions::default(),
+    )
+    .unwrap();
+    let int8 = AlignedBytes::copy_from(&int8);
+    let model = Model::parse(&int8).unwrap();
+    // Same file, but one projection row multiplies by ~2^31 without a shift.
+    let mut w =
+        ModelWriter::new(model.hyper(), &model.vocab().chars().collect::<Vec<_>>()).unwrap();
+    for t in model.tensors() {
+        let mut bytes = t.bytes().to_vec();
+        if t.name() == "proj.mult" {
+            bytes[..4].copy_from_slice(&i32::MAX.to_le_bytes());
+        }
+        if t.name() == "proj.shift" {
+            bytes[0] = 0;
+        }
+        w.add(t.name(), t.dtype(), t.shape(), &bytes, t.frac_bits())
+            .unwrap();
+        assert!(matches!(t.dtype(), DType::I8 | DType::I16 | DType::I32));
+    }
+    let bad = AlignedBytes::copy_from(&w.to_bytes().unwrap());
+    let err = mynah_runtime::IntModel::<32, 16, 1>::new(&Model::parse(&bad).unwrap()).unwrap_err();
+    assert!(
+        matches!(err, mynah_runtime::RuntimeError::OutOfRange { row: 0, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("proj.weight row 0"), "{err}");
+}

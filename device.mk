@@ -7,12 +7,16 @@
 #                       (MODEL=path; default: the 1x128 reference fixture, else synthetic)
 #   make device-demo    sample MODEL on the emulated Cortex-M4 and print the text
 #   make device-count-validate   cross-check the instruction counter against QEMU's trace
+#   make device-lint    rustfmt and clippy -D warnings on the device crates (each its own
+#                       workspace, so the root `make lint` does not see them)
 
 DEVICE_RUST_TARGETS := thumbv7em-none-eabihf thumbv7m-none-eabi thumbv6m-none-eabi
 # Passed to the scripts only when given (they pick the default model themselves).
 DEVICE_MODEL_ENV = $(if $(MODEL),MODEL="$(abspath $(MODEL))")
 
-.PHONY: device-setup device-check size device-demo device-count-validate
+DEVICE_CRATES := common firmware tiny synth
+
+.PHONY: device-setup device-check size device-demo device-count-validate device-lint
 
 # qemu-system-arm from Debian's packages, the Rust targets from rustup, readelf/cc for the
 # size script and the instruction-count plugin.
@@ -33,6 +37,7 @@ device-setup:
 	done
 
 device-check: device-setup
+	@for c in $(DEVICE_CRATES); do (cd device/$$c && cargo fmt --check); done
 	$(DEVICE_MODEL_ENV) bash scripts/device-check.sh
 
 size: device-setup
@@ -45,3 +50,11 @@ device-demo: device-setup
 
 device-count-validate: device-setup
 	bash scripts/device-count-validate.sh
+
+device-lint: device-setup
+	@for c in $(DEVICE_CRATES); do \
+	  echo "== device/$$c"; \
+	  (cd device/$$c && cargo fmt --check && cargo clippy --quiet --release --all-targets -- -D warnings) || exit 1; \
+	done
+	cd device/firmware && cargo clippy --quiet --release --all-targets --target thumbv7m-none-eabi -- -D warnings
+	cd device/firmware && cargo clippy --quiet --release --all-targets --target thumbv6m-none-eabi -- -D warnings

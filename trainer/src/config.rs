@@ -19,7 +19,7 @@ pub mod defaults {
     /// Characters per training window (text mode).
     pub const SEQ_LEN: usize = 128;
     /// Windows (text) or records (record modes) per batch.
-    pub const BATCH: usize = 64;
+    pub const BATCH: usize = 128;
     /// Longest record used whole for training (record modes); longer ones are truncated.
     pub const MAX_LEN: usize = 512;
     /// Peak learning rate.

@@ -99,7 +99,7 @@ struct TrainArgs {
     /// Characters per training window (text mode). [default: 128]
     #[arg(long, value_name = "N")]
     seq_len: Option<usize>,
-    /// Windows (text mode) or records per batch. [default: 64]
+    /// Windows (text mode) or records per batch. [default: 128]
     #[arg(long, value_name = "N")]
     batch: Option<usize>,
     /// Records longer than this are truncated for training, not for validation (record

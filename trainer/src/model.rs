@@ -124,6 +124,23 @@ impl CharGru {
                 rnn.push(rnn_path.var(short, &shape, u));
             }
         }
+        if device.is_cuda() && tch::Cuda::cudnn_is_available() {
+            // cuDNN wants all GRU weights in one buffer; this re-seats the parameters as views
+            // of one (like PyTorch's flatten_parameters), else every call copies them and warns.
+            tch::no_grad(|| {
+                let _ = Tensor::internal_cudnn_rnn_flatten_weight(
+                    &rnn,
+                    4,
+                    dims.embed,
+                    3, // CUDNN_GRU
+                    dims.hidden,
+                    0,
+                    dims.layers,
+                    true,
+                    false,
+                );
+            });
+        }
         let proj = &root / "proj";
         let proj_w = proj.var("weight", &[dims.vocab, dims.hidden], u);
         let proj_b = proj.var("bias", &[dims.vocab], u);

@@ -12,8 +12,8 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-use mynah_format::{Aligned, Model};
-use mynah_runtime::{Footprint, Generator, IntModel, Next, Pcg32, SampleOptions, Temperature};
+use mynah_format::{Aligned, Model, EOS, FIRST_CHAR_ID};
+use mynah_runtime::{sample, IntModel, Pcg32, SampleOptions, Scratch, State, Temperature};
 
 pub use mynah_runtime::RuntimeError;
 
@@ -43,8 +43,18 @@ pub static MODEL: &Aligned<[u8]> = &MODEL_DATA;
 /// The runtime sized exactly for the embedded model.
 pub type Gru = IntModel<'static, HIDDEN, VOCAB, LAYERS>;
 
-/// RAM of one stream beyond the model: hidden state and step scratch.
-pub const FOOTPRINT: Footprint = Footprint::of(HIDDEN, VOCAB, LAYERS);
+/// The hidden state of a stream, sized for the embedded model.
+pub type Stream = State<HIDDEN, LAYERS>;
+
+/// The step scratch, sized for the embedded model.
+pub type StreamScratch = Scratch<HIDDEN, VOCAB>;
+
+/// Bytes of [`Stream`] (the hidden vectors).
+pub const STATE_BYTES: usize = core::mem::size_of::<Stream>();
+
+/// Bytes of [`StreamScratch`] plus the sampling buffer `run` keeps beside it.
+pub const SCRATCH_BYTES: usize =
+    core::mem::size_of::<StreamScratch>() + core::mem::size_of::<[i32; VOCAB]>();
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,11 +70,18 @@ pub struct Summary {
 /// non-records model are separated by `----` lines; one generator serves all samples.
 ///
 /// `out` is called with at most 4 bytes at a time (one UTF-8 character) after the prime.
+///
+/// The stream's memory (`State`, `Scratch`, the sampling buffer) is built in place in this
+/// frame and only ever borrowed: `mynah_runtime::Generator` would hold it by value and be
+/// moved on return, and at `opt-level = "z"` each move is another copy on the stack.
 pub fn run(out: &mut dyn FnMut(&[u8])) -> Result<Summary, RuntimeError> {
     let model = Model::parse(&MODEL.0)?;
     let gru = Gru::new(&model)?;
+    let vocab = gru.vocab();
     let records = gru.records();
-    let mut gen = Generator::new(&gru);
+    let mut state = Stream::new();
+    let mut scratch = StreamScratch::new();
+    let mut sel = [0i32; VOCAB];
     let mut rng = Pcg32::new(SEED);
     let opts = SampleOptions {
         temperature: Temperature::from_milli(TEMPERATURE_MILLI),
@@ -76,20 +93,31 @@ pub fn run(out: &mut dyn FnMut(&[u8])) -> Result<Summary, RuntimeError> {
         if i > 0 && !records {
             out(b"----\n");
         }
-        gen.reset();
-        gen.prime(PRIME)?;
+        // Zero state, <BOS> fed: what `Generator::reset` does.
+        gru.start(&mut state, &mut scratch);
+        for (index, ch) in PRIME.chars().enumerate() {
+            let id = vocab
+                .id_of(ch)
+                .ok_or(RuntimeError::UnknownChar { ch, index })?;
+            gru.step(&mut state, &mut scratch, id)?;
+        }
         out(PRIME.as_bytes());
         let mut last = PRIME.chars().last();
         for _ in 0..MAX_LEN {
-            match gen.next(&opts, &mut rng) {
-                Next::Char(c) => {
-                    let mut buf = [0u8; 4];
-                    out(c.encode_utf8(&mut buf).as_bytes());
-                    summary.chars += 1;
-                    last = Some(c);
-                }
-                Next::Eos => break,
+            // `Generator::next`: sample from the current logits, stop at <EOS>, else feed
+            // the character back.
+            let logits = scratch.logits().get(..gru.vocab_size()).unwrap_or(&[]);
+            // vocab_size >= 4, so a character is always eligible.
+            let token = sample(logits, &opts, &mut rng, &mut sel).unwrap_or(FIRST_CHAR_ID);
+            if token == EOS {
+                break;
             }
+            let c = vocab.char_of(token).unwrap_or('\u{FFFD}');
+            gru.step(&mut state, &mut scratch, token)?;
+            let mut buf = [0u8; 4];
+            out(c.encode_utf8(&mut buf).as_bytes());
+            summary.chars += 1;
+            last = Some(c);
         }
         if last != Some('\n') {
             out(b"\n");

@@ -146,7 +146,6 @@ fn main() -> ! {
     let mut err = hio::hstderr().ok();
     let code = match result {
         Ok(summary) => {
-            let fp = mynah_device::FOOTPRINT;
             let mut b = [[0u8; 10]; 5];
             let [b0, b1, b2, b3, b4] = &mut b;
             report(&mut err, &[b"mynah-firmware: "]);
@@ -154,8 +153,11 @@ fn main() -> ! {
             report(&mut err, &kv("stack_peak_bytes=", peak, b1));
             let statics = free_ram_start() - static_ram_start();
             report(&mut err, &kv("static_ram_bytes=", statics, b2));
-            report(&mut err, &kv("state_bytes=", fp.state_bytes, b3));
-            report(&mut err, &kv("scratch_bytes=", fp.scratch_bytes, b4));
+            report(&mut err, &kv("state_bytes=", mynah_device::STATE_BYTES, b3));
+            report(
+                &mut err,
+                &kv("scratch_bytes=", mynah_device::SCRATCH_BYTES, b4),
+            );
             report(&mut err, &[b"\n"]);
             debug::EXIT_SUCCESS
         }

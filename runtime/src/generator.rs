@@ -19,7 +19,7 @@ pub enum Next {
 
 /// A model, a [`State`] and a [`Scratch`] with the logits of the next token always ready.
 ///
-/// Memory: `2·H·L` bytes of state plus `2·H + 8·V` bytes of scratch, no allocation.
+/// Memory: `2·H·L` bytes of state plus `26·H + 8·V` bytes of scratch, no allocation.
 #[derive(Clone, Debug)]
 pub struct Generator<'m, 'a, const H: usize, const V: usize, const L: usize> {
     model: &'m IntModel<'a, H, V, L>,

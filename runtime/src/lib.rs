@@ -55,7 +55,7 @@ pub use sample::{sample, softmax_q30, SampleOptions, Temperature};
 pub struct Footprint {
     /// Bytes of [`State`]: `2 · hidden · layers`.
     pub state_bytes: usize,
-    /// Bytes of [`Scratch`]: `2 · hidden + 8 · vocab`.
+    /// Bytes of [`Scratch`]: `26 · hidden + 8 · vocab`.
     pub scratch_bytes: usize,
 }
 
@@ -64,7 +64,22 @@ impl Footprint {
     pub const fn of(hidden: usize, vocab: usize, layers: usize) -> Self {
         Footprint {
             state_bytes: 2 * hidden * layers,
-            scratch_bytes: 2 * hidden + 8 * vocab,
+            scratch_bytes: 26 * hidden + 8 * vocab,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn footprint_is_the_size_of_the_buffers() {
+        let f = Footprint::of(128, 68, 1);
+        assert_eq!(f.state_bytes, core::mem::size_of::<State<128, 1>>());
+        assert_eq!(f.scratch_bytes, core::mem::size_of::<Scratch<128, 68>>());
+        let f = Footprint::of(32, 32, 2);
+        assert_eq!(f.state_bytes, core::mem::size_of::<State<32, 2>>());
+        assert_eq!(f.scratch_bytes, core::mem::size_of::<Scratch<32, 32>>());
     }
 }

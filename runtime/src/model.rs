@@ -89,7 +89,7 @@ impl<const H: usize, const L: usize> Default for State<H, L> {
 }
 
 /// Working memory of a step, shareable between streams: the new hidden vector, the Q16
-/// logits and the top-k selection buffer (`2·H + 8·V` bytes).
+/// gate products, the logits and the top-k selection buffer (`26·H + 8·V` bytes).
 #[derive(Clone, Debug)]
 pub struct Scratch<const H: usize, const V: usize> {
     h_new: [i16; H],

@@ -55,5 +55,6 @@ pub fn write_report(out: &mut dyn Write, name: &str, model: &Model<'_>) -> io::R
     }
     writeln!(out, "file_size    {} bytes", model.file_size())?;
     writeln!(out, "checksum OK (crc32 0x{:08x})", model.checksum())?;
+    crate::quant_info::write_quantization(out, model)?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod inspect;
+pub mod quant_info;
 pub mod quantize;
 pub mod reference;
 pub mod sampling;

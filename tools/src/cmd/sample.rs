@@ -18,10 +18,10 @@ pub struct Args {
     /// Sampling temperature: 0 is greedy, 1 the model's own distribution.
     #[arg(long, default_value = "0.8", allow_hyphen_values = true)]
     pub temperature: String,
-    /// Text to start from (fed after <BOS>, printed before the generated characters).
+    /// Text to start from (fed after `<BOS>`, printed before the generated characters).
     #[arg(long, default_value = "")]
     pub prime: String,
-    /// Characters to generate per sample (records models may stop earlier, at <EOS>).
+    /// Characters to generate per sample (records models may stop earlier, at `<EOS>`).
     #[arg(long, default_value_t = 500)]
     pub max_len: usize,
     /// Number of samples.

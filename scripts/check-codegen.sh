@@ -83,9 +83,10 @@ pub extern "C" fn mynah_codegen_entry() -> ! {
     loop {}
 }
 RUST
-(cd "$CRATE" && CARGO_TARGET_DIR="$TD/check-codegen/build" \
-  RUSTFLAGS="-C target-cpu=cortex-m4 -C link-arg=--entry=mynah_codegen_entry -C link-arg=--gc-sections" \
-  cargo build --quiet --release --offline --target "$TARGET")
+(cd "$CRATE" && export CARGO_TARGET_DIR="$TD/check-codegen/build" \
+  RUSTFLAGS="-C target-cpu=cortex-m4 -C link-arg=--entry=mynah_codegen_entry -C link-arg=--gc-sections" &&
+  { cargo build --quiet --release --offline --target "$TARGET" 2>/dev/null ||
+    cargo build --quiet --release --target "$TARGET"; })
 ELF="$TD/check-codegen/build/$TARGET/release/mynah-check-codegen"
 DIS="$("$OBJDUMP" -d --no-show-raw-insn "$ELF")"
 echo "   multiply-accumulates in the image:"

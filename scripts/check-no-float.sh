@@ -113,8 +113,10 @@ sed -i "s|include_bytes!(\"FIXTURE\")|include_bytes!(\"$ROOT/tests/fixtures/tiny
 # Links the image (with or without the canary) and prints the soft-float symbols in it.
 scan() {
   local features="$1" dir="$WORK/build$2"
-  (cd "$CRATE" && CARGO_TARGET_DIR="$dir" RUSTFLAGS="-C link-arg=--entry=mynah_check_entry -C link-arg=--gc-sections" \
-     cargo build --quiet --release --offline --target "$TARGET" $features) >&2
+  # Offline first (the workspace's dependencies are already fetched), else fetch.
+  (cd "$CRATE" && export CARGO_TARGET_DIR="$dir" RUSTFLAGS="-C link-arg=--entry=mynah_check_entry -C link-arg=--gc-sections" &&
+     { cargo build --quiet --release --offline --target "$TARGET" $features 2>/dev/null ||
+       cargo build --quiet --release --target "$TARGET" $features; }) >&2
   ELF="$dir/$TARGET/release/mynah-check-no-float"
   SYMBOLS="$("$NM" "$ELF")"
   COUNT="$(printf '%s\n' "$SYMBOLS" | grep -c . || true)"

@@ -37,10 +37,11 @@ need_qemu() {
     die "qemu-system-arm not found: run 'make device-setup' (apt-get install qemu-system-arm)"
 }
 
-# The host `mynah` (root workspace, release).
+# The host `mynah` (root workspace). The dev profile: `make test` has already built it for
+# the CLI tests, and the integer runtime prints the same text in every profile.
 build_mynah() {
-  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_BASE cargo build --quiet --release -p mynah-tools --bin mynah) >&2
-  echo "$TARGET_BASE/release/mynah"
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_BASE cargo build --quiet -p mynah-tools --bin mynah) >&2
+  echo "$TARGET_BASE/debug/mynah"
 }
 
 # build_firmware TARGET [BIN]: prints the ELF path. Settings come from MYNAH_* variables.

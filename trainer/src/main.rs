@@ -51,7 +51,8 @@ by time with --time-limit, whichever is further along).
 
 DIR receives config.json, metrics.csv, loss.png, latest.safetensors and best.safetensors
 (the lowest validation loss). Checkpoints are written at every validation and at the end.
-Ctrl-C stops after the current step, validates, saves, and exits with status 130.
+Ctrl-C (or SIGTERM) stops after the current step, validates, saves, and exits with
+status 130; a second one aborts at once (the last checkpoint stays intact).
 
 A CPU run is reproducible: the same seed and options give the same checkpoints. A run that
 stops early (--stop-at, Ctrl-C, or killed: it resumes from its last checkpoint) and is
@@ -106,7 +107,7 @@ struct TrainArgs {
     /// modes). [default: 512]
     #[arg(long, value_name = "N")]
     max_len: Option<usize>,
-    /// Peak learning rate (Adam). [default: 3e-3]
+    /// Peak learning rate (Adam). [default: 8e-3]
     #[arg(long, value_name = "LR")]
     lr: Option<f64>,
     /// Linear warm-up steps (at most a tenth of a run bounded by steps). [default: 100]

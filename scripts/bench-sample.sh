@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Sampling speed of the int8 runtime (`mynah bench`) against the same model sampled with
+# libtorch one step at a time (`mynah-train sample`, one thread: a single stream of tiny
+# matrix-vector products gains nothing from more). Both are measured in this run.
+#   usage: bench-sample.sh INT8.mynah FLOAT.safetensors
+# The libtorch time per character is the difference between a long and a short run divided by
+# the extra characters, so process start-up and model loading cancel out.
+set -euo pipefail
+int8=${1:?usage: bench-sample.sh INT8.mynah FLOAT.safetensors}
+float=${2:?usage: bench-sample.sh INT8.mynah FLOAT.safetensors}
+mynah=${MYNAH:-target/release/mynah}
+train=${TRAIN:-target/release/mynah-train}
+short=${SHORT:-1000}
+long=${LONG:-5000}
+
+seconds() { # best of three wall-clock times of a command, in seconds
+  local best=
+  for _ in 1 2 3; do
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null
+    t1=$(date +%s.%N)
+    best=$(awk -v a="$t0" -v b="$t1" -v m="$best" 'BEGIN { d = b - a; print (m == "" || d < m) ? d : m }')
+  done
+  echo "$best"
+}
+
+lt() { "$train" sample "$float" --device cpu --threads 1 --temperature 0.8 --seed 1 --max-chars "$1"; }
+t_short=$(seconds lt "$short")
+t_long=$(seconds lt "$long")
+libtorch_us=$(awk -v s="$t_short" -v l="$t_long" -v n="$((long - short))" 'BEGIN { printf "%.3f", (l - s) / n * 1e6 }')
+
+mynah_us=$("$mynah" bench "$int8" --chars 200000 | sed -n 's/^mynah_us_per_char=//p' | tail -n1)
+
+echo "model=$int8"
+echo "libtorch_us_per_char=$libtorch_us"
+echo "mynah_us_per_char=$mynah_us"
+awk -v a="$libtorch_us" -v b="$mynah_us" 'BEGIN { printf "sample_speedup_vs_libtorch=%.1f\n", a / b }'

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -79,7 +79,35 @@ pub fn to_safetensors(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(safetensors::serialize(views, &Some(metadata))?)
+    sorted_header(&safetensors::serialize(views, &Some(metadata))?)
+}
+
+/// safetensors writes `__metadata__` in `HashMap` order, which differs from process to
+/// process; rewriting the header with sorted keys makes the same tensors give the same bytes.
+fn sorted_header(file: &[u8]) -> Result<Vec<u8>> {
+    let len = file
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .context("safetensors output without a header")?;
+    let (header, data) = file
+        .get(8..)
+        .and_then(|rest| rest.split_at_checked(len))
+        .context("safetensors output with a truncated header")?;
+    let mut entries: BTreeMap<String, serde_json::Value> = serde_json::from_slice(header)?;
+    if let Some(meta) = entries.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, String> = serde_json::from_value(meta.take())?;
+        *meta = serde_json::to_value(sorted)?;
+    }
+    let mut json = serde_json::to_vec(&entries)?;
+    // The format pads the header with spaces to a multiple of 8 bytes.
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + data.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(data);
+    Ok(out)
 }
 
 /// A safetensors file read back: f32 tensors and the metadata.
@@ -139,11 +167,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;
-        // Persist the rename itself; not every filesystem can fsync a directory.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+        // Persist the rename itself. A directory we may not open, or a filesystem that cannot
+        // fsync directories (EINVAL), leaves that to the OS; other failures are reported.
+        let Ok(d) = std::fs::File::open(dir) else {
+            return Ok(());
+        };
+        match d.sync_all() {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
+                ) =>
+            {
+                Ok(())
+            }
+            other => other,
         }
-        Ok(())
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -178,5 +217,36 @@ mod tests {
         assert_eq!(back.tensors, vec![t[1].clone(), t[0].clone()]);
         let tt = Tensor::from_slice(&t[0].data).view([2, 2]);
         assert_eq!(HostTensor::from_tch("b", &tt).unwrap(), t[0]);
+    }
+
+    #[test]
+    fn safetensors_bytes_do_not_depend_on_hash_order() {
+        let t = [HostTensor {
+            name: "w".into(),
+            shape: vec![3],
+            data: vec![1.0, 2.0, 3.0],
+        }];
+        let meta = |keys: &[&str]| {
+            let mut m = HashMap::new();
+            for k in keys {
+                m.insert((*k).to_owned(), format!("value of {k}"));
+            }
+            m
+        };
+        let keys = [
+            "vocab", "mode", "embed", "hidden", "layers", "specials", "format",
+        ];
+        let a = to_safetensors(&t, meta(&keys)).unwrap();
+        let mut rev = keys;
+        rev.reverse();
+        for _ in 0..8 {
+            // Every HashMap has its own random order.
+            assert_eq!(to_safetensors(&t, meta(&rev)).unwrap(), a);
+        }
+        let header = std::str::from_utf8(&a[8..a.len() - 12]).unwrap();
+        assert!(header.contains(r#""__metadata__":{"embed":"value of embed","format""#));
+        let (_, m) = SafeTensors::read_metadata(&a).unwrap();
+        assert_eq!(m.metadata().clone().unwrap(), meta(&keys));
+        assert_eq!(a.len() % 8, 4);
     }
 }

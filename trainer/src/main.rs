@@ -140,6 +140,9 @@ struct TrainArgs {
     /// Random seed (initialization, data order, dropout). [default: 1234]
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Testing aid: the training loss of this step (counted from 1) becomes NaN.
+    #[arg(long, value_name = "STEP", hide = true)]
+    debug_inject_nan_at: Option<u64>,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -318,6 +321,7 @@ fn run_train(a: TrainArgs) -> Result<ExitCode> {
         device: a.runtime.device,
         threads: a.runtime.threads,
         stop_at: a.stop_at,
+        debug_inject_nan_at: a.debug_inject_nan_at,
     })?;
     Ok(match ending {
         train::Ending::Finished => ExitCode::SUCCESS,

@@ -38,6 +38,8 @@ pub struct TrainRequest {
     pub threads: Option<usize>,
     /// `--stop-at`.
     pub stop_at: Option<u64>,
+    /// Hidden `--debug-inject-nan-at`: the loss of this step (1-based) becomes NaN.
+    pub debug_inject_nan_at: Option<u64>,
 }
 
 /// How a run ended.
@@ -150,27 +152,13 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         )),
     };
 
-    let mut state = RunState {
-        step: 0,
-        data: DataPosition {
-            rng_state: Rng::derive(config.seed, 0x7E47).state,
-            epoch: 0,
-            batch_in_epoch: 0,
-        },
-        adam_t: 0,
-        val_loss: None,
-        best_val_loss: None,
-        best_step: None,
-        lr: 0.0,
-        elapsed_secs: 0.0,
-        chars_seen: 0,
-        epoch: 0.0,
-    };
+    let mut state = fresh_state(&config);
     let mut metrics = match &resumed {
         Some(ckpt) => {
             model.load(&ckpt.params)?;
             adam.load_state(&ckpt.adam, ckpt.meta.state.adam_t)?;
             state = ckpt.meta.state.clone();
+            restore_best(ckpt, &out)?;
             Metrics::resume(&out, state.step)?
         }
         None => Metrics::create(&out)?,
@@ -269,22 +257,28 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         let target = Tensor::from_slice(&batch.targets).to_device(device);
         adam.zero_grad();
         let (logits, _) = model.forward(&input, None, true);
-        let loss = logits
+        let mut loss = logits
             .view([-1, dims.vocab])
             .to_kind(Kind::Float)
             .cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, i64::from(PAD), 0.0);
-        loss.backward();
-        adam.clip_grad_norm(config.clip);
-        adam.step(lr);
-        let loss = loss.double_value(&[]);
-        if !loss.is_finite() {
-            pb.finish_and_clear();
-            bail!(
-                "training diverged at step {} (loss {loss}); try a lower --lr (now {})",
-                state.step + 1,
-                config.lr
-            );
+        if req.debug_inject_nan_at == Some(state.step + 1) {
+            loss *= f64::NAN;
         }
+        loss.backward();
+        let norm = adam.clip_grad_norm(config.clip);
+        let loss = loss.double_value(&[]);
+        // Checked before the update, so a bad step never reaches the parameters.
+        if !loss.is_finite() || !norm.is_finite() {
+            pb.finish_and_clear();
+            bail!(diverged(
+                &format!("the training loss is {loss} (gradient norm {norm})"),
+                state.step + 1,
+                last_val_step,
+                &out,
+                config.lr
+            ));
+        }
+        adam.step(lr);
         state.step += 1;
         state.lr = lr;
         state.adam_t = adam.t;
@@ -295,6 +289,16 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         let validate_now = state.step % config.eval_every == 0;
         if validate_now || state.step % config.log_every == 0 {
             let val = validate_now.then(|| score(&model, &val));
+            if let Some(v) = val.filter(|v| !v.nats_per_char().is_finite()) {
+                pb.finish_and_clear();
+                bail!(diverged(
+                    &format!("the validation loss is {}", v.nats_per_char()),
+                    state.step,
+                    last_val_step,
+                    &out,
+                    config.lr
+                ));
+            }
             state.elapsed_secs = elapsed();
             record(&mut metrics, &mut acc, &mut state, val, &pb)?;
             if let Some(v) = val {
@@ -332,6 +336,16 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
 
     if last_val_step != Some(state.step) {
         let v = score(&model, &val);
+        if !v.nats_per_char().is_finite() {
+            pb.finish_and_clear();
+            bail!(diverged(
+                &format!("the validation loss is {}", v.nats_per_char()),
+                state.step,
+                last_val_step,
+                &out,
+                config.lr
+            ));
+        }
         state.elapsed_secs = elapsed();
         record(&mut metrics, &mut acc, &mut state, Some(v), &pb)?;
         save(&model, &adam, meta_for(&state), &out, v, &state)?;
@@ -443,14 +457,67 @@ fn save(
         params: model.to_host()?,
         adam: adam.state()?,
     };
+    // `latest` first: a run killed in between resumes from it and rewrites `best`
+    // (restore_best); the other order could leave a new run with `best` but no `latest`.
+    ckpt.save(&out.join(LATEST))?;
     if state.best_step == Some(state.step) && state.best_val_loss == Some(val.nats_per_char()) {
         ckpt.save(&out.join(BEST))?;
     }
-    ckpt.save(&out.join(LATEST))
+    Ok(())
+}
+
+/// A resumed run whose latest checkpoint is its best makes sure `best` holds it: the previous
+/// session may have been killed between writing the two.
+fn restore_best(latest: &Checkpoint, out: &Path) -> Result<()> {
+    let state = &latest.meta.state;
+    if state.best_step != Some(state.step) {
+        return Ok(());
+    }
+    let best = out.join(BEST);
+    let best_step = Checkpoint::load(&best).ok().map(|c| c.meta.state.step);
+    if best_step != Some(state.step) {
+        latest.save(&best)?;
+    }
+    Ok(())
+}
+
+/// The state of a run before its first step.
+pub fn fresh_state(config: &TrainConfig) -> RunState {
+    RunState {
+        step: 0,
+        data: DataPosition {
+            rng_state: Rng::derive(config.seed, 0x7E47).state,
+            epoch: 0,
+            batch_in_epoch: 0,
+        },
+        adam_t: 0,
+        val_loss: None,
+        best_val_loss: None,
+        best_step: None,
+        lr: 0.0,
+        elapsed_secs: 0.0,
+        chars_seen: 0,
+        epoch: 0.0,
+    }
+}
+
+/// The message of a run stopped by a non-finite loss; nothing of the bad step is saved.
+fn diverged(what: &str, step: u64, last_checkpoint: Option<u64>, out: &Path, lr: f64) -> String {
+    let kept = match last_checkpoint {
+        Some(s) => format!(
+            "the last good checkpoint (step {s}) is kept in {}",
+            out.display()
+        ),
+        None => "no checkpoint had been written yet".to_owned(),
+    };
+    format!(
+        "training diverged at step {step}: {what}. Training stopped; {kept}. Start a new run \
+         with a lower --lr (this one has {lr}) or a smaller --clip"
+    )
 }
 
 /// Creates the output directory of a new run; refuses one that already holds a run.
-fn prepare_out_dir(out: &Path) -> Result<()> {
+pub fn prepare_out_dir(out: &Path) -> Result<()> {
     if out.exists() {
         ensure!(
             out.is_dir(),

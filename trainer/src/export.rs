@@ -141,8 +141,11 @@ fn quantize_int8(float_model: &[u8], model: &LoadedModel, req: &ExportRequest) -
             p.clone(),
             crate::config::parse_mode(&model.keys.mode, 0, false)?,
         ),
-        (None, Some(meta)) => (meta.config.corpus.clone(), meta.config.text_mode()?),
-        (None, None) => bail!(
+        // An imported run may have no corpus (an empty path).
+        (None, Some(meta)) if !meta.config.corpus.as_os_str().is_empty() => {
+            (meta.config.corpus.clone(), meta.config.text_mode()?)
+        }
+        (None, _) => bail!(
             "--dtype int8 needs calibration text: give --calib-corpus PATH (the training corpus)"
         ),
     };

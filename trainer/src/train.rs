@@ -65,6 +65,12 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
                 );
             }
             let ckpt = Checkpoint::load(&latest)?;
+            ensure!(
+                !ckpt.meta.corpus.fingerprint.is_empty(),
+                "{} holds a model imported without --corpus, so there is no corpus to continue \
+                 training on; import it again with --corpus PATH",
+                dir.display()
+            );
             if let Some(out) = &req.out {
                 ensure!(
                     same_path(out, dir),

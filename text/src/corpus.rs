@@ -499,10 +499,7 @@ mod tests {
             .part(Split::Val)
             .eval_sequences(&v, UnkPolicy::Error)
             .unwrap();
-        assert_eq!(
-            s,
-            vec![[vec![BOS], [3, 4].repeat(10), vec![EOS]].concat()]
-        );
+        assert_eq!(s, vec![[vec![BOS], [3, 4].repeat(10), vec![EOS]].concat()]);
         assert_eq!(scored_symbols(&s), 21);
         let all = r
             .part(Split::All)

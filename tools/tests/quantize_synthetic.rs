@@ -154,5 +154,8 @@ fn weights_that_could_overflow_are_refused_at_load() {
 #[test]
 fn three_layers_of_an_odd_width_follow_the_float_model() {
     // 45 columns: one full 32-wide block plus a 13-element tail in every dot product.
-    check("3x45", &measure(&spec(3, 45, 21), &QuantizeOptions::default()));
+    check(
+        "3x45",
+        &measure(&spec(3, 45, 21), &QuantizeOptions::default()),
+    );
 }

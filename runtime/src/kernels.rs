@@ -12,6 +12,12 @@
 
 use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 
+// The ARMv7E-M kernel: the crate's only `unsafe` (inline assembly), each block proven sound
+// where it stands.
+#[cfg(mynah_dsp)]
+#[allow(unsafe_code)]
+mod arm_dsp;
+
 /// Fractional bits of gate pre-activations, biases and logits (`i32`, Q16).
 pub const PRE_FRAC: u32 = 16;
 
@@ -111,6 +117,218 @@ pub fn dot_i8_i16(w: &[i8], x: &[i16]) -> i32 {
     acc
 }
 
+/// An activation vector laid out for the dual 16-bit multiply-accumulate of ARMv7E-M
+/// (`SMLAD`): in every group of 4 within the leading multiple of 8 entries, the order
+/// `x0 x2 x1 x3`; the last `len % 8` entries as they are. Word-aligned, so that a group
+/// is two 32-bit words `[x0, x2]`, `[x1, x3]` (low half first), one `LDRD`.
+///
+/// Why that order: a word of 4 int8 weights `[w0 w1 w2 w3]` splits with `SXTB16` into
+/// `[w0, w2]` and, rotated by 8, `[w1, w3]`; `SMLAD` multiplies the halves pairwise, so each
+/// weight meets its own activation with no repacking in the loop. The vector is reordered
+/// once per matrix product ([`Reordered::set`]) and the weights are read as stored: the
+/// file format is the same on every target.
+#[repr(C, align(4))]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reordered<const H: usize> {
+    v: [i16; H],
+}
+
+impl<const H: usize> Reordered<H> {
+    /// All zero.
+    pub const fn new() -> Self {
+        Reordered { v: [0; H] }
+    }
+
+    /// Stores `x` (its first `H` entries) in the kernel's order.
+    pub fn set(&mut self, x: &[i16]) {
+        let n = x.len().min(H);
+        let body = n & !7;
+        let (xb, xt) = x.split_at(body);
+        let (vb, vt) = self.v.split_at_mut(body);
+        for (o, i) in vb.chunks_exact_mut(4).zip(xb.chunks_exact(4)) {
+            if let ([o0, o1, o2, o3], [i0, i1, i2, i3]) = (o, i) {
+                (*o0, *o1, *o2, *o3) = (*i0, *i2, *i1, *i3);
+            }
+        }
+        // `vt` and `xt` are `H - body` and `x.len() - body` long: the zip copies `n - body`.
+        for (o, &i) in vt.iter_mut().zip(xt) {
+            *o = i;
+        }
+    }
+
+    /// The stored entries in the kernel's order.
+    pub fn as_slice(&self) -> &[i16; H] {
+        &self.v
+    }
+}
+
+impl<const H: usize> Default for Reordered<H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `out[i] = Σ_j w[i·cols + j] · x[j]` over `j < min(cols, H)`, accumulated in `i32`, for
+/// a row-major `w` and the vector `x` that `xp` holds ([`Reordered::set`] with exactly
+/// those entries). Rows missing from `w` give 0.
+///
+/// Equal to [`dot_i8_i16`] row by row for every input: both are the same sums modulo 2^32
+/// (wrapping `i32` addition is associative and commutative), and exact (no wrap) under
+/// its conditions (at most [`MAX_COLS`] columns, activations within `±ACT_MAX`).
+///
+/// Rows go four at a time through the leading multiple of 8 columns ([`quad_count`]
+/// groups of four rows), each remaining row as a group of four copies of itself, then
+/// every row's last `cols % 8` columns one by one. On ARMv7E-M the groups run in `SMLAD`
+/// assembly (`kernels::arm_dsp`: per 4 columns of four rows one `LDRD` of activations
+/// and per row one `LDR` of 4 weights, two `SXTB16`, two `SMLAD`: 1.31 instructions per
+/// multiply-accumulate, 1.34 with the loop); elsewhere a portable model of that loop
+/// computes the same terms in the same order.
+pub fn matvec_acc<const H: usize>(w: &[i8], cols: usize, xp: &Reordered<H>, out: &mut [i32]) {
+    let n = cols.min(H);
+    let groups = n / 8;
+    let body = 8 * groups;
+    let (c2, c4) = (cols.saturating_mul(2), cols.saturating_mul(4));
+    let done = 4 * quad_sums(w, cols, c2, c4, groups, xp, out);
+    // The rows after the last group of four (or every row, with fewer than 8 columns).
+    for (i, o) in out.iter_mut().enumerate().skip(done) {
+        let row = w.get(i.saturating_mul(cols)..).unwrap_or(&[]);
+        let mut four = [0; 4];
+        *o = if quad_sums(row, 0, 0, cols, groups, xp, &mut four) == 1 {
+            four[0]
+        } else {
+            0
+        };
+    }
+    if body < n {
+        let x = xp.v.get(body..n).unwrap_or(&[]);
+        for (i, o) in out.iter_mut().enumerate() {
+            let start = i.saturating_mul(cols);
+            let row = w.get(start.saturating_add(body)..start.saturating_add(n));
+            for (&a, &b) in row.unwrap_or(&[]).iter().zip(x) {
+                *o = o.wrapping_add(i32::from(a) * i32::from(b));
+            }
+        }
+    }
+}
+
+/// How many groups of four rows the kernel may run: the largest `q` with `4q <= out_len`
+/// and every row it reads inside `w`. Group `k` reads the rows at `k·stride + {0, b_off,
+/// c_off, c_off + b_off}`, each `8·groups` bytes; 0 when `groups` is 0 or more than
+/// `h / 8`, or when `stride < 8·groups`.
+///
+/// Guarantees, when the result `q` is not 0: `1 <= groups`, `8·groups <= h`,
+/// `stride >= 8·groups`, `4q <= out_len`, and
+/// `(q - 1)·stride + c_off + b_off + 8·groups <= w_len` (the last row of the last group
+/// ends inside `w`; every other row read ends before it).
+pub const fn quad_count(
+    w_len: usize,
+    b_off: usize,
+    c_off: usize,
+    stride: usize,
+    groups: usize,
+    out_len: usize,
+    h: usize,
+) -> usize {
+    if groups == 0 || groups > h / 8 {
+        return 0;
+    }
+    let body = 8 * groups; // <= h: no overflow
+    if stride < body {
+        return 0;
+    }
+    let need = match b_off.checked_add(c_off) {
+        Some(o) => match o.checked_add(body) {
+            Some(n) => n,
+            None => return 0,
+        },
+        None => return 0,
+    };
+    if w_len < need {
+        return 0;
+    }
+    // stride >= body >= 8: no division by zero.
+    let fit = (w_len - need) / stride + 1;
+    let room = out_len / 4;
+    if fit < room {
+        fit
+    } else {
+        room
+    }
+}
+
+/// The four-row kernel: for `k < q = quad_count(..)`, `out[4k..4k + 4]` are the sums over
+/// the first `8·groups` columns of the rows of `w` at `k·stride`, `k·stride + b_off`,
+/// `k·stride + c_off` and `k·stride + c_off + b_off`. Returns `q`.
+#[inline]
+fn quad_sums<const H: usize>(
+    w: &[i8],
+    b_off: usize,
+    c_off: usize,
+    stride: usize,
+    groups: usize,
+    xp: &Reordered<H>,
+    out: &mut [i32],
+) -> usize {
+    #[cfg(mynah_dsp)]
+    return arm_dsp::quad_sums(w, b_off, c_off, stride, groups, xp, out);
+    #[cfg(not(mynah_dsp))]
+    return quad_sums_model(w, b_off, c_off, stride, groups, xp.as_slice(), out);
+}
+
+/// `SXTB16`: the bytes 0 and 2 of `w`, sign-extended, as the (low, high) halves.
+#[cfg(any(test, not(mynah_dsp)))]
+#[inline]
+const fn sxtb16(w: u32) -> (i32, i32) {
+    (w as u8 as i8 as i32, (w >> 16) as u8 as i8 as i32)
+}
+
+/// `SMLAD`: `acc + lo(a)·lo(x) + hi(a)·hi(x)` (wrapping, as the instruction's sum).
+#[cfg(any(test, not(mynah_dsp)))]
+#[inline]
+const fn smlad(acc: i32, a: (i32, i32), x: (i32, i32)) -> i32 {
+    acc.wrapping_add(a.0 * x.0).wrapping_add(a.1 * x.1)
+}
+
+/// The portable model of the `SMLAD` loop (`kernels::arm_dsp::quad_sums`), step by step:
+/// per 4 columns the activations as the words `[x0, x2]`, `[x1, x3]`; each row's 4
+/// weights as one little-endian word split by `SXTB16` into `[w0, w2]` and (after
+/// `ROR #8`) `[w1, w3]`, two `SMLAD` per row; columns in ascending order. Host tests check
+/// it against [`dot_i8_i16`]; `make device-check` (the firmware against `mynah sample`,
+/// and `kernel-bench`) checks the assembly.
+#[cfg(any(test, not(mynah_dsp)))]
+fn quad_sums_model(
+    w: &[i8],
+    b_off: usize,
+    c_off: usize,
+    stride: usize,
+    groups: usize,
+    xp: &[i16],
+    out: &mut [i32],
+) -> usize {
+    let quads = quad_count(w.len(), b_off, c_off, stride, groups, out.len(), xp.len());
+    let body = 8 * groups;
+    let x = xp.get(..body).unwrap_or(&[]);
+    for (k, o) in out.chunks_exact_mut(4).take(quads).enumerate() {
+        let offsets = [0, b_off, c_off, c_off + b_off];
+        for (o, off) in o.iter_mut().zip(offsets) {
+            let start = k * stride + off;
+            let row = w.get(start..start + body).unwrap_or(&[]);
+            let mut acc = 0i32;
+            for (r, x) in row.chunks_exact(4).zip(x.chunks_exact(4)) {
+                if let ([w0, w1, w2, w3], [x0, x2, x1, x3]) = (r, x) {
+                    let word = u32::from_le_bytes([*w0 as u8, *w1 as u8, *w2 as u8, *w3 as u8]);
+                    let x02 = (i32::from(*x0), i32::from(*x2));
+                    let x13 = (i32::from(*x1), i32::from(*x3));
+                    acc = smlad(acc, sxtb16(word), x02);
+                    acc = smlad(acc, sxtb16(word.rotate_right(8)), x13);
+                }
+            }
+            *o = acc;
+        }
+    }
+    quads
+}
+
 /// Requantizes a dot product: `round(acc * mult / 2^shift)`, saturated to `i32`.
 ///
 /// `mult` and `shift` encode the real factor `mult * 2^-shift` the exporter computed
@@ -125,11 +343,39 @@ pub fn requantize(acc: i32, mult: i32, shift: u32) -> i32 {
 
 /// [`requantize`] without the saturation, for results known to fit: `IntModel::new`
 /// proves `|result| <= PRE_MAX` for every row it accepts (see [`requantize_bound`]).
-/// Out-of-range results wrap instead of panicking.
+/// Out-of-range results wrap instead of panicking: the result is the low 32 bits of
+/// `round_shift(acc * mult, shift)` for every input.
+///
+/// Computed with 32-bit shifts only, as a 32-bit core does it without a call to a 64-bit
+/// shift routine: with `t = p - [p < 0]` (`p = acc * mult`), rounding half away from zero
+/// is `floor((t + 2^(s-1)) / 2^s) = (t >> s) + bit s-1 of t`, and only the low word of
+/// `t >> s` is kept.
 #[inline]
 pub fn requantize_in_range(acc: i32, mult: i32, shift: u32) -> i32 {
-    let shift = if shift > MAX_SHIFT { MAX_SHIFT } else { shift };
-    round_shift(i64::from(acc) * i64::from(mult), shift) as i32
+    let p = i64::from(acc) * i64::from(mult);
+    // |p| <= 2^62: no overflow.
+    let t = p - i64::from(p < 0);
+    let (lo, hi) = (t as u32, (t >> 32) as i32);
+    let k = shift.wrapping_sub(33);
+    if k <= MAX_SHIFT - 33 {
+        // The usual case, 33 <= shift <= 62 (the exporter's are about 36-46): with
+        // `q = t >> (shift - 1)`, the high word shifted by k, the result is
+        // `(t >> shift) + bit shift-1 = (q >> 1) + (q & 1)`.
+        let q = hi >> k;
+        return (q >> 1) + (q & 1);
+    }
+    let s = if shift > MAX_SHIFT { MAX_SHIFT } else { shift };
+    if s > 32 {
+        let q = hi >> (s - 33);
+        (q >> 1) + (q & 1)
+    } else if s == 32 {
+        hi.wrapping_add((lo >> 31) as i32)
+    } else if s > 0 {
+        let q = (lo >> s) | ((hi as u32) << (32 - s));
+        q.wrapping_add((lo >> (s - 1)) & 1) as i32
+    } else {
+        p as i32
+    }
 }
 
 /// An upper bound of `|requantize(acc, mult, shift)|` over every input of a row whose
@@ -145,7 +391,7 @@ pub const fn requantize_bound(l1: u64, mult: i32, shift: u32) -> u64 {
 /// `round(a * b / 2^15)` for a Q15 gate `a` in `[0, 32768]` and any `i32` `b`.
 ///
 /// The result's magnitude never exceeds `|b|`, so it fits an `i32`.
-#[inline]
+#[inline(always)]
 pub fn mul_q15(a: i32, b: i32) -> i32 {
     saturate_i32(round_shift(i64::from(a) * i64::from(b), ACT_FRAC))
 }
@@ -156,7 +402,7 @@ pub fn mul_q15(a: i32, b: i32) -> i32 {
 /// odd symmetry for negative inputs, and 32767 beyond 8 (`tanh(8) * 32768 > 32767.99`).
 /// Error against the true tanh: at most 1.2 LSB (table rounding 0.5, interpolation 0.19,
 /// result rounding 0.5). `frac` outside the range is clamped into it.
-#[inline]
+#[inline(always)]
 pub fn tanh_q15(x: i32, frac: u32) -> i16 {
     let frac = frac.clamp(TANH_STEP_BITS, 24);
     let sub = frac - TANH_STEP_BITS; // fractional bits below one table step
@@ -188,7 +434,7 @@ pub fn tanh_q15(x: i32, frac: u32) -> i16 {
 ///
 /// `σ(x) = (1 + tanh(x / 2)) / 2`: reading the Q16 input as Q17 halves it without losing
 /// a bit, so one table serves both functions (as in RNNoise). Error: at most 1.1 LSB.
-#[inline]
+#[inline(always)]
 pub fn sigmoid_q15(x: i32) -> i32 {
     let t = i32::from(tanh_q15(x, PRE_FRAC + 1));
     // (32768 + t) / 2 rounded half up; t is in [-32767, 32767].
@@ -198,7 +444,7 @@ pub fn sigmoid_q15(x: i32) -> i32 {
 /// One GRU unit's new hidden value: `h' = n + z * (h - n)` (= `(1 - z) n + z h`), Q15.
 ///
 /// `z` is Q15 in `[0, 32768]`; `|z * (h - n)| < 2^31`, so `i32` is exact.
-#[inline]
+#[inline(always)]
 pub fn gru_blend(z: i32, h: i16, n: i16) -> i16 {
     let d = i32::from(h) - i32::from(n);
     let zd = z * d;
@@ -229,12 +475,13 @@ pub fn exp2_neg_q30(y: u64) -> u32 {
     let hi = u64::from(EXP2_NEG_Q30.get(idx + 1).copied().unwrap_or(0));
     // The table decreases; (lo - hi) < 2^22 and f < 2^16: the product fits easily.
     let v = lo - (((lo - hi) * f + (1 << (sub - 1))) >> sub);
-    let v = if int == 0 {
+    // v <= 2^30 (the table's first entry), so v + 2^29 fits a u32: 32-bit shifts suffice.
+    let (v, int) = (v as u32, int as u32);
+    if int == 0 {
         v
     } else {
         (v + (1 << (int - 1))) >> int
-    };
-    v as u32
+    }
 }
 
 /// `log2(e)` in Q30: `round(1.4426950408889634 * 2^30)`.
@@ -335,6 +582,160 @@ mod tests {
         assert_eq!(i64::from(dot_i8_i16(&w, &x)), naive);
     }
 
+    /// `matvec_acc` (on the host: the portable model of the SMLAD loop, plus the rows after
+    /// the last group of four and the column tails) equals `dot_i8_i16` row by row, for any
+    /// shape (any row count, tails of 0..7 columns, fewer than 8 columns) and any values,
+    /// `-128` and `-32768` included.
+    fn check_matvec(w: &[i8], cols: usize, x: &[i16]) {
+        const H: usize = MAX_COLS + 8;
+        let n = cols.min(x.len());
+        let mut xp = Reordered::<H>::new();
+        xp.set(&x[..n]);
+        let rows = w.len().checked_div(n).unwrap_or(3);
+        let mut got = vec![7; rows];
+        matvec_acc(w, n, &xp, &mut got);
+        let want: Vec<i32> = (0..rows)
+            .map(|i| {
+                if n == 0 {
+                    0
+                } else {
+                    dot_i8_i16(&w[i * n..(i + 1) * n], &x[..n])
+                }
+            })
+            .collect();
+        assert_eq!(got, want, "rows {rows} cols {n}");
+    }
+
+    #[test]
+    fn reordered_layout() {
+        let x: [i16; 13] = core::array::from_fn(|i| i as i16);
+        let mut xp = Reordered::<16>::new();
+        xp.set(&x);
+        assert_eq!(
+            xp.as_slice(),
+            &[0, 2, 1, 3, 4, 6, 5, 7, 8, 9, 10, 11, 12, 0, 0, 0]
+        );
+        assert_eq!(core::mem::align_of::<Reordered<3>>(), 4);
+        assert_eq!(xp.as_slice().as_ptr() as usize % 4, 0);
+    }
+
+    #[test]
+    fn matvec_acc_extremes() {
+        for (wv, xv) in [
+            (i8::MIN, -(ACT_MAX as i16)),
+            (i8::MIN, i16::MIN), // wraps alike: 512 · 128 · 32768 = 2^31
+            (i8::MAX, ACT_MAX as i16),
+            (i8::MAX, -(ACT_MAX as i16)),
+        ] {
+            for cols in [0, 1, 7, 8, 9, 15, 16, 17, 24, 45, 128, 511, MAX_COLS] {
+                for rows in [1, 2, 3, 4, 5, 8, 11] {
+                    check_matvec(&vec![wv; rows * cols], cols, &vec![xv; cols]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quad_count_stays_in_bounds() {
+        for w_len in 0..60 {
+            for b_off in 0..12 {
+                for c_off in 0..12 {
+                    for stride in 0..20 {
+                        for groups in 0..3 {
+                            for out_len in 0..10 {
+                                let q =
+                                    quad_count(w_len, b_off, c_off, stride, groups, out_len, 16);
+                                if q == 0 {
+                                    continue;
+                                }
+                                let body = 8 * groups;
+                                assert!(groups >= 1 && body <= 16 && stride >= body);
+                                assert!(4 * q <= out_len);
+                                assert!((q - 1) * stride + c_off + b_off + body <= w_len);
+                                // The largest such q.
+                                let more = 4 * (q + 1) <= out_len
+                                    && q * stride + c_off + b_off + body <= w_len;
+                                assert!(!more);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matvec_acc_matches_dot(
+            rows in 1usize..14,
+            cols in 0usize..=MAX_COLS,
+            seed in proptest::num::u64::ANY,
+        ) {
+            let mut s = seed | 1;
+            let mut next = || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            let w: Vec<i8> = (0..rows * cols).map(|_| next() as i8).collect();
+            let x: Vec<i16> = (0..cols).map(|_| next() as i16).collect();
+            check_matvec(&w, cols, &x);
+        }
+
+        #[test]
+        fn matvec_acc_matches_dot_small(
+            w in proptest::collection::vec(proptest::num::i8::ANY, 0..=300),
+            x in proptest::collection::vec(proptest::num::i16::ANY, 1..=40),
+        ) {
+            check_matvec(&w, x.len(), &x);
+        }
+    }
+
+    /// The 32-bit formulation of `requantize_in_range` is the low word of `round_shift`.
+    fn check_requantize(acc: i32, mult: i32, shift: u32) {
+        let s = shift.min(MAX_SHIFT);
+        let want = round_shift(i64::from(acc) * i64::from(mult), s) as i32;
+        assert_eq!(
+            requantize_in_range(acc, mult, shift),
+            want,
+            "{acc} {mult} {shift}"
+        );
+    }
+
+    #[test]
+    fn requantize_in_range_extremes() {
+        let vals = [
+            i32::MIN,
+            i32::MIN + 1,
+            -65537,
+            -65536,
+            -3,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            3,
+            65535,
+            i32::MAX,
+        ];
+        for &acc in &vals {
+            for &mult in &vals {
+                for shift in 0..=70 {
+                    check_requantize(acc, mult, shift);
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn requantize_in_range_matches_round_shift(
+            acc in proptest::num::i32::ANY,
+            mult in proptest::num::i32::ANY,
+            shift in 0u32..=64,
+        ) {
+            check_requantize(acc, mult, shift);
+            check_requantize(acc >> (shift % 32), mult, shift);
+        }
+    }
+
     #[test]
     fn requantize_extremes_saturate() {
         assert_eq!(requantize(i32::MAX, i32::MAX, 0), i32::MAX);
@@ -383,6 +784,38 @@ mod tests {
         assert_eq!(gru_blend(ONE_Q15, 32767, -32767), 32767);
         assert_eq!(gru_blend(ONE_Q15, -32767, 32767), -32767);
         assert_eq!(gru_blend(16384, 32767, -32767), 0);
+    }
+
+    /// `exp2_neg_q30` rounds its integer part in 32 bits: the same as in 64.
+    #[test]
+    fn exp2_matches_64_bit_rounding() {
+        let reference = |y: u64| -> u32 {
+            let int = y >> EXP2_FRAC;
+            if int > 30 {
+                return 0;
+            }
+            let frac = y & ((1 << EXP2_FRAC) - 1);
+            let sub = EXP2_FRAC - EXP2_STEP_BITS;
+            let idx = (frac >> sub) as usize;
+            let f = frac & ((1 << sub) - 1);
+            let lo = u64::from(EXP2_NEG_Q30[idx]);
+            let hi = u64::from(EXP2_NEG_Q30[idx + 1]);
+            let v = lo - (((lo - hi) * f + (1 << (sub - 1))) >> sub);
+            (if int == 0 {
+                v
+            } else {
+                (v + (1 << (int - 1))) >> int
+            }) as u32
+        };
+        for y in (0..(32u64 << EXP2_FRAC)).step_by(4099) {
+            assert_eq!(exp2_neg_q30(y), reference(y), "{y}");
+        }
+        for int in 0..=31u64 {
+            for frac in [0, 1, 65535, 65536, (1 << EXP2_FRAC) - 1] {
+                let y = (int << EXP2_FRAC) | frac;
+                assert_eq!(exp2_neg_q30(y), reference(y), "{y}");
+            }
+        }
     }
 
     #[test]

@@ -32,7 +32,9 @@
 //! # Ok::<(), mynah_runtime::RuntimeError>(())
 //! ```
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+// The one exception, the ARMv7E-M assembly kernel, allows it in its own module
+// (`kernels::arm_dsp`, compiled only for thumbv7em) with a proof at each block.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod error;
@@ -55,16 +57,17 @@ pub use sample::{sample, softmax_q30, SampleOptions, Temperature};
 pub struct Footprint {
     /// Bytes of [`State`]: `2 · hidden · layers`.
     pub state_bytes: usize,
-    /// Bytes of [`Scratch`]: `26 · hidden + 8 · vocab`.
+    /// Bytes of [`Scratch`]: `26 · hidden + 8 · vocab`, rounded up to a multiple of 4
+    /// (its alignment).
     pub scratch_bytes: usize,
 }
 
 impl Footprint {
-    /// The footprint of a model with these dimensions.
+    /// The footprint of a model with these dimensions (the same on every target).
     pub const fn of(hidden: usize, vocab: usize, layers: usize) -> Self {
         Footprint {
             state_bytes: 2 * hidden * layers,
-            scratch_bytes: 26 * hidden + 8 * vocab,
+            scratch_bytes: (26 * hidden + 8 * vocab).next_multiple_of(4),
         }
     }
 }
@@ -81,5 +84,8 @@ mod tests {
         let f = Footprint::of(32, 32, 2);
         assert_eq!(f.state_bytes, core::mem::size_of::<State<32, 2>>());
         assert_eq!(f.scratch_bytes, core::mem::size_of::<Scratch<32, 32>>());
+        let f = Footprint::of(45, 67, 3);
+        assert_eq!(f.state_bytes, core::mem::size_of::<State<45, 3>>());
+        assert_eq!(f.scratch_bytes, core::mem::size_of::<Scratch<45, 67>>());
     }
 }

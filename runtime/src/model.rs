@@ -2,8 +2,12 @@
 
 use mynah_format::{DType, Model, Shape, TensorName, Vocab, WeightsKind, BOS};
 
+#[cfg(any(test, not(mynah_dsp)))]
+use crate::kernels::dot_i8_i16;
+#[cfg(any(test, mynah_dsp))]
+use crate::kernels::matvec_acc;
 use crate::kernels::{
-    dot_i8_i16, gru_blend, mul_q15, requantize_bound, requantize_in_range, sigmoid_q15, tanh_q15,
+    gru_blend, mul_q15, requantize_bound, requantize_in_range, sigmoid_q15, tanh_q15, Reordered,
     MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX,
 };
 use crate::names;
@@ -33,22 +37,76 @@ impl Dense<'_> {
     };
 
     /// `out[i] = (W x)[first + i]` in Q16 (bias included) for `out.len()` rows, for a Q15 `x`
-    /// of length `cols`. One tight loop over the rows: the dot products stay vectorized and
-    /// the requantization is a short tail per row.
+    /// of length `cols`; `xp` holds `x` reordered ([`prepare`]) on targets whose kernel reads
+    /// it. Identical results on every target.
     #[inline]
-    fn matvec(&self, x: &[i16], first: usize, out: &mut [i32]) {
-        let n = out.len();
+    fn matvec<const H: usize>(&self, x: &[i16], xp: &Reordered<H>, first: usize, out: &mut [i32]) {
+        #[cfg(mynah_dsp)]
+        {
+            let _ = x;
+            self.matvec_reordered(xp, first, out);
+        }
+        #[cfg(not(mynah_dsp))]
+        {
+            let _ = xp;
+            self.matvec_rows(x, first, out);
+        }
+    }
+
+    /// The rows of `first..first + out.len()` with their multipliers, shifts and biases.
+    #[inline]
+    fn rows(&self, first: usize, n: usize) -> (&[i8], &[i32], &[i8], &[i32]) {
         let cols = self.cols.max(1);
-        let w = self.w.get(first * cols..(first + n) * cols).unwrap_or(&[]);
-        let mult = self.mult.get(first..first + n).unwrap_or(&[]);
-        let shift = self.shift.get(first..first + n).unwrap_or(&[]);
-        let bias = self.bias.get(first..first + n).unwrap_or(&[]);
-        let rows = w.chunks_exact(cols).zip(mult).zip(shift).zip(bias);
+        (
+            self.w.get(first * cols..(first + n) * cols).unwrap_or(&[]),
+            self.mult.get(first..first + n).unwrap_or(&[]),
+            self.shift.get(first..first + n).unwrap_or(&[]),
+            self.bias.get(first..first + n).unwrap_or(&[]),
+        )
+    }
+
+    /// [`Dense::matvec`] one row at a time with [`dot_i8_i16`]: one tight loop over the rows,
+    /// the dot products stay vectorized (`pmaddwd` on x86_64) and the requantization is a
+    /// short tail per row.
+    #[cfg(any(test, not(mynah_dsp)))]
+    #[inline]
+    fn matvec_rows(&self, x: &[i16], first: usize, out: &mut [i32]) {
+        let (w, mult, shift, bias) = self.rows(first, out.len());
+        let rows = w
+            .chunks_exact(self.cols.max(1))
+            .zip(mult)
+            .zip(shift)
+            .zip(bias);
         for (o, (((w, &m), &s), &b)) in out.iter_mut().zip(rows) {
             // In range by the load-time proof: no saturation needed.
             *o = requantize_in_range(dot_i8_i16(w, x), m, s as u32).wrapping_add(b);
         }
     }
+
+    /// [`Dense::matvec`] with [`matvec_acc`] (rows four at a time, the `SMLAD` kernel on
+    /// ARMv7E-M) against the reordered `xp`, then the requantization of every row.
+    #[cfg(any(test, mynah_dsp))]
+    #[inline]
+    fn matvec_reordered<const H: usize>(&self, xp: &Reordered<H>, first: usize, out: &mut [i32]) {
+        let (w, mult, shift, bias) = self.rows(first, out.len());
+        matvec_acc(w, self.cols, xp, out);
+        let rows = out.iter_mut().zip(mult).zip(shift).zip(bias);
+        for (((o, &m), &s), &b) in rows {
+            // In range by the load-time proof: no saturation needed.
+            *o = requantize_in_range(*o, m, u32::from(s as u8)).wrapping_add(b);
+        }
+    }
+}
+
+/// Makes `xp` hold `x` in the order [`Dense::matvec`]'s kernel reads, once per matrix
+/// product: reordered ([`Reordered::set`]) on ARMv7E-M, nothing elsewhere (the portable
+/// kernel reads `x` itself).
+#[inline]
+fn prepare<const H: usize>(x: &[i16], xp: &mut Reordered<H>) {
+    #[cfg(mynah_dsp)]
+    xp.set(x);
+    #[cfg(not(mynah_dsp))]
+    let _ = (x, xp);
 }
 
 /// One GRU layer: the input product (absent for layer 0, which uses the token table) and
@@ -88,11 +146,15 @@ impl<const H: usize, const L: usize> Default for State<H, L> {
     }
 }
 
-/// Working memory of a step, shareable between streams: the new hidden vector, the Q16
-/// gate products, the logits and the top-k selection buffer (`26·H + 8·V` bytes).
+/// Working memory of a step, shareable between streams: a layer input reordered for the
+/// matrix kernel, the Q16 gate products, the logits and the top-k selection buffer
+/// (`26·H + 8·V` bytes, rounded up to a multiple of 4).
 #[derive(Clone, Debug)]
 pub struct Scratch<const H: usize, const V: usize> {
-    h_new: [i16; H],
+    /// The input of the current matrix product in the order of the ARMv7E-M `SMLAD`
+    /// kernel. Other targets' kernel reads the input in place and leaves it unused: it is
+    /// there on every target so that the footprint is the same everywhere.
+    xp: Reordered<H>,
     /// Input products (r, z, n rows), Q16.
     gi: [[i32; H]; 3],
     /// Recurrent products (r, z, n rows), Q16.
@@ -105,7 +167,7 @@ impl<const H: usize, const V: usize> Scratch<H, V> {
     /// Zeroed scratch.
     pub const fn new() -> Self {
         Scratch {
-            h_new: [0; H],
+            xp: Reordered::new(),
             gi: [[0; H]; 3],
             gh: [[0; H]; 3],
             logits: [0; V],
@@ -204,15 +266,27 @@ fn dense<'a>(
     rows: u32,
     cols: u32,
 ) -> Result<Dense<'a>, RuntimeError> {
-    let w = tensor(model, n.weight, DType::I8, &[rows, cols])?;
-    frac(&w, n.weight, 0, 0)?;
-    let mult = tensor(model, n.mult, DType::I32, &[rows])?;
-    frac(&mult, n.mult, 0, 0)?;
-    let shift = tensor(model, n.shift, DType::I8, &[rows])?;
-    frac(&shift, n.shift, 0, 0)?;
-    let bias = tensor(model, n.bias, DType::I32, &[rows])?;
-    frac(&bias, n.bias, PRE_FRAC as i32, PRE_FRAC as i32)?;
-    let shifts = shift.i8s()?;
+    let (matrix, vector, q16) = ([rows, cols], [rows], PRE_FRAC as i32);
+    // The four tensors checked in one loop: one copy of the error paths (flash is scarce
+    // on the devices), and only slices kept (so is the stack during loading).
+    let specs: [(&TensorName, DType, &[u32], i32); 4] = [
+        (&n.weight, DType::I8, &matrix, 0),
+        (&n.mult, DType::I32, &vector, 0),
+        (&n.shift, DType::I8, &vector, 0),
+        (&n.bias, DType::I32, &vector, q16),
+    ];
+    let (mut ws, mut shifts): (&[i8], &[i8]) = (&[], &[]);
+    let (mut mults, mut biases): (&[i32], &[i32]) = (&[], &[]);
+    for (i, &(&name, dtype, shape, fb)) in specs.iter().enumerate() {
+        let t = tensor(model, name, dtype, shape)?;
+        frac(&t, name, fb, fb)?;
+        match i {
+            0 => ws = t.i8s()?,
+            1 => mults = t.i32s()?,
+            2 => shifts = t.i8s()?,
+            _ => biases = t.i32s()?,
+        }
+    }
     for (row, &s) in shifts.iter().enumerate() {
         if s < 0 || s as u32 > MAX_SHIFT {
             return Err(RuntimeError::BadShift {
@@ -222,7 +296,6 @@ fn dense<'a>(
             });
         }
     }
-    let (ws, mults, biases) = (w.i8s()?, mult.i32s()?, bias.i32s()?);
     // Prove every row's result fits PRE_MAX, so the step can add without saturating.
     let rows_iter = ws
         .chunks_exact((cols as usize).max(1))
@@ -365,11 +438,7 @@ impl<'a, const H: usize, const V: usize, const L: usize> IntModel<'a, H, V, L> {
         let row = self.table.get(t * g..(t + 1) * g).unwrap_or(&[]);
         let sh = self.table_shift;
         let Scratch {
-            h_new,
-            gi,
-            gh,
-            logits,
-            ..
+            xp, gi, gh, logits, ..
         } = scratch;
         for k in 0..self.layers {
             let (below, rest) = state.h.split_at_mut(k);
@@ -388,37 +457,39 @@ impl<'a, const H: usize, const V: usize, const L: usize> IntModel<'a, H, V, L> {
                     }
                 }
                 Some(x) => {
+                    prepare(&x[..hd], xp);
                     for (gate, out) in gi.iter_mut().enumerate() {
-                        layer.ih.matvec(&x[..hd], gate * hd, &mut out[..hd]);
+                        layer.ih.matvec(&x[..hd], xp, gate * hd, &mut out[..hd]);
                     }
                 }
             }
+            prepare(&h[..hd], xp);
             for (gate, out) in gh.iter_mut().enumerate() {
-                layer.hh.matvec(&h[..hd], gate * hd, &mut out[..hd]);
+                layer.hh.matvec(&h[..hd], xp, gate * hd, &mut out[..hd]);
             }
             let [gi_r, gi_z, gi_n] = &*gi;
             let [gh_r, gh_z, gh_n] = &*gh;
-            let units = h_new[..hd]
+            // In place: unit i reads only its own h[i], and the products above are done.
+            let units = h[..hd]
                 .iter_mut()
-                .zip(&h[..hd])
                 .zip(gi_r.iter().zip(gh_r))
                 .zip(gi_z.iter().zip(gh_z))
                 .zip(gi_n.iter().zip(gh_n));
-            for ((((out, &hp), (&ir, &hr)), (&iz, &hz)), (&inn, &hn)) in units {
+            for (((hp, (&ir, &hr)), (&iz, &hz)), (&inn, &hn)) in units {
                 // Each term is at most PRE_MAX = 2^29 (proven at load): the sums fit.
                 let r = sigmoid_q15(ir.wrapping_add(hr));
                 let z = sigmoid_q15(iz.wrapping_add(hz));
                 let n = tanh_q15(inn.wrapping_add(mul_q15(r, hn)), PRE_FRAC);
-                *out = gru_blend(z, hp, n);
+                *hp = gru_blend(z, *hp, n);
             }
-            h[..hd].copy_from_slice(&h_new[..hd]);
         }
         let top = state
             .h
             .get(self.layers.wrapping_sub(1))
             .map_or(&[][..], |h| &h[..hd]);
         let logits = &mut logits[..self.vocab_size];
-        self.proj.matvec(top, 0, logits);
+        prepare(top, xp);
+        self.proj.matvec(top, xp, 0, logits);
         Ok(logits)
     }
 
@@ -430,6 +501,58 @@ impl<'a, const H: usize, const V: usize, const L: usize> IntModel<'a, H, V, L> {
         match self.step(state, scratch, BOS) {
             Ok(l) => l,
             Err(_) => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `rows × cols` matrix with multipliers, shifts and biases from a seeded generator
+    /// (values anywhere in their types' ranges; the products wrap alike on both paths).
+    fn dense(rows: usize, cols: usize, seed: u64) -> (Vec<i8>, Vec<i32>, Vec<i8>, Vec<i32>) {
+        let mut s = seed | 1;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let w = (0..rows * cols).map(|_| next() as i8).collect();
+        let m = (0..rows).map(|_| next() as i32).collect();
+        let sh = (0..rows).map(|_| (next() % 63) as i8).collect();
+        let b = (0..rows).map(|_| next() as i32).collect();
+        (w, m, sh, b)
+    }
+
+    proptest::proptest! {
+        /// Rows four at a time against the reordered vector (what ARMv7E-M runs; here with
+        /// the kernel's portable model) give exactly what rows one at a time give: any row
+        /// count, column tails, every starting row.
+        #[test]
+        fn matvec_reordered_matches_rows(
+            rows in 1usize..40,
+            cols in 1usize..=80,
+            first_frac in 0usize..100,
+            seed in proptest::num::u64::ANY,
+        ) {
+            const H: usize = 80;
+            let (w, mult, shift, bias) = dense(rows, cols, seed);
+            let d = Dense { w: &w, mult: &mult, shift: &shift, bias: &bias, cols };
+            let x: Vec<i16> = (0..cols).map(|j| (seed.rotate_left(j as u32) as i16) | 1).collect();
+            let mut xp = Reordered::<H>::new();
+            xp.set(&x);
+            let first = first_frac * rows / 100;
+            let n = rows - first;
+            let (mut want, mut got) = (vec![0; n], vec![0; n]);
+            d.matvec_rows(&x, first, &mut want);
+            d.matvec_reordered(&xp, first, &mut got);
+            proptest::prop_assert_eq!(&got, &want);
+            let mut via = vec![0; n];
+            prepare(&x, &mut xp);
+            d.matvec(&x, &xp, first, &mut via);
+            proptest::prop_assert_eq!(via, want);
         }
     }
 }

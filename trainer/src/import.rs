@@ -69,7 +69,7 @@ pub struct ImportArgs {
     /// calibration, resume), and its validation part is scored.
     #[arg(long, value_name = "PATH")]
     corpus: Option<PathBuf>,
-    /// How the model reads text: text, or records (lines, csv; sampling stops at <EOS>)
+    /// How the model reads text: text, or records (lines, csv; sampling stops at `<EOS>`)
     /// [default: the `mode` metadata of a safetensors file, else text].
     #[arg(long, value_parser = ["text", "lines", "csv"])]
     mode: Option<String>,

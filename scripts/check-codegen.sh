@@ -3,8 +3,9 @@
 # IntModel::step, is compiled:
 #   x86_64          the `mynah` release binary: the matrix-vector kernel must use pmaddwd
 #                   (SSE2; vpmaddwd when built with AVX2, e.g. -C target-cpu=native);
-#   thumbv7em (M4)  a firmware image built with -C target-cpu=cortex-m4: the step must use
-#                   the DSP multiply-accumulates (smlabb/smlad family).
+#   thumbv7em (M4)  a firmware image built with -C target-cpu=cortex-m4: the step must run
+#                   the runtime's SMLAD kernel (kernels::arm_dsp: sxtb16 + smlad, the dual
+#                   16-bit multiply-accumulate).
 # Exit 0 when both hold, 1 when one does not, 2 on a setup problem.
 set -euo pipefail
 
@@ -91,8 +92,11 @@ ELF="$TD/check-codegen/build/$TARGET/release/mynah-check-codegen"
 DIS="$("$OBJDUMP" -d --no-show-raw-insn "$ELF")"
 echo "   multiply-accumulates in the image:"
 printf '%s\n' "$DIS" | grep -oE '\b(smlabb|smlabt|smlatb|smlatt|smlad|smladx|smlald|smlal|smull|mla|sxtb16)\b' | sort | uniq -c | sed 's/^/     /'
-DSP="$(printf '%s\n' "$DIS" | grep -cE '\bsml(a[bt][bt]|ad|adx|ald)\b' || true)"
-if [ "$DSP" -eq 0 ]; then echo "   FAIL: no DSP multiply-accumulate in the step" >&2; status=1; fi
-echo "   inner loop of the dot product (first block with smlabb):"
-{ printf '%s\n' "$DIS" | grep -B8 -A4 -m1 -E '\bsmlabb\b' || true; } | sed 's/^/     /'
+SMLAD="$(printf '%s\n' "$DIS" | grep -cE '\bsmlad\b' || true)"
+SXTB16="$(printf '%s\n' "$DIS" | grep -cE '\bsxtb16\b' || true)"
+if [ "$SMLAD" -eq 0 ] || [ "$SXTB16" -eq 0 ]; then
+  echo "   FAIL: the step does not run the SMLAD kernel (smlad: $SMLAD, sxtb16: $SXTB16)" >&2; status=1
+fi
+echo "   inner loop of the matrix kernel (its first block: 4 columns of 4 rows):"
+{ printf '%s\n' "$DIS" | grep -B1 -A20 -m1 -E '\bldrd\b.*\], #8$' || true; } | sed 's/^/     /'
 exit $status

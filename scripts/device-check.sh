@@ -9,6 +9,8 @@
 # (that configuration's settings; defaults are `make demo`'s). Two more configurations on
 # the checked-in synthetic models cover 2 layers, top-k, several samples and greedy, and
 # the runtime's records-mode golden fixture (when present) covers <EOS>.
+# Then the runtime's matrix kernel is checked against the portable dot product on the M4
+# (SMLAD assembly) and the M3 (portable model) by kernel-bench.
 # Exits non-zero on any difference, printing both texts.
 set -euo pipefail
 source "$(dirname "$0")/device-common.sh"
@@ -67,6 +69,23 @@ for config in "${CONFIGS[@]}"; do
   if [[ $name == demo ]]; then
     build_firmware thumbv6m-none-eabi >/dev/null
     echo "  ok    Cortex-M0+ (thumbv6m-none-eabi) builds"
+  fi
+done
+
+# The runtime's matrix kernel against the portable dot product on every row of 100 shapes
+# and the extreme values (device/firmware/src/bin/kernel-bench.rs; it exits with failure on
+# a difference): on the M4 that is the SMLAD assembly, on the M3 its portable model.
+echo "== matrix kernel: kernels::matvec_acc == kernels::dot_i8_i16 (kernel-bench)"
+for board in "mps2-an386 thumbv7em-none-eabihf Cortex-M4F, SMLAD assembly" \
+  "mps2-an385 thumbv7m-none-eabi Cortex-M3, portable model"; do
+  read -r machine target what <<<"$board"
+  kb=$(MYNAH_BENCH_KERNEL=runtime MYNAH_BENCH_REPS=1 build_firmware "$target" kernel-bench)
+  if run_qemu "$machine" "$kb" "$WORK/kb" "$WORK/kb.err"; then
+    passed=$((passed + 1))
+    echo "  ok    $what ($machine)"
+  else
+    failed=$((failed + 1))
+    echo "  FAIL  $what ($machine): matvec_acc differs from dot_i8_i16"
   fi
 done
 

@@ -1,6 +1,5 @@
-//! Puts `memory.x` where cortex-m-rt's `link.x` finds it, and sets `cfg(mynah_dsp)` on
-//! targets with the DSP extension (ARMv7E-M: `thumbv7em-*`), where `SMLAD` and `SXTB16`
-//! exist (Rust's own `target_feature = "dsp"` is not available on stable).
+//! Puts `memory.x` where cortex-m-rt's `link.x` finds it. (Whether the runtime uses its
+//! `SMLAD` kernel is decided by the runtime's own build script, from the target.)
 
 use std::env;
 use std::fs;
@@ -12,8 +11,4 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo::rustc-check-cfg=cfg(mynah_dsp)");
-    if env::var("TARGET").is_ok_and(|t| t.starts_with("thumbv7em")) {
-        println!("cargo:rustc-cfg=mynah_dsp");
-    }
 }

@@ -1,18 +1,22 @@
-//! Instructions per multiply-accumulate of int8 × int16 matrix-vector kernels on the
-//! Cortex-M4 (`make size` runs it under QEMU with the instruction-count plugin).
+//! The runtime's int8 × int16 matrix kernel on the device: checked against the portable
+//! dot product, then timed (`make size` counts its instructions under QEMU; `make
+//! device-check` runs the check).
 //!
-//! A `[384, 128]` int8 matrix (the 1×128 GRU's `W_hh`) times a Q15 vector, `REPS` times,
-//! with one of three kernels chosen at build time (`MYNAH_BENCH_KERNEL`):
-//! - `runtime`: `mynah_runtime::kernels::dot_i8_i16`, what the firmware runs today;
-//! - `smlad`: a drop-in replacement for it (same arguments, same layout): per 4 MACs one
-//!   word of weights split by `SXTB16` into two pairs, the activations repacked with
-//!   `PKHBT`/`PKHTB`, two dual 16-bit MACs (`SMLAD`);
-//! - `smlad2`: two rows at once against an activation vector permuted once per product
-//!   (`x0 x2 x1 x3` in every group of 4), so no repacking: the CMSIS-NN layout idea.
+//! First, on every target, `mynah_runtime::kernels::matvec_acc` (on ARMv7E-M the `SMLAD`
+//! assembly of `kernels::arm_dsp`; elsewhere its portable model) must equal
+//! `mynah_runtime::kernels::dot_i8_i16` on every row of 100 shapes: 1 to 13 rows and 0 to
+//! 128 columns cut from one `[384, 128]` matrix (so every path: groups of four rows and
+//! the rows after them, an odd number of 8-column groups, column tails, fewer than 8
+//! columns), the full matrix, and 512-column matrices of the extreme values the runtime
+//! admits (weights ±127 and -128, activations ±32767). A difference exits with failure.
 //!
-//! Before timing, every kernel is checked against `dot_i8_i16` on every row (including a
-//! row of extreme values); a difference exits with failure. Instructions per MAC are
-//! `(count(2R) − count(R)) / (R · 384 · 128)` between builds with `MYNAH_BENCH_REPS` = R, 2R.
+//! Then one of two kernels (`MYNAH_BENCH_KERNEL`) multiplies the `[384, 128]` matrix (the
+//! 1×128 GRU's `W_hh`) by a Q15 vector `MYNAH_BENCH_REPS` times:
+//! - `runtime`: what the runtime's matrix product runs, `Reordered::set` + `matvec_acc`;
+//! - `portable`: `dot_i8_i16` row by row, the portable kernel (x86_64, thumbv6m, thumbv7m).
+//!
+//! Instructions per multiply-accumulate are `(count(2R) − count(R)) / (R · 384 · 128)`
+//! between builds with `MYNAH_BENCH_REPS` = R and 2R.
 
 #![no_std]
 #![no_main]
@@ -22,7 +26,7 @@ use core::panic::PanicInfo;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug;
-use mynah_runtime::kernels::dot_i8_i16;
+use mynah_runtime::kernels::{dot_i8_i16, matvec_acc, Reordered, ACT_MAX, MAX_COLS};
 
 const ROWS: usize = 384;
 const COLS: usize = 128;
@@ -66,6 +70,23 @@ const fn activations() -> [i16; COLS] {
 static W: [i8; ROWS * COLS] = weights();
 static X: [i16; COLS] = activations();
 
+/// Four rows of 512 extreme weights: -128, 127, -127, 127 (the accumulator's worst cases).
+const fn extreme_weights() -> [i8; 4 * MAX_COLS] {
+    let mut w = [0i8; 4 * MAX_COLS];
+    let mut i = 0;
+    while i < 4 * MAX_COLS {
+        w[i] = match i / MAX_COLS {
+            0 => -128,
+            2 => -127,
+            _ => 127,
+        };
+        i += 1;
+    }
+    w
+}
+
+static W_EXTREME: [i8; 4 * MAX_COLS] = extreme_weights();
+
 const fn parse(s: &str) -> u32 {
     let b = s.as_bytes();
     let (mut i, mut n) = (0, 0u32);
@@ -84,136 +105,59 @@ const REPS: u32 = match option_env!("MYNAH_BENCH_REPS") {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kernel {
     Runtime,
-    Smlad,
-    Smlad2,
+    Portable,
 }
 
 const KERNEL: Kernel = match option_env!("MYNAH_BENCH_KERNEL") {
     None => Kernel::Runtime,
     Some(s) => match s.as_bytes() {
         b"runtime" => Kernel::Runtime,
-        b"smlad" => Kernel::Smlad,
-        b"smlad2" => Kernel::Smlad2,
-        _ => panic!("MYNAH_BENCH_KERNEL: runtime, smlad or smlad2"),
+        b"portable" => Kernel::Portable,
+        _ => panic!("MYNAH_BENCH_KERNEL: runtime or portable"),
     },
 };
 
-/// `Σ w[j]·x[j]` with `SMLAD`, for any length (a scalar tail after the groups of 8).
-#[cfg(mynah_dsp)]
-fn dot_smlad(w: &[i8], x: &[i16]) -> i32 {
-    let n = w.len().min(x.len());
-    let groups = n / 8;
-    let mut acc: i32 = 0;
-    if groups > 0 {
-        // SAFETY: the loop reads `8 * groups <= n` weights (bytes) from `w` and as many
-        // activations (halfwords) from `x`, both in bounds; `ldr` of a word at any byte
-        // address is allowed on ARMv7-M for normal memory (flash, SRAM). It writes only
-        // registers. Per 4 MACs: the weight word [w0 w1 w2 w3] becomes [w0, w2] and
-        // [w1, w3] (`sxtb16`, `ror #8`), the activations [x0, x1], [x2, x3] become [x0, x2]
-        // and [x1, x3] (`pkhbt`, `pkhtb`), and two `smlad` add w0x0 + w2x2 and w1x1 + w3x3.
-        unsafe {
-            core::arch::asm!(
-                "2:",
-                "ldr {w}, [{pw}], #4",
-                "ldr {a}, [{px}], #4",
-                "ldr {b}, [{px}], #4",
-                "sxtb16 {t}, {w}",
-                "sxtb16 {w}, {w}, ror #8",
-                "pkhbt {u}, {a}, {b}, lsl #16",
-                "pkhtb {b}, {b}, {a}, asr #16",
-                "smlad {acc}, {t}, {u}, {acc}",
-                "smlad {acc}, {w}, {b}, {acc}",
-                "ldr {w}, [{pw}], #4",
-                "ldr {a}, [{px}], #4",
-                "ldr {b}, [{px}], #4",
-                "sxtb16 {t}, {w}",
-                "sxtb16 {w}, {w}, ror #8",
-                "pkhbt {u}, {a}, {b}, lsl #16",
-                "pkhtb {b}, {b}, {a}, asr #16",
-                "smlad {acc}, {t}, {u}, {acc}",
-                "smlad {acc}, {w}, {b}, {acc}",
-                "subs {n}, {n}, #1",
-                "bne 2b",
-                pw = inout(reg) w.as_ptr() => _,
-                px = inout(reg) x.as_ptr() => _,
-                n = inout(reg) groups => _,
-                acc = inout(reg) acc,
-                w = out(reg) _,
-                a = out(reg) _,
-                b = out(reg) _,
-                t = out(reg) _,
-                u = out(reg) _,
-                options(nostack, readonly),
-            );
+/// Whether `matvec_acc` equals `dot_i8_i16` on every row of the row-major `w` (`cols`
+/// wide, as many rows as `out` holds) times `x`. `xp` and `out` are the caller's buffers.
+fn agrees<const H: usize>(
+    w: &[i8],
+    cols: usize,
+    x: &[i16],
+    xp: &mut Reordered<H>,
+    out: &mut [i32],
+) -> bool {
+    let x = x.get(..cols).unwrap_or(&[]);
+    xp.set(x);
+    matvec_acc(w, cols, xp, out);
+    out.iter().enumerate().all(|(i, &got)| {
+        let row = w.get(i * cols..(i + 1) * cols).unwrap_or(&[]);
+        got == dot_i8_i16(row, x)
+    })
+}
+
+/// The whole check: 100 shapes cut from `W`, the full `W`, and the extremes.
+fn kernel_matches() -> bool {
+    let mut xp = Reordered::<MAX_COLS>::new();
+    let mut out = [0i32; ROWS];
+    for cols in [0, 1, 3, 7, 8, 9, 15, 16, 24, 40, 45, 64, 100, 127, 128] {
+        for rows in [1, 2, 3, 4, 5, 7, 13] {
+            if !agrees(&W, cols, &X, &mut xp, &mut out[..rows]) {
+                return false;
+            }
         }
     }
-    for j in groups * 8..n {
-        acc = acc.wrapping_add(i32::from(w[j]) * i32::from(x[j]));
+    if !agrees(&W, COLS, &X, &mut xp, &mut out) {
+        return false;
     }
-    acc
-}
-
-/// `x` with every group of 4 reordered `x0 x2 x1 x3`, 8-byte aligned for `ldrd`.
-#[repr(C, align(8))]
-struct Permuted([i16; COLS]);
-
-fn permute(x: &[i16; COLS]) -> Permuted {
-    let mut p = Permuted([0; COLS]);
-    for (o, i) in p.0.chunks_exact_mut(4).zip(x.chunks_exact(4)) {
-        o.copy_from_slice(&[i[0], i[2], i[1], i[3]]);
+    for x in [-ACT_MAX as i16, ACT_MAX as i16] {
+        let xs = [x; MAX_COLS];
+        for cols in [MAX_COLS, MAX_COLS - 3, 200] {
+            if !agrees(&W_EXTREME, cols, &xs, &mut xp, &mut out[..4]) {
+                return false;
+            }
+        }
     }
-    p
-}
-
-/// Rows `a` and `b` (each `COLS` weights) against the permuted activations.
-#[cfg(mynah_dsp)]
-fn dot2_smlad(a: &[i8; COLS], b: &[i8; COLS], xp: &Permuted) -> (i32, i32) {
-    let (mut acc_a, mut acc_b) = (0i32, 0i32);
-    // SAFETY: reads COLS bytes of `a` and of `b` and COLS halfwords of `xp` (8-byte aligned,
-    // as `ldrd` needs), all in bounds (COLS is a multiple of 8); writes only registers.
-    // Per 4 columns: [x0, x2] and [x1, x3] come ready from the permuted vector, each row's
-    // weight word is split by `sxtb16` into [w0, w2] and [w1, w3], and two `smlad` per row.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "ldrd {xa}, {xb}, [{px}], #8",
-            "ldr {w}, [{pa}], #4",
-            "sxtb16 {t}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acca}, {t}, {xa}, {acca}",
-            "smlad {acca}, {w}, {xb}, {acca}",
-            "ldr {w}, [{pb}], #4",
-            "sxtb16 {t}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {accb}, {t}, {xa}, {accb}",
-            "smlad {accb}, {w}, {xb}, {accb}",
-            "ldrd {xa}, {xb}, [{px}], #8",
-            "ldr {w}, [{pa}], #4",
-            "sxtb16 {t}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acca}, {t}, {xa}, {acca}",
-            "smlad {acca}, {w}, {xb}, {acca}",
-            "ldr {w}, [{pb}], #4",
-            "sxtb16 {t}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {accb}, {t}, {xa}, {accb}",
-            "smlad {accb}, {w}, {xb}, {accb}",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            pa = inout(reg) a.as_ptr() => _,
-            pb = inout(reg) b.as_ptr() => _,
-            px = inout(reg) xp.0.as_ptr() => _,
-            n = inout(reg) COLS / 8 => _,
-            acca = inout(reg) acc_a,
-            accb = inout(reg) acc_b,
-            xa = out(reg) _,
-            xb = out(reg) _,
-            w = out(reg) _,
-            t = out(reg) _,
-            options(nostack, readonly),
-        );
-    }
-    (acc_a, acc_b)
+    true
 }
 
 fn row(i: usize) -> &'static [i8; COLS] {
@@ -224,52 +168,30 @@ fn row(i: usize) -> &'static [i8; COLS] {
 }
 
 /// One matrix-vector product with the chosen kernel.
-fn matvec(out: &mut [i32; ROWS]) {
+fn matvec(xp: &mut Reordered<COLS>, out: &mut [i32; ROWS]) {
     match KERNEL {
         Kernel::Runtime => {
+            xp.set(&X);
+            matvec_acc(&W, COLS, xp, out);
+        }
+        Kernel::Portable => {
             for (i, o) in out.iter_mut().enumerate() {
                 *o = dot_i8_i16(row(i), &X);
             }
         }
-        #[cfg(mynah_dsp)]
-        Kernel::Smlad => {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = dot_smlad(row(i), &X);
-            }
-        }
-        #[cfg(mynah_dsp)]
-        Kernel::Smlad2 => {
-            let xp = permute(&X);
-            for (i, o) in out.chunks_exact_mut(2).enumerate() {
-                let (a, b) = dot2_smlad(row(2 * i), row(2 * i + 1), &xp);
-                o[0] = a;
-                o[1] = b;
-            }
-        }
-        #[cfg(not(mynah_dsp))]
-        _ => panic!("SMLAD kernels need the DSP extension (thumbv7em)"),
     }
 }
 
 #[entry]
 fn main() -> ! {
     // Correctness first (identical work in every build, so it cancels in the difference).
-    let xp = permute(&X);
-    for i in 0..ROWS {
-        let want = dot_i8_i16(row(i), &X);
-        #[cfg(mynah_dsp)]
-        {
-            let pair = dot2_smlad(row(i & !1), row(i | 1), &xp);
-            let got2 = if i & 1 == 0 { pair.0 } else { pair.1 };
-            if dot_smlad(row(i), &X) != want || got2 != want {
-                debug::exit(debug::EXIT_FAILURE);
-            }
-        }
-        let _ = (want, &xp);
+    if !kernel_matches() {
+        debug::exit(debug::EXIT_FAILURE);
     }
+    let mut xp = Reordered::<COLS>::new();
     let mut out = [0i32; ROWS];
     for _ in 0..black_box(REPS) {
-        matvec(&mut out);
+        matvec(&mut xp, &mut out);
         black_box(&mut out);
     }
     debug::exit(debug::EXIT_SUCCESS);

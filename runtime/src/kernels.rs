@@ -90,8 +90,9 @@ pub const fn saturate_act(x: i32) -> i16 {
 ///
 /// Exact (no rounding, no saturation) for up to [`MAX_COLS`] terms with activations in
 /// `[-ACT_MAX, ACT_MAX]`; longer inputs wrap instead of panicking. Written in blocks of 32
-/// so that LLVM turns each block into `pmaddwd` (SSE2) / `vpmaddwd` (AVX2) on x86_64; on
-/// Cortex-M4 it becomes `ldrsb` + `ldrsh` + `smlabb` (one single-cycle 16×16+32 MAC).
+/// so that LLVM turns each block into `pmaddwd` (SSE2) / `vpmaddwd` (AVX2) on x86_64; on a
+/// Cortex-M it becomes `ldrsb` + `ldrsh` + one multiply-accumulate per term (ARMv7E-M runs
+/// the `SMLAD` kernel [`matvec_acc`] instead).
 #[inline]
 pub fn dot_i8_i16(w: &[i8], x: &[i16]) -> i32 {
     let n = w.len().min(x.len());

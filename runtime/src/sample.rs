@@ -104,9 +104,14 @@ fn top_k_cut(logits: &[i32], k: u32, allow_eos: bool, sel: &mut [i32]) -> Option
 }
 
 /// Calls `f(id, logit)` for every token that survives eligibility and the top-k cut, in
-/// id order.
+/// id order, until `f` returns `false`.
 #[inline]
-fn for_kept(logits: &[i32], allow_eos: bool, cut: Option<Cut>, mut f: impl FnMut(usize, i32)) {
+fn for_kept(
+    logits: &[i32],
+    allow_eos: bool,
+    cut: Option<Cut>,
+    mut f: impl FnMut(usize, i32) -> bool,
+) {
     let mut ties_left = cut.map_or(0, |c| c.ties);
     for (id, &l) in logits.iter().enumerate() {
         if !eligible(id, allow_eos) {
@@ -123,7 +128,9 @@ fn for_kept(logits: &[i32], allow_eos: bool, cut: Option<Cut>, mut f: impl FnMut
                 ties_left -= 1;
             }
         }
-        f(id, l);
+        if !f(id, l) {
+            return;
+        }
     }
 }
 
@@ -148,6 +155,7 @@ pub fn sample(
         if best.is_none_or(|(_, b)| l > b) {
             best = Some((id, l));
         }
+        true
     });
     let (best_id, max) = best?;
     if opts.temperature.is_greedy() {
@@ -161,15 +169,13 @@ pub fn sample(
         if let Some(slot) = sel.get_mut(id) {
             *slot = w as i32; // w <= 2^30 fits
         }
+        true
     });
     let target = rng.below(total);
     let mut acc: u64 = 0;
     let mut chosen = best_id;
-    let mut done = false;
+    // The first token whose cumulative weight exceeds the draw; the rest are not visited.
     for_kept(logits, opts.allow_eos, cut, |id, l| {
-        if done {
-            return;
-        }
         let w = match sel.get(id) {
             Some(&w) => w as u32,
             None => scale.weight(max, l),
@@ -177,8 +183,9 @@ pub fn sample(
         acc += u64::from(w);
         if acc > target {
             chosen = id;
-            done = true;
+            return false;
         }
+        true
     });
     Some(chosen as u32)
 }
@@ -201,6 +208,7 @@ pub fn softmax_q30(
         if best.is_none_or(|(_, b)| l > b) {
             best = Some((id, l));
         }
+        true
     });
     let Some((best_id, max)) = best else { return 0 };
     if temperature.is_greedy() {
@@ -217,6 +225,7 @@ pub fn softmax_q30(
             *o = w;
             total += u64::from(w);
         }
+        true
     });
     total
 }

@@ -95,7 +95,7 @@ pub const fn saturate_act(x: i32) -> i16 {
 /// `Σ w[j] * x[j]` over the common length, accumulated in `i32`.
 ///
 /// Exact (no rounding, no saturation) for up to [`MAX_COLS`] terms with activations in
-/// `[-ACT_MAX, ACT_MAX]`; longer inputs wrap instead of panicking. Written in blocks of 32
+/// `[-ACT_MAX, ACT_MAX]`; longer inputs wrap instead of panicking. Written in blocks (32; 128 with AVX2)
 /// so that LLVM turns each block into `pmaddwd` (SSE2) / `vpmaddwd` (AVX2) on x86_64; on a
 /// Cortex-M it becomes `ldrsb` + `ldrsh` + one multiply-accumulate per term (ARMv7E-M runs
 /// the `SMLAD` kernel [`matvec_acc`] instead).

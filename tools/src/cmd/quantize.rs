@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use mynah_format::MappedModel;
-use mynah_text::{Corpus, Mode, Split, UnkPolicy, Vocab};
+use mynah_text::{Corpus, Split, UnkPolicy, Vocab};
 use mynah_tools::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
 use mynah_tools::reference::FloatGru;
 
@@ -45,17 +45,12 @@ pub fn run(args: &Args) -> Result<()> {
     let mapped = MappedModel::open(&args.model)?;
     let model = mapped.model();
     let name = args.model.display().to_string();
-    let mode = match args.mode.as_deref() {
-        Some("text") => Mode::Text,
-        Some("lines") => Mode::Lines,
-        Some("csv") => Mode::Csv {
-            column: args.csv_column,
-            header: args.csv_header,
-        },
-        Some(other) => bail!("unknown --mode {other}"),
-        None if model.hyper().records => Mode::Lines,
-        None => Mode::Text,
-    };
+    let mode = super::corpus_mode(
+        args.mode.as_deref(),
+        args.csv_column,
+        args.csv_header,
+        model.hyper().records,
+    )?;
     let corpus = Corpus::load(&args.calib, mode)?;
     let vocab = Vocab::from_chars(model.vocab().chars().collect()).with_context(|| name.clone())?;
     let calib = calibration_streams(&corpus, &vocab, args.calib_chars)?;

@@ -2,59 +2,12 @@
 //! each, so that every test takes a few seconds on a busy 2-core machine.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mynah-train");
+mod common;
 
-/// Runs `mynah-train` with `args` on the CPU with one thread.
-fn run(args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    if matches!(args.first(), Some(&"train" | &"eval" | &"sample")) {
-        cmd.args(["--device", "cpu", "--threads", "1"]);
-    }
-    cmd.output().expect("run mynah-train")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "mynah-train {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-/// A deterministic pseudo-English corpus of about `n` characters.
-fn fixture(n: usize) -> String {
-    let words = [
-        "the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "big", "red", "house",
-    ];
-    let mut s = String::new();
-    let mut x: u32 = 12345;
-    while s.len() < n {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        s.push_str(words[(x >> 16) as usize % words.len()]);
-        s.push(if (x >> 8) % 7 == 0 { '\n' } else { ' ' });
-    }
-    s
-}
-
-/// Tensors by name: (shape, raw little-endian bytes).
-type Tensors = HashMap<String, (Vec<usize>, Vec<u8>)>;
+use common::{fixture, ok, p, run, write, Tensors, BIN};
 
 /// The tensors and `__metadata__` of a safetensors file.
 fn read_st(path: &Path) -> (Tensors, HashMap<String, String>) {

@@ -575,6 +575,26 @@ pub(crate) fn check_vocab(raw: &[u8], base: usize, vocab_size: u32) -> Result<us
     Ok(count)
 }
 
+/// Fixed-point fractional bits are 0 for floats and within `FRAC_BITS_RANGE` for integers
+/// (shared by the reader and the writer).
+pub(crate) fn check_frac_bits(index: u16, dtype: DType, frac_bits: i32) -> Result<(), FormatError> {
+    let (lo, hi) = layout::FRAC_BITS_RANGE;
+    let ok = if dtype.is_float() {
+        frac_bits == 0
+    } else {
+        (lo..=hi).contains(&frac_bits)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FormatError::BadFracBits {
+            index,
+            dtype,
+            frac_bits,
+        })
+    }
+}
+
 /// Validates a 32-byte name field; returns the name.
 pub(crate) fn check_name(field: &[u8], index: u16) -> Result<&str, FormatError> {
     let bad = |reason| FormatError::BadTensorName { index, reason };
@@ -775,19 +795,7 @@ impl<'a> Model<'a> {
             });
         }
         let frac_bits = i32::from_le_bytes(read_u32(raw, entry::FRAC_BITS)?.to_le_bytes());
-        let (lo, hi) = layout::FRAC_BITS_RANGE;
-        let frac_ok = if dtype.is_float() {
-            frac_bits == 0
-        } else {
-            (lo..=hi).contains(&frac_bits)
-        };
-        if !frac_ok {
-            return Err(FormatError::BadFracBits {
-                index,
-                dtype,
-                frac_bits,
-            });
-        }
+        check_frac_bits(index, dtype, frac_bits)?;
         let off = to_usize(offset, "tensor offset")?;
         if off % layout::ALIGN != 0 {
             return Err(FormatError::MisalignedTensor { index, offset });

@@ -9,7 +9,7 @@ use std::vec::Vec;
 use crate::error::TensorName;
 use crate::layout::{self, entry, header};
 use crate::mmap::AlignedBytes;
-use crate::model::{check_name, check_vocab, crc32};
+use crate::model::{check_frac_bits, check_name, check_vocab, crc32};
 use crate::{DType, FormatError, Hyper, Model};
 
 struct Entry {
@@ -143,19 +143,7 @@ impl ModelWriter {
                 found: data.len(),
             });
         }
-        let (lo, hi) = layout::FRAC_BITS_RANGE;
-        let frac_ok = if dtype.is_float() {
-            frac_bits == 0
-        } else {
-            (lo..=hi).contains(&frac_bits)
-        };
-        if !frac_ok {
-            return Err(FormatError::BadFracBits {
-                index,
-                dtype,
-                frac_bits,
-            });
-        }
+        check_frac_bits(index, dtype, frac_bits)?;
         self.entries.push(Entry {
             name: name.into(),
             dtype,

@@ -13,40 +13,31 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn tiny(corpus: &Path, out: &Path, steps: u64) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "train".into(),
-        "--corpus".into(),
-        p(corpus).into(),
-        "--out".into(),
-        p(out).into(),
-    ];
-    for s in [
-        "--embed",
-        "8",
-        "--hidden",
-        "64",
-        "--seq-len",
-        "16",
-        "--batch",
-        "4",
-        "--warmup",
-        "2",
-        "--eval-every",
-        "5",
-        "--log-every",
-        "5",
-        "--sample-every",
-        "0",
-        "--steps",
-        &steps.to_string(),
-    ] {
-        a.push(s.into());
-    }
-    a
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+    let steps = steps.to_string();
+    train_argv(
+        corpus,
+        out,
+        &[
+            "--embed",
+            "8",
+            "--hidden",
+            "64",
+            "--seq-len",
+            "16",
+            "--batch",
+            "4",
+            "--warmup",
+            "2",
+            "--eval-every",
+            "5",
+            "--log-every",
+            "5",
+            "--sample-every",
+            "0",
+            "--steps",
+            &steps,
+        ],
+    )
 }
 
 fn with(mut a: Vec<String>, extra: &[&str]) -> Vec<String> {

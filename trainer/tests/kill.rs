@@ -26,40 +26,31 @@ const CHECKPOINTS: [&str; 2] = ["latest.safetensors", "best.safetensors"];
 /// A tiny model with large enough checkpoints (~0.4 MB with Adam's moments) that writing
 /// them takes a noticeable part of the run, validated and saved every 5 steps.
 fn train_args(corpus: &Path, out: &Path) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "train".into(),
-        "--corpus".into(),
-        p(corpus).into(),
-        "--out".into(),
-        p(out).into(),
-    ];
-    for s in [
-        "--embed",
-        "16",
-        "--hidden",
-        "96",
-        "--seq-len",
-        "16",
-        "--batch",
-        "4",
-        "--warmup",
-        "4",
-        "--steps",
-        &STEPS.to_string(),
-        "--eval-every",
-        &EVAL_EVERY.to_string(),
-        "--log-every",
-        "5",
-        "--sample-every",
-        "0",
-    ] {
-        a.push(s.into());
-    }
-    a
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+    let (steps, eval_every) = (STEPS.to_string(), EVAL_EVERY.to_string());
+    train_argv(
+        corpus,
+        out,
+        &[
+            "--embed",
+            "16",
+            "--hidden",
+            "96",
+            "--seq-len",
+            "16",
+            "--batch",
+            "4",
+            "--warmup",
+            "4",
+            "--steps",
+            &steps,
+            "--eval-every",
+            &eval_every,
+            "--log-every",
+            "5",
+            "--sample-every",
+            "0",
+        ],
+    )
 }
 
 /// The uninterrupted run, and the bytes of the tensors of its checkpoint at every step

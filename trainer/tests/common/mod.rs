@@ -137,3 +137,14 @@ pub fn assert_same_runs(a: &Path, b: &Path) {
     };
     assert_eq!(strip(a), strip(b), "metrics.csv differs");
 }
+
+/// `train --corpus CORPUS --out OUT` followed by `flags`, as owned strings (tests push more).
+pub fn train_argv(corpus: &Path, out: &Path, flags: &[&str]) -> Vec<String> {
+    let head = ["train", "--corpus", p(corpus), "--out", p(out)];
+    head.iter().chain(flags).map(|s| s.to_string()).collect()
+}
+
+/// Borrows an argument vector for [`run`], [`ok`] and [`fails`].
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

@@ -292,8 +292,8 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         state.epoch = epoch_of(&state, steps_per_epoch, records);
         acc.add(loss, batch.scored, t0.elapsed().as_secs_f64());
 
-        let validate_now = state.step % config.eval_every == 0;
-        if validate_now || state.step % config.log_every == 0 {
+        let validate_now = state.step.is_multiple_of(config.eval_every);
+        if validate_now || state.step.is_multiple_of(config.log_every) {
             let val = validate_now.then(|| score(&model, &val));
             if let Some(v) = val.filter(|v| !v.nats_per_char().is_finite()) {
                 pb.finish_and_clear();
@@ -312,7 +312,7 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
                 last_val_step = Some(state.step);
             }
         }
-        if config.sample_every > 0 && state.step % config.sample_every == 0 {
+        if config.sample_every > 0 && state.step.is_multiple_of(config.sample_every) {
             let mut rng = Rng::derive(config.seed, state.step ^ 0x5A3E_0000_0000_0000);
             let text = model.generate(
                 &vocab,

@@ -74,7 +74,11 @@ pub fn fixture(n: usize) -> String {
     while s.len() < n {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
         s.push_str(words[(x >> 16) as usize % words.len()]);
-        s.push(if (x >> 8) % 7 == 0 { '\n' } else { ' ' });
+        s.push(if (x >> 8).is_multiple_of(7) {
+            '\n'
+        } else {
+            ' '
+        });
     }
     s
 }

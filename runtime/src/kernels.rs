@@ -12,15 +12,15 @@
 
 use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 
-// The ARMv7E-M kernel: the crate's only `unsafe` (inline assembly), each block proven sound
+// The ARMv7E-M kernel: inline assembly, each `unsafe` block proven sound
 // where it stands.
 #[cfg(mynah_dsp)]
 #[allow(unsafe_code)]
 mod arm_dsp;
 
-// The host's AVX2 kernel: one `unsafe` call of a `#[target_feature]` function, sound because
-// the build itself targets AVX2.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+// The host's AVX2 kernels, used when the CPU has AVX2: `unsafe` calls of `#[target_feature]`
+// functions behind a token that only run-time detection makes, and one table gather.
+#[cfg(all(target_arch = "x86_64", feature = "avx2"))]
 mod x86_avx2;
 
 /// Fractional bits of gate pre-activations, biases and logits (`i32`, Q16).
@@ -52,13 +52,22 @@ pub const PRE_MAX: u64 = 1 << 29;
 
 /// Width of one block of the dot product: 32 `i8` weights are two SSE registers (one
 /// AVX2 register) and the block's products sum to well under 2^27.
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
 const BLOCK: usize = 32;
-/// With AVX2 a block of 128 keeps the partial sums in vector lanes for a whole 128-wide
-/// row, reducing them once instead of four times (1.35x faster sampling at 1x128; with
-/// SSE2 alone it is 2x slower); its sum stays under 128·2^22 = 2^29.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
-const BLOCK: usize = 128;
+
+/// The kernels this CPU runs the matrix products and the gates with, for reports: `"avx2"`
+/// (x86_64 with AVX2, detected at run time), `"smlad"` (ARMv7E-M) or `"portable"`. The
+/// output is the same whichever it is.
+pub fn kernel_set() -> &'static str {
+    #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
+    if x86_avx2::Avx2::detect().is_some() {
+        return "avx2";
+    }
+    if cfg!(mynah_dsp) {
+        "smlad"
+    } else {
+        "portable"
+    }
+}
 
 /// `x / 2^shift`, rounded half away from zero.
 ///
@@ -100,7 +109,7 @@ pub const fn saturate_act(x: i32) -> i16 {
 /// `Σ w[j] * x[j]` over the common length, accumulated in `i32`.
 ///
 /// Exact (no rounding, no saturation) for up to [`MAX_COLS`] terms with activations in
-/// `[-ACT_MAX, ACT_MAX]`; longer inputs wrap instead of panicking. Written in blocks (32; 128 with AVX2)
+/// `[-ACT_MAX, ACT_MAX]`; longer inputs wrap instead of panicking. Written in blocks of 32
 /// so that LLVM turns each block into `pmaddwd` (SSE2) / `vpmaddwd` (AVX2) on x86_64; on a
 /// Cortex-M it becomes `ldrsb` + `ldrsh` + one multiply-accumulate per term (ARMv7E-M runs
 /// the `SMLAD` kernel [`matvec_acc`] instead).
@@ -116,7 +125,7 @@ pub fn dot_i8_i16(w: &[i8], x: &[i16]) -> i32 {
         let (Ok(wc), Ok(xc)) = (<&[i8; BLOCK]>::try_from(wc), <&[i16; BLOCK]>::try_from(xc)) else {
             continue; // unreachable: chunks_exact yields full blocks
         };
-        // |block sum| <= BLOCK * 128 * 32768 <= 2^29: plain `+` cannot overflow here.
+        // |block sum| <= BLOCK * 128 * 32768 = 2^27: plain `+` cannot overflow here.
         let mut s: i32 = 0;
         for k in 0..BLOCK {
             s += i32::from(wc[k]) * i32::from(xc[k]);
@@ -357,9 +366,10 @@ pub fn matvec_requant(
     bias: &[i32],
     out: &mut [i32],
 ) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
-    x86_avx2::matvec_requant(w, cols, x, mult, shift, bias, out);
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
+    #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
+    if let Some(avx2) = x86_avx2::Avx2::detect() {
+        return avx2.matvec_requant(w, cols, x, mult, shift, bias, out);
+    }
     matvec_requant_rows(w, cols, x, mult, shift, bias, out);
 }
 
@@ -530,9 +540,11 @@ pub fn gru_blend(z: i32, h: i16, n: i16) -> i16 {
 /// are. Eight units at a time with AVX2 (`kernels::x86_avx2`), with equal results.
 #[inline(always)]
 pub fn gru_units<const H: usize>(h: &mut [i16], gi: &[[i32; H]; 3], gh: &[[i32; H]; 3]) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
     let (h, gi, gh) = {
-        let done = x86_avx2::gru_units(h, gates_from(gi, 0), gates_from(gh, 0));
+        let done = x86_avx2::Avx2::detect().map_or(0, |avx2| {
+            avx2.gru_units(h, gates_from(gi, 0), gates_from(gh, 0))
+        });
         let rest = h.get_mut(done..).unwrap_or(&mut []);
         (rest, gates_from(gi, done), gates_from(gh, done))
     };
@@ -552,7 +564,7 @@ pub fn gru_units<const H: usize>(h: &mut [i16], gi: &[[i32; H]; 3], gh: &[[i32; 
 }
 
 /// Each gate's entries from `start` on.
-#[cfg(any(test, all(target_arch = "x86_64", target_feature = "avx2")))]
+#[cfg(all(target_arch = "x86_64", feature = "avx2"))]
 #[inline]
 fn gates_from<const H: usize>(g: &[[i32; H]; 3], start: usize) -> [&[i32]; 3] {
     g.each_ref().map(|g| g.get(start..).unwrap_or(&[]))
@@ -560,7 +572,7 @@ fn gates_from<const H: usize>(g: &[[i32; H]; 3], start: usize) -> [&[i32]; 3] {
 
 /// [`gru_units`] one unit at a time over slices, with the scalar functions only: the
 /// reference the AVX2 kernel is tested against.
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64", feature = "avx2"))]
 fn gru_units_scalar(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) {
     for (i, hp) in h.iter_mut().enumerate() {
         let (Some(&ir), Some(&iz), Some(&inn)) = (gi[0].get(i), gi[1].get(i), gi[2].get(i)) else {

@@ -1,5 +1,7 @@
-//! The host's matrix kernel with AVX2 intrinsics, compiled only when the build enables AVX2
-//! (`-C target-cpu=native` on a recent x86_64, as `make bench` builds `mynah`).
+//! The host's kernels with AVX2 intrinsics (x86_64): the matrix product with its
+//! requantization, and the GRU's gate arithmetic. They run when the CPU has AVX2, detected
+//! once at run time ([`Avx2::detect`]; a build that targets AVX2 knows it at compile time),
+//! and give the same integers as the portable forms, so the output is the same either way.
 //!
 //! A 1×128 model's rows are 128 columns: eight `vpmaddwd` each, so what a row costs
 //! besides them (reducing the vector lanes, requantizing) dominates when rows go one at a
@@ -14,33 +16,83 @@ use core::arch::x86_64::*;
 use super::{requantize_in_range, ACT_MAX, MAX_SHIFT, ONE_Q15, PRE_FRAC};
 use crate::tables::{TANH_Q15, TANH_STEP_BITS};
 
-/// Rows per pass: four rows share each activation load and one reduction.
-const ROWS: usize = 4;
+cpufeatures::new!(avx2_cpuid, "avx2");
+
+/// Proof that the CPU running this code has AVX2 (and that the OS saves its registers):
+/// only [`Avx2::detect`] makes one. Its methods are the module's safe entry points.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2(());
+
+impl Avx2 {
+    /// `Some` on a CPU with AVX2: `cpuid` and `xgetbv` once, then one relaxed atomic load.
+    #[inline]
+    pub(crate) fn detect() -> Option<Self> {
+        avx2_cpuid::get().then_some(Avx2(()))
+    }
+
+    /// `out[i] = requantize_in_range(Σ_j w[i·cols + j]·x[j], mult[i], shift[i]) + bias[i]` over
+    /// `j < min(cols, x.len())` (wrapping), for the rows that `w`, `mult`, `shift`, `bias` and
+    /// `out` all have; other entries of `out` are left as they are.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn matvec_requant(
+        self,
+        w: &[i8],
+        cols: usize,
+        x: &[i16],
+        mult: &[i32],
+        shift: &[i8],
+        bias: &[i32],
+        out: &mut [i32],
+    ) {
+        // SAFETY: calling a `#[target_feature(enable = "avx2")]` function is sound on a CPU with
+        // AVX2, and the `Avx2` token exists only where `detect` found it. The function itself is
+        // safe code (bounds-checked slices, no raw pointers).
+        #[allow(unsafe_code)]
+        unsafe {
+            matvec_requant_avx2(w, cols, x, mult, shift, bias, out)
+        }
+    }
+
+    /// [`super::gru_units`] for the leading multiple of eight units (of the shortest slice);
+    /// returns how many units it updated. Same integer steps as the scalar form, lane by lane:
+    /// [`super::sigmoid_q15`], [`super::tanh_q15`], [`super::mul_q15`], [`super::gru_blend`].
+    #[inline]
+    pub(crate) fn gru_units(self, h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) -> usize {
+        // SAFETY: as in `matvec_requant`: the `Avx2` token proves the CPU has AVX2.
+        #[allow(unsafe_code)]
+        unsafe {
+            gru_units_avx2(h, gi, gh)
+        }
+    }
+
+    /// [`tanh8`] (`FRAC` 16) or [`sigmoid8`] of eight lanes, for the tests.
+    #[cfg(test)]
+    fn activation_lanes(self, x: [i32; UNITS], sigmoid: bool) -> [i32; UNITS] {
+        // SAFETY: as in `matvec_requant`: the `Avx2` token proves the CPU has AVX2.
+        #[allow(unsafe_code)]
+        unsafe {
+            activation_lanes_avx2(x, sigmoid)
+        }
+    }
+}
+
+/// Rows per pass: eight rows share each activation load, one reduction and one vector
+/// requantization, and their eight accumulators are independent chains that hide the
+/// latency of the multiply-add.
+const ROWS: usize = 8;
 
 /// Columns per `vpmaddwd`.
 const LANES: usize = 16;
 
-/// `out[i] = requantize_in_range(Σ_j w[i·cols + j]·x[j], mult[i], shift[i]) + bias[i]` over
-/// `j < min(cols, x.len())` (wrapping), for the rows that `w`, `mult`, `shift`, `bias` and
-/// `out` all have; other entries of `out` are left as they are.
+/// `acc + ` the products of 16 weights and 16 activations, summed in pairs into 8 lanes.
 #[inline]
-pub(crate) fn matvec_requant(
-    w: &[i8],
-    cols: usize,
-    x: &[i16],
-    mult: &[i32],
-    shift: &[i8],
-    bias: &[i32],
-    out: &mut [i32],
-) {
-    // SAFETY: calling a `#[target_feature(enable = "avx2")]` function is sound on a CPU with
-    // AVX2. This module is compiled only under `cfg(target_feature = "avx2")`: the whole
-    // build already emits AVX2 instructions, so any CPU that runs this code has them. The
-    // function itself is safe code (bounds-checked slices, no raw pointers).
-    #[allow(unsafe_code)]
-    unsafe {
-        matvec_requant_avx2(w, cols, x, mult, shift, bias, out)
-    }
+#[target_feature(enable = "avx2")]
+fn mac(acc: __m256i, w: &[i8; LANES], x: __m256i) -> __m256i {
+    _mm256_add_epi32(
+        acc,
+        _mm256_madd_epi16(_mm256_cvtepi8_epi16(bytemuck::cast(*w)), x),
+    )
 }
 
 #[target_feature(enable = "avx2")]
@@ -66,77 +118,79 @@ fn matvec_requant_avx2(
     .min()
     .unwrap_or(0);
     let (xv, xt) = x[..n].as_chunks::<LANES>();
+    let chunks = xv.len();
     let groups = rows / ROWS;
-    let mac = |a: __m256i, w: &[i8; LANES], x: __m256i| {
-        _mm256_add_epi32(
-            a,
-            _mm256_madd_epi16(_mm256_cvtepi8_epi16(bytemuck::cast(*w)), x),
-        )
-    };
-    // Two 16-column chunks per iteration, each with its own accumulators: eight
-    // independent chains hide the latency of the multiply-add (four leave it waiting).
-    let (xv2, xv1) = xv.as_chunks::<2>();
+    // The vector requantization takes shifts 1..=62; a shift of 0 (valid, never exported)
+    // sends the whole product through the scalar form.
+    let vector_shifts = shift[..rows]
+        .iter()
+        .all(|&s| s >= 1 && s as u32 <= MAX_SHIFT);
     for g in 0..groups {
         let first = g * ROWS;
-        let r: [&[i8]; ROWS] = core::array::from_fn(|k| &w[(first + k) * cols..][..n]);
-        let [r0, r1, r2, r3] = r.map(|r| r.as_chunks::<LANES>().0.as_chunks::<2>().0);
-        let (mut a, mut b) = (
-            [_mm256_setzero_si256(); ROWS],
-            [_mm256_setzero_si256(); ROWS],
-        );
-        let pairs = xv2.iter().zip(r0).zip(r1).zip(r2).zip(r3);
-        for ((((x, w0), w1), w2), w3) in pairs {
-            let (x0, x1): (__m256i, __m256i) = (bytemuck::cast(x[0]), bytemuck::cast(x[1]));
-            a = [
-                mac(a[0], &w0[0], x0),
-                mac(a[1], &w1[0], x0),
-                mac(a[2], &w2[0], x0),
-                mac(a[3], &w3[0], x0),
-            ];
-            b = [
-                mac(b[0], &w0[1], x1),
-                mac(b[1], &w1[1], x1),
-                mac(b[2], &w2[1], x1),
-                mac(b[3], &w3[1], x1),
-            ];
+        // Each row's first `n` columns, and its whole chunks: exactly `chunks` of them, so
+        // the loop below needs no bounds checks. (No closures or `array::map` in this
+        // function's hot path: they would not inherit `avx2` and stay calls.)
+        let r: [&[i8]; ROWS] = [
+            &w[first * cols..][..n],
+            &w[(first + 1) * cols..][..n],
+            &w[(first + 2) * cols..][..n],
+            &w[(first + 3) * cols..][..n],
+            &w[(first + 4) * cols..][..n],
+            &w[(first + 5) * cols..][..n],
+            &w[(first + 6) * cols..][..n],
+            &w[(first + 7) * cols..][..n],
+        ];
+        let c: [&[[i8; LANES]]; ROWS] = [
+            &r[0].as_chunks().0[..chunks],
+            &r[1].as_chunks().0[..chunks],
+            &r[2].as_chunks().0[..chunks],
+            &r[3].as_chunks().0[..chunks],
+            &r[4].as_chunks().0[..chunks],
+            &r[5].as_chunks().0[..chunks],
+            &r[6].as_chunks().0[..chunks],
+            &r[7].as_chunks().0[..chunks],
+        ];
+        let mut acc = [_mm256_setzero_si256(); ROWS];
+        for (j, &xj) in xv.iter().enumerate() {
+            let xj: __m256i = bytemuck::cast(xj);
+            acc[0] = mac(acc[0], &c[0][j], xj);
+            acc[1] = mac(acc[1], &c[1][j], xj);
+            acc[2] = mac(acc[2], &c[2][j], xj);
+            acc[3] = mac(acc[3], &c[3][j], xj);
+            acc[4] = mac(acc[4], &c[4][j], xj);
+            acc[5] = mac(acc[5], &c[5][j], xj);
+            acc[6] = mac(acc[6], &c[6][j], xj);
+            acc[7] = mac(acc[7], &c[7][j], xj);
         }
-        let mut acc: [__m256i; ROWS] = core::array::from_fn(|k| _mm256_add_epi32(a[k], b[k]));
-        if let Some(&x) = xv1.first() {
-            // An odd chunk left: the last 16 columns of the chunked part.
-            let x: __m256i = bytemuck::cast(x);
-            let at = (xv.len() - 1) * LANES;
-            for (acc, rk) in acc.iter_mut().zip(&r) {
-                if let Ok(wk) = <&[i8; LANES]>::try_from(&rk[at..at + LANES]) {
-                    *acc = mac(*acc, wk, x);
-                }
-            }
-        }
-        let mut sums = reduce4(acc);
+        let mut sums = reduce8(acc);
         if !xt.is_empty() {
-            for (s, rk) in sums.iter_mut().zip(&r) {
-                let tail = &rk[n - xt.len()..];
-                for (&a, &b) in tail.iter().zip(xt) {
-                    *s = s.wrapping_add(i32::from(a) * i32::from(b));
+            let mut tails = [0i32; ROWS];
+            for (t, rk) in tails.iter_mut().zip(&r) {
+                for (&a, &b) in rk[n - xt.len()..].iter().zip(xt) {
+                    *t = t.wrapping_add(i32::from(a) * i32::from(b));
                 }
             }
+            sums = _mm256_add_epi32(sums, bytemuck::cast(tails));
         }
         let range = first..first + ROWS;
-        let (Ok(m), Ok(sh), Ok(b)) = (
-            <[i32; ROWS]>::try_from(&mult[range.clone()]),
-            <[i8; ROWS]>::try_from(&shift[range.clone()]),
-            <[i32; ROWS]>::try_from(&bias[range.clone()]),
+        let (Ok(m), Ok(sh), Ok(b), Ok(o)) = (
+            <&[i32; ROWS]>::try_from(&mult[range.clone()]),
+            <&[i8; ROWS]>::try_from(&shift[range.clone()]),
+            <&[i32; ROWS]>::try_from(&bias[range.clone()]),
+            <&mut [i32; ROWS]>::try_from(&mut out[range]),
         ) else {
             continue; // unreachable: `rows` is at most each slice's length
         };
-        let done = if sh.iter().all(|&s| s >= 1 && s as u32 <= MAX_SHIFT) {
-            requantize4(sums, m, sh, b)
+        *o = if vector_shifts {
+            bytemuck::cast(requantize8(sums, m, sh, b))
         } else {
-            // A shift of 0 (never exported, but valid): the scalar form.
-            core::array::from_fn(|k| {
-                requantize_in_range(sums[k], m[k], sh[k] as u32).wrapping_add(b[k])
-            })
+            let sums: [i32; ROWS] = bytemuck::cast(sums);
+            let mut o = [0; ROWS];
+            for (k, o) in o.iter_mut().enumerate() {
+                *o = requantize_in_range(sums[k], m[k], sh[k] as u32).wrapping_add(b[k]);
+            }
+            o
         };
-        out[range].copy_from_slice(&done);
     }
     for i in groups * ROWS..rows {
         let wr = &w[i * cols..i * cols + n];
@@ -145,70 +199,81 @@ fn matvec_requant_avx2(
     }
 }
 
-/// The sum of the lanes of each of four accumulators, in order: two rounds of pairwise
-/// adds leave each row's partial sums in its own lane of the two 128-bit halves.
+/// The sums of the lanes of each of eight accumulators, in order: three rounds of pairwise
+/// adds leave rows 0-3 and 4-7 in the two 128-bit halves, each half holding a partial sum.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn reduce4(a: [__m256i; ROWS]) -> [i32; ROWS] {
-    let h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
-    bytemuck::cast(_mm_add_epi32(
-        _mm256_castsi256_si128(h),
-        _mm256_extracti128_si256::<1>(h),
-    ))
+fn reduce8(a: [__m256i; ROWS]) -> __m256i {
+    let h01 = _mm256_hadd_epi32(a[0], a[1]);
+    let h23 = _mm256_hadd_epi32(a[2], a[3]);
+    let h45 = _mm256_hadd_epi32(a[4], a[5]);
+    let h67 = _mm256_hadd_epi32(a[6], a[7]);
+    // [r0 r1 r2 r3 | r0 r1 r2 r3] partial sums, and the same for rows 4-7.
+    let lo = _mm256_hadd_epi32(h01, h23);
+    let hi = _mm256_hadd_epi32(h45, h67);
+    _mm256_add_epi32(
+        _mm256_permute2x128_si256::<0x20>(lo, hi),
+        _mm256_permute2x128_si256::<0x31>(lo, hi),
+    )
 }
 
-/// [`requantize_in_range`] of four sums, plus the biases, in the 64-bit vector lanes.
-///
-/// For `1 <= s <= 62` the scalar form is `q = (p - [p < 0]) >> (s - 1)`, then
-/// `(q >> 1) + (q & 1)`, with `p = acc·mult`. AVX2 has no 64-bit arithmetic right shift,
-/// so the shift is logical on `u = p - [p < 0] + 2^62`, which is never negative
-/// (`p > -2^62`) and below 2^63: `v = u >> (s - 1) = q + 2^(63 - s)`, an even offset, so
-/// `(v >> 1) + (v & 1) = (q >> 1) + (q & 1) + 2^(62 - s)`, and the offset is subtracted.
-/// Every shift must be in `1..=62`.
+/// [`requantize_in_range`] of eight sums, plus the biases: the even lanes and the odd lanes
+/// each as four 64-bit products.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn requantize4(sums: [i32; ROWS], m: [i32; ROWS], s: [i8; ROWS], b: [i32; ROWS]) -> [i32; ROWS] {
-    let acc = _mm256_cvtepi32_epi64(bytemuck::cast(sums));
-    let mult = _mm256_cvtepi32_epi64(bytemuck::cast(m));
-    // Signed 32 × 32 → 64 of the low halves: |p| <= 2^62.
-    let p = _mm256_mul_epi32(acc, mult);
+fn requantize8(sums: __m256i, m: &[i32; ROWS], s: &[i8; ROWS], b: &[i32; ROWS]) -> __m256i {
+    let mult: __m256i = bytemuck::cast(*m);
+    // Shifts as 64-bit lanes: the even rows' and the odd rows'.
+    let s16 = _mm_cvtepi8_epi16(_mm_cvtsi64_si128(i64::from_le_bytes(s.map(|s| s as u8))));
+    let s_even = _mm256_cvtepu16_epi64(_mm_shuffle_epi8(
+        s16,
+        _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1),
+    ));
+    let s_odd = _mm256_cvtepu16_epi64(_mm_shuffle_epi8(
+        s16,
+        _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1),
+    ));
+    let even = requantize_lanes(_mm256_mul_epi32(sums, mult), s_even);
+    let odd = requantize_lanes(
+        _mm256_mul_epi32(_mm256_srli_epi64::<32>(sums), _mm256_srli_epi64::<32>(mult)),
+        s_odd,
+    );
+    // Even rows from the low words of `even`, odd rows from the low words of `odd`.
+    let r = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
+    _mm256_add_epi32(r, bytemuck::cast(*b))
+}
+
+/// [`requantize_in_range`] of four 64-bit products `p` (`|p| <= 2^62`) with shifts `s` in
+/// `1..=62`, the result in the low 32 bits of each lane.
+///
+/// The scalar form is `q = (p - [p < 0]) >> (s - 1)`, then `(q >> 1) + (q & 1)`. AVX2 has
+/// no 64-bit arithmetic right shift, so the shift is logical on
+/// `u = p - [p < 0] + 2^62`, which is never negative (`p > -2^62`) and below 2^63:
+/// `v = u >> (s - 1) = q + 2^(63 - s)`, an even offset, so
+/// `(v >> 1) + (v & 1) = (q >> 1) + (q & 1) + 2^(62 - s)`, and the offset is subtracted.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn requantize_lanes(p: __m256i, s: __m256i) -> __m256i {
     let negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p); // -1 where p < 0
     let offset = _mm256_set1_epi64x(1 << 62);
     let u = _mm256_add_epi64(_mm256_add_epi64(p, negative), offset);
-    let s = s.map(i64::from);
-    let sm1: __m256i = bytemuck::cast([s[0] - 1, s[1] - 1, s[2] - 1, s[3] - 1]);
-    let sv: __m256i = bytemuck::cast(s);
-    let v = _mm256_srlv_epi64(u, sm1);
-    let one = _mm256_set1_epi64x(1);
-    let r = _mm256_add_epi64(_mm256_srli_epi64::<1>(v), _mm256_and_si256(v, one));
-    let r = _mm256_sub_epi64(r, _mm256_srlv_epi64(offset, sv));
-    // The low 32 bits of each 64-bit lane, in order.
-    let low = _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
-    let low = _mm_add_epi32(_mm256_castsi256_si128(low), bytemuck::cast(b));
-    bytemuck::cast(low)
+    let v = _mm256_srlv_epi64(u, _mm256_sub_epi64(s, _mm256_set1_epi64x(1)));
+    let r = _mm256_add_epi64(
+        _mm256_srli_epi64::<1>(v),
+        _mm256_and_si256(v, _mm256_set1_epi64x(1)),
+    );
+    _mm256_sub_epi64(r, _mm256_srlv_epi64(offset, s))
 }
 
-/// Units per pass of [`gru_units`]: the eight `i32` lanes.
+/// Units per pass of [`Avx2::gru_units`]: the eight `i32` lanes.
 const UNITS: usize = 8;
-
-/// [`super::gru_units`] for the leading multiple of eight units (of the shortest slice);
-/// returns how many units it updated. Same integer steps as the scalar form, lane by lane:
-/// [`super::sigmoid_q15`], [`super::tanh_q15`], [`super::mul_q15`], [`super::gru_blend`].
-#[inline]
-pub(crate) fn gru_units(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) -> usize {
-    // SAFETY: as in `matvec_requant`: the build targets AVX2, so the CPU has it.
-    #[allow(unsafe_code)]
-    unsafe {
-        gru_units_avx2(h, gi, gh)
-    }
-}
 
 #[target_feature(enable = "avx2")]
 fn gru_units_avx2(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) -> usize {
     let [gi_r, gi_z, gi_n] = gi.map(|g| g.as_chunks::<UNITS>().0);
     let [gh_r, gh_z, gh_n] = gh.map(|g| g.as_chunks::<UNITS>().0);
     let (hv, _) = h.as_chunks_mut::<UNITS>();
-    let load = |v: &[i32; UNITS]| -> __m256i { bytemuck::cast(*v) };
+    let load = |v: &[i32; UNITS]| -> __m256i { bytemuck::cast(*v) }; // no intrinsics: inlines
     let units = hv
         .iter_mut()
         .zip(gi_r.iter().zip(gh_r))
@@ -288,18 +353,23 @@ fn sigmoid8(x: __m256i) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn mul_q15_8(a: __m256i, b: __m256i) -> __m256i {
-    let round = |p: __m256i| {
-        let negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
-        let p = _mm256_add_epi64(p, _mm256_add_epi64(negative, _mm256_set1_epi64x(1 << 14)));
-        _mm256_srli_epi64::<15>(p)
-    };
-    let even = round(_mm256_mul_epi32(a, b));
-    let odd = round(_mm256_mul_epi32(
+    let even = round_q15(_mm256_mul_epi32(a, b));
+    let odd = round_q15(_mm256_mul_epi32(
         _mm256_srli_epi64::<32>(a),
         _mm256_srli_epi64::<32>(b),
     ));
     // Even lanes from the low words of `even`, odd lanes from the low words of `odd`.
     _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
+}
+
+/// `p / 2^15` rounded half away from zero in each 64-bit lane; only the low 32 bits of
+/// each result are meaningful (the logical shift leaves the high ones wrong for p < 0).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn round_q15(p: __m256i) -> __m256i {
+    let negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
+    let p = _mm256_add_epi64(p, _mm256_add_epi64(negative, _mm256_set1_epi64x(1 << 14)));
+    _mm256_srli_epi64::<15>(p)
 }
 
 /// [`super::gru_blend`] of eight units: `n + round(z·(h − n) / 2^15)`, clamped to
@@ -323,16 +393,6 @@ fn blend8(z: __m256i, h: __m256i, n: __m256i) -> [i16; UNITS] {
     let packed = _mm256_packs_epi32(v, v);
     let both = _mm256_permute4x64_epi64::<0b1000>(packed);
     bytemuck::cast(_mm256_castsi256_si128(both))
-}
-
-/// [`tanh8`] (`FRAC` 16) or [`sigmoid8`] of eight lanes, for the tests.
-#[cfg(test)]
-fn activation_lanes(x: [i32; UNITS], sigmoid: bool) -> [i32; UNITS] {
-    // SAFETY: as in `matvec_requant`: the build targets AVX2, so the CPU has it.
-    #[allow(unsafe_code)]
-    unsafe {
-        activation_lanes_avx2(x, sigmoid)
-    }
 }
 
 #[cfg(test)]
@@ -364,12 +424,23 @@ mod tests {
         }
     }
 
+    /// The token, or `None` (and a note) on a CPU without AVX2, where these tests have
+    /// nothing to check.
+    fn avx2() -> Option<Avx2> {
+        let k = Avx2::detect();
+        if k.is_none() {
+            eprintln!("SKIPPED: this CPU has no AVX2");
+        }
+        k
+    }
+
     fn check_activations(xs: &[i32]) {
+        let Some(k) = avx2() else { return };
         for c in xs.chunks(UNITS) {
             let mut x = [0; UNITS];
             x[..c.len()].copy_from_slice(c);
-            let t = activation_lanes(x, false);
-            let s = activation_lanes(x, true);
+            let t = k.activation_lanes(x, false);
+            let s = k.activation_lanes(x, true);
             for k in 0..c.len() {
                 assert_eq!(
                     t[k],
@@ -424,10 +495,16 @@ mod tests {
             let gi = [full(), full(), full()];
             let gh = [full(), full(), full()];
             let h0: Vec<i16> = (0..units).map(|_| next() as i16).collect();
-            let (mut got, mut want) = (h0.clone(), h0);
-            super::super::gru_units(&mut got, &gi, &gh);
+            let Some(k) = avx2() else { return Ok(()) };
+            let (mut got, mut want, mut via) = (h0.clone(), h0.clone(), h0.clone());
+            let done = k.gru_units(&mut got, gates_from(&gi, 0), gates_from(&gh, 0));
             gru_units_scalar(&mut want, gates_from(&gi, 0), gates_from(&gh, 0));
-            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(done, units / UNITS * UNITS);
+            proptest::prop_assert_eq!(&got[..done], &want[..done]);
+            proptest::prop_assert_eq!(&got[done..], &h0[done..]);
+            // And through the dispatch, which finishes the tail one unit at a time.
+            super::super::gru_units(&mut via, &gi, &gh);
+            proptest::prop_assert_eq!(via, want);
         }
 
         #[test]
@@ -449,7 +526,8 @@ mod tests {
                 .collect();
             let bias: Vec<i32> = (0..rows).map(|_| next() as i32).collect();
             let (mut got, mut want) = (vec![7; rows + 1], vec![7; rows + 1]);
-            matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut got);
+            let Some(k) = avx2() else { return Ok(()) };
+            k.matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut got);
             matvec_requant_rows(&w, cols, &x, &mult, &shift, &bias, &mut want);
             proptest::prop_assert_eq!(got, want);
         }
@@ -457,6 +535,15 @@ mod tests {
 
     #[test]
     fn matvec_requant_extremes() {
+        let Some(k) = avx2() else { return };
+        // Nine rows: one group of eight and one row alone. The second set of shifts has a 0,
+        // which sends the product through the scalar requantization.
+        let mult = [i32::MAX, i32::MIN, 1, -1, 0, 1 << 30, -(1 << 30), 12345, 7];
+        let bias = [i32::MAX, i32::MIN, 0, 1, -1, 5, 6, 7, 8];
+        let shifts = [
+            [62, 1, 31, 32, 33, 2, 45, 62, 1],
+            [62, 1, 31, 32, 33, 0, 45, 62, 1],
+        ];
         for cols in [16, 32, 48, 128, 130, MAX_COLS] {
             for (wv, xv) in [
                 (127i8, 32767i16),
@@ -464,16 +551,14 @@ mod tests {
                 (-128, 32767),
                 (127, -32768),
             ] {
-                let rows = 9;
-                let w = vec![wv; rows * cols];
-                let x = vec![xv; cols];
-                let mult = vec![i32::MAX, i32::MIN, 1, -1, 0, 1 << 30, -(1 << 30), 12345, 7];
-                let shift = vec![62, 1, 31, 32, 33, 0, 45, 62, 1];
-                let bias = vec![i32::MAX, i32::MIN, 0, 1, -1, 5, 6, 7, 8];
-                let (mut got, mut want) = (vec![0; rows], vec![0; rows]);
-                matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut got);
-                matvec_requant_rows(&w, cols, &x, &mult, &shift, &bias, &mut want);
-                assert_eq!(got, want, "cols {cols} w {wv} x {xv}");
+                for shift in &shifts {
+                    let w = vec![wv; 9 * cols];
+                    let x = vec![xv; cols];
+                    let (mut got, mut want) = (vec![0; 9], vec![0; 9]);
+                    k.matvec_requant(&w, cols, &x, &mult, shift, &bias, &mut got);
+                    matvec_requant_rows(&w, cols, &x, &mult, shift, &bias, &mut want);
+                    assert_eq!(got, want, "cols {cols} w {wv} x {xv} shifts {shift:?}");
+                }
             }
         }
     }

@@ -61,6 +61,9 @@ pub fn run(args: &Args) -> Result<()> {
         "model        {name} ({}, {}x{}, vocab {})",
         engine, h.num_layers, h.hidden_dim, h.vocab_size
     );
+    if engine == "int8 runtime" {
+        println!("kernels      {}", mynah_runtime::kernels::kernel_set());
+    }
     println!("chars        {} (checksum {check:016x})", args.chars);
     println!("seconds      {secs:.4}");
     println!("mynah_us_per_char={us:.3}");

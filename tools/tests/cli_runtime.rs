@@ -154,6 +154,8 @@ fn bad_inputs_are_clear_errors() {
         fails(&["bench", dir.path().join("missing.mynah").to_str().unwrap()])
             .contains("missing.mynah")
     );
+    let f = fixture();
+    assert!(fails(&["bench", f.to_str().unwrap(), "--repeat", "0"]).contains("--repeat"));
 }
 
 #[test]

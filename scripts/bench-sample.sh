@@ -4,7 +4,8 @@
 # matrix-vector products gains nothing from more). Both are measured in this run.
 #   usage: bench-sample.sh INT8.mynah FLOAT.safetensors
 # The libtorch time per character is the difference between a long and a short run divided by
-# the extra characters, so process start-up and model loading cancel out.
+# the extra characters, so process start-up and model loading cancel out. Both sides report
+# their fastest of RUNS runs (default 5): other processes on the machine only slow a run down.
 set -euo pipefail
 int8=${1:?usage: bench-sample.sh INT8.mynah FLOAT.safetensors}
 float=${2:?usage: bench-sample.sh INT8.mynah FLOAT.safetensors}
@@ -12,10 +13,11 @@ mynah=${MYNAH:-target/release/mynah}
 train=${TRAIN:-target/release/mynah-train}
 short=${SHORT:-1000}
 long=${LONG:-5000}
+runs=${RUNS:-5}
 
-seconds() { # best of three wall-clock times of a command, in seconds
+seconds() { # best of $runs wall-clock times of a command, in seconds
   local best=
-  for _ in 1 2 3; do
+  for _ in $(seq "$runs"); do
     local t0 t1
     t0=$(date +%s.%N)
     "$@" >/dev/null
@@ -30,7 +32,7 @@ t_short=$(seconds lt "$short")
 t_long=$(seconds lt "$long")
 libtorch_us=$(awk -v s="$t_short" -v l="$t_long" -v n="$((long - short))" 'BEGIN { printf "%.3f", (l - s) / n * 1e6 }')
 
-mynah_us=$("$mynah" bench "$int8" --chars 200000 | sed -n 's/^mynah_us_per_char=//p' | tail -n1)
+mynah_us=$("$mynah" bench "$int8" --chars 200000 --repeat "$runs" | sed -n 's/^mynah_us_per_char=//p' | tail -n1)
 
 echo "model=$int8"
 echo "libtorch_us_per_char=$libtorch_us"

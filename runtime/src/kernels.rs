@@ -677,6 +677,25 @@ impl SoftmaxScale {
     }
 }
 
+/// `out[i] = scale.weight(max, logits[i])` over the common length, and the sum of those
+/// weights. Every logit must be at most `max` (larger ones count as `max`). Eight at a time
+/// with AVX2 (`kernels::x86_avx2`), with equal results.
+#[cfg(all(target_arch = "x86_64", feature = "avx2"))]
+#[inline]
+pub fn softmax_weights(scale: &SoftmaxScale, max: i32, logits: &[i32], out: &mut [i32]) -> u64 {
+    let avx2 = x86_avx2::Avx2::detect();
+    if let Some(total) = avx2.and_then(|k| k.softmax_weights(scale, max, logits, out)) {
+        return total;
+    }
+    let mut total = 0;
+    for (o, &l) in out.iter_mut().zip(logits) {
+        let w = scale.weight(max, l);
+        *o = w as i32; // w <= 2^30
+        total += u64::from(w);
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -150,6 +150,24 @@ pub fn sample(
     sel: &mut [i32],
 ) -> Option<u32> {
     let cut = top_k_cut(logits, opts.top_k, opts.allow_eos, sel);
+    // On the host, with every character kept (no top-k), passes over the characters alone,
+    // the weights eight at a time with AVX2; devices keep the one path below (their flash
+    // is full). Both give the same token and draw the same numbers.
+    #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
+    if cut.is_none() && sel.len() >= logits.len() {
+        return sample_every_char(logits, opts, rng, sel);
+    }
+    sample_kept(logits, opts, cut, rng, sel)
+}
+
+/// [`sample`] over the tokens that eligibility and the top-k `cut` keep.
+fn sample_kept(
+    logits: &[i32],
+    opts: &SampleOptions,
+    cut: Option<Cut>,
+    rng: &mut Pcg32,
+    sel: &mut [i32],
+) -> Option<u32> {
     let mut best: Option<(usize, i32)> = None;
     for_kept(logits, opts.allow_eos, cut, |id, l| {
         if best.is_none_or(|(_, b)| l > b) {
@@ -188,6 +206,50 @@ pub fn sample(
         true
     });
     Some(chosen as u32)
+}
+
+/// [`sample`] when every character is kept (no top-k) and `sel` covers the logits: the
+/// same maximum, weights, draw and cumulative choice as [`sample_kept`], with `<EOS>` (id
+/// 2, before every character) taken on its own.
+#[cfg(all(target_arch = "x86_64", feature = "avx2"))]
+fn sample_every_char(
+    logits: &[i32],
+    opts: &SampleOptions,
+    rng: &mut Pcg32,
+    sel: &mut [i32],
+) -> Option<u32> {
+    let (eos, first) = (EOS as usize, FIRST_CHAR_ID as usize);
+    let chars = logits.get(first..).unwrap_or(&[]);
+    let eos_logit = logits.get(eos).copied().filter(|_| opts.allow_eos);
+    // The largest logit, the lowest id on ties: <EOS> wins a tie with a character.
+    let char_max = chars.iter().copied().max();
+    let (best_id, max) = match (eos_logit, char_max) {
+        (Some(e), Some(c)) if e >= c => (eos, e),
+        (_, Some(c)) => (first + chars.iter().position(|&l| l == c).unwrap_or(0), c),
+        (Some(e), None) => (eos, e),
+        (None, None) => return None,
+    };
+    if opts.temperature.is_greedy() {
+        return Some(best_id as u32);
+    }
+    let scale = SoftmaxScale::new(opts.temperature.milli());
+    let weights = sel.get_mut(first..logits.len()).unwrap_or(&mut []);
+    let mut total = crate::kernels::softmax_weights(&scale, max, chars, weights);
+    let eos_weight = eos_logit.map_or(0, |l| scale.weight(max, l));
+    total += u64::from(eos_weight);
+    let target = rng.below(total);
+    // The first token whose cumulative weight exceeds the draw.
+    let mut acc = u64::from(eos_weight);
+    if eos_logit.is_some() && acc > target {
+        return Some(EOS);
+    }
+    for (i, &w) in weights.iter().enumerate() {
+        acc += u64::from(w as u32);
+        if acc > target {
+            return Some((first + i) as u32);
+        }
+    }
+    Some(best_id as u32)
 }
 
 /// Writes the Q30 softmax weights of `logits` at `temperature` into `out` (0 for tokens
@@ -233,6 +295,34 @@ pub fn softmax_q30(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
+    proptest::proptest! {
+        /// The host's path over every character picks the same token and draws the same
+        /// numbers as the general one, whatever the logits, temperature and `<EOS>` rule.
+        #[test]
+        fn every_char_path_equals_the_general_one(
+            len in 0usize..90,
+            spread in 0u32..32,
+            milli in proptest::sample::select(vec![0u32, 1, 7, 250, 800, 1000, 1700, 5000, 1_500_000, u32::MAX]),
+            allow_eos in proptest::bool::ANY,
+            seed in proptest::num::u64::ANY,
+        ) {
+            let mut s = seed | 1;
+            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            // Logits from a narrow to the full i32 range, with ties now and then.
+            let logits: Vec<i32> = (0..len)
+                .map(|_| if next() % 5 == 0 { 1234 } else { (next() as i32) >> spread })
+                .collect();
+            let opts = SampleOptions::new(Temperature::from_milli(milli), allow_eos);
+            let (mut a, mut b) = (Pcg32::new(seed), Pcg32::new(seed));
+            let (mut sa, mut sb) = (vec![0; len], vec![0; len]);
+            let fast = sample_every_char(&logits, &opts, &mut a, &mut sa);
+            let general = sample_kept(&logits, &opts, None, &mut b, &mut sb);
+            proptest::prop_assert_eq!(fast, general);
+            proptest::prop_assert_eq!(a.next_u64(), b.next_u64());
+        }
+    }
 
     #[test]
     fn greedy_takes_lowest_id_of_the_max_and_skips_specials() {

@@ -13,8 +13,8 @@
 
 use core::arch::x86_64::*;
 
-use super::{requantize_in_range, ACT_MAX, MAX_SHIFT, ONE_Q15, PRE_FRAC};
-use crate::tables::{TANH_Q15, TANH_STEP_BITS};
+use super::{requantize_in_range, SoftmaxScale, ACT_MAX, EXP2_FRAC, MAX_SHIFT, ONE_Q15, PRE_FRAC};
+use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 
 cpufeatures::new!(avx2_cpuid, "avx2");
 
@@ -63,6 +63,25 @@ impl Avx2 {
         #[allow(unsafe_code)]
         unsafe {
             gru_units_avx2(h, gi, gh)
+        }
+    }
+
+    /// `out[i] = scale.weight(max, logits[i])` for the common length, and their sum; `None`
+    /// (nothing written) when the temperature is so high (above 1489) that the cutoff does
+    /// not fit 32 bits, which the scalar form handles. Every logit must be at most `max`.
+    #[inline]
+    pub(crate) fn softmax_weights(
+        self,
+        scale: &SoftmaxScale,
+        max: i32,
+        logits: &[i32],
+        out: &mut [i32],
+    ) -> Option<u64> {
+        let cutoff = u32::try_from(scale.cutoff).ok()?;
+        // SAFETY: as in `matvec_requant`: the `Avx2` token proves the CPU has AVX2.
+        #[allow(unsafe_code)]
+        unsafe {
+            Some(softmax_weights_avx2(scale.factor, cutoff, max, logits, out))
         }
     }
 
@@ -239,9 +258,7 @@ fn requantize8(sums: __m256i, m: &[i32; ROWS], s: &[i8; ROWS], b: &[i32; ROWS]) 
         _mm256_mul_epi32(_mm256_srli_epi64::<32>(sums), _mm256_srli_epi64::<32>(mult)),
         s_odd,
     );
-    // Even rows from the low words of `even`, odd rows from the low words of `odd`.
-    let r = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
-    _mm256_add_epi32(r, bytemuck::cast(*b))
+    _mm256_add_epi32(even_odd(even, odd), bytemuck::cast(*b))
 }
 
 /// [`requantize_in_range`] of four 64-bit products `p` (`|p| <= 2^62`) with shifts `s` in
@@ -359,8 +376,7 @@ fn mul_q15_8(a: __m256i, b: __m256i) -> __m256i {
         _mm256_srli_epi64::<32>(a),
         _mm256_srli_epi64::<32>(b),
     ));
-    // Even lanes from the low words of `even`, odd lanes from the low words of `odd`.
-    _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
+    even_odd(even, odd)
 }
 
 /// `p / 2^15` rounded half away from zero in each 64-bit lane; only the low 32 bits of
@@ -394,6 +410,127 @@ fn blend8(z: __m256i, h: __m256i, n: __m256i) -> [i16; UNITS] {
     let packed = _mm256_packs_epi32(v, v);
     let both = _mm256_permute4x64_epi64::<0b1000>(packed);
     bytemuck::cast(_mm256_castsi256_si128(both))
+}
+
+/// [`Avx2::softmax_weights`] with a 32-bit cutoff: eight logits at a time, the rest one
+/// by one with [`SoftmaxScale::weight`].
+#[target_feature(enable = "avx2")]
+fn softmax_weights_avx2(
+    factor: u64,
+    cutoff: u32,
+    max: i32,
+    logits: &[i32],
+    out: &mut [i32],
+) -> u64 {
+    let n = logits.len().min(out.len());
+    let (lv, lt) = logits[..n].as_chunks::<UNITS>();
+    let (ov, ot) = out[..n].as_chunks_mut::<UNITS>();
+    let mut total = _mm256_setzero_si256(); // four u64 partial sums
+    for (o, l) in ov.iter_mut().zip(lv) {
+        let w = weights8(factor, cutoff, max, bytemuck::cast(*l));
+        *o = bytemuck::cast(w);
+        total = _mm256_add_epi64(total, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(w)));
+        total = _mm256_add_epi64(
+            total,
+            _mm256_cvtepu32_epi64(_mm256_extracti128_si256::<1>(w)),
+        );
+    }
+    let sums: [u64; 4] = bytemuck::cast(total);
+    let mut total = sums.iter().sum::<u64>();
+    let scale = SoftmaxScale {
+        factor,
+        cutoff: u64::from(cutoff),
+    };
+    for (o, &l) in ot.iter_mut().zip(lt) {
+        let w = scale.weight(max, l);
+        *o = w as i32; // w <= 2^30
+        total += u64::from(w);
+    }
+    total
+}
+
+/// [`SoftmaxScale::weight`] of eight logits, lane by lane, then [`super::exp2_neg_q30`]:
+/// the same integer steps, with the 64-bit products formed in even and odd lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn weights8(factor: u64, cutoff: u32, max: i32, l: __m256i) -> __m256i {
+    // The gap max - l, in [0, 2^32) for logits at most max: exact as a u32.
+    let d = _mm256_sub_epi32(_mm256_set1_epi32(max), l);
+    let cut = _mm256_set1_epi32(cutoff as i32);
+    // d >= cutoff (unsigned): such lanes give 0; d is clamped to the cutoff, which keeps
+    // d · factor below 2^62 as the scalar form's bound says.
+    let beyond = _mm256_cmpeq_epi32(_mm256_max_epu32(d, cut), d);
+    let d = _mm256_min_epu32(d, cut);
+    // y = (d · factor + 2^31) >> 32 = d · hi + ((d · lo + 2^31) >> 32), factor = hi·2^32 + lo.
+    let lo = _mm256_set1_epi64x((factor & 0xffff_ffff) as i64);
+    let hi = _mm256_set1_epi64x((factor >> 32) as i64);
+    let y = even_odd(
+        scaled_gap(d, lo, hi),
+        scaled_gap(_mm256_srli_epi64::<32>(d), lo, hi),
+    );
+    // 2^-y, y in Q24: the table interpolation for the fraction, a shift for the integer.
+    let int = _mm256_srli_epi32::<{ EXP2_FRAC as i32 }>(y);
+    let sub = EXP2_FRAC - EXP2_STEP_BITS;
+    let idx = _mm256_and_si256(_mm256_srli_epi32::<16>(y), _mm256_set1_epi32(0xff));
+    let f = _mm256_and_si256(y, _mm256_set1_epi32((1 << sub) - 1));
+    let (t_lo, t_hi) = gather_exp2(idx);
+    // (t_lo - t_hi) · f < 2^38: 64-bit products, then rounded back below 2^22.
+    let diff = _mm256_sub_epi32(t_lo, t_hi);
+    let step = even_odd(
+        interpolation_step(diff, f),
+        interpolation_step(_mm256_srli_epi64::<32>(diff), _mm256_srli_epi64::<32>(f)),
+    );
+    let v = _mm256_sub_epi32(t_lo, step);
+    // (v + 2^(s-1)) >> s with s = int (the half term is 0 for s = 0); int > 30 gives 0.
+    let s = _mm256_min_epu32(int, _mm256_set1_epi32(31));
+    let halfbit = _mm256_srli_epi32::<1>(_mm256_sllv_epi32(_mm256_set1_epi32(1), s));
+    let r = _mm256_srlv_epi32(_mm256_add_epi32(v, halfbit), s);
+    let zero = _mm256_or_si256(beyond, _mm256_cmpgt_epi32(int, _mm256_set1_epi32(30)));
+    _mm256_andnot_si256(zero, r)
+}
+
+/// `(d · hi) + ((d · lo + 2^31) >> 32)` for the low 32 bits `d` of each 64-bit lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn scaled_gap(d: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
+    let half = _mm256_set1_epi64x(1 << 31);
+    let low = _mm256_srli_epi64::<32>(_mm256_add_epi64(_mm256_mul_epu32(d, lo), half));
+    _mm256_add_epi64(_mm256_mul_epu32(d, hi), low)
+}
+
+/// `(a · b + 2^15) >> 16` for the low 32 bits of each 64-bit lane (products below 2^38).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn interpolation_step(a: __m256i, b: __m256i) -> __m256i {
+    const { assert!(EXP2_FRAC - EXP2_STEP_BITS == 16) };
+    let p = _mm256_add_epi64(_mm256_mul_epu32(a, b), _mm256_set1_epi64x(1 << 15));
+    _mm256_srli_epi64::<16>(p)
+}
+
+/// The low 32 bits of each 64-bit lane of `even` in the even lanes, of `odd` in the odd.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn even_odd(even: __m256i, odd: __m256i) -> __m256i {
+    _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
+}
+
+/// `EXP2_NEG_Q30[idx]` and `EXP2_NEG_Q30[idx + 1]` for each lane's `idx` (at most 255).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn gather_exp2(idx: __m256i) -> (__m256i, __m256i) {
+    const { assert!(EXP2_NEG_Q30.len() == (1 << EXP2_STEP_BITS) + 1) };
+    let base = EXP2_NEG_Q30.as_ptr().cast::<i32>();
+    let next = _mm256_add_epi32(idx, _mm256_set1_epi32(1));
+    // SAFETY: every lane of `idx` is at most 255 (the caller masks it with 0xff), so the
+    // 4-byte reads at entries `idx` and `idx + 1 <= 256` lie inside `EXP2_NEG_Q30`, whose
+    // 257 entries are checked above. Gathers have no alignment requirement.
+    #[allow(unsafe_code)]
+    unsafe {
+        (
+            _mm256_i32gather_epi32::<4>(base, idx),
+            _mm256_i32gather_epi32::<4>(base, next),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -531,6 +668,35 @@ mod tests {
             k.matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut got);
             matvec_requant_rows(&w, cols, &x, &mult, &shift, &bias, &mut want);
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn softmax_weights_match_scalar(
+            len in 0usize..40,
+            spread in 0u32..32,
+            milli in proptest::sample::select(vec![1u32, 3, 100, 800, 1000, 4000, 1_000_000, u32::MAX]),
+            seed in proptest::num::u64::ANY,
+        ) {
+            let Some(k) = avx2() else { return Ok(()) };
+            let mut next = stream(seed);
+            let mut logits: Vec<i32> = (0..len).map(|_| (next() as i32) >> spread).collect();
+            // The extremes of the gap: 0 (the maximum itself) and 2^32 - 1.
+            logits.extend([i32::MIN, i32::MAX]);
+            let max = logits.iter().copied().max().unwrap_or(0);
+            let scale = SoftmaxScale::new(milli);
+            let mut got = vec![-1; logits.len()];
+            let want: Vec<i32> = logits.iter().map(|&l| scale.weight(max, l) as i32).collect();
+            match k.softmax_weights(&scale, max, &logits, &mut got) {
+                Some(total) => {
+                    proptest::prop_assert_eq!(&got, &want);
+                    let sum: u64 = want.iter().map(|&w| u64::from(w as u32)).sum();
+                    proptest::prop_assert_eq!(total, sum);
+                }
+                // Only a cutoff beyond 32 bits is left to the scalar form.
+                None => proptest::prop_assert!(milli > 1_400_000),
+            }
         }
     }
 

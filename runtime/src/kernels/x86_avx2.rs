@@ -1,11 +1,12 @@
 //! The host's kernels with AVX2 intrinsics (x86_64): the matrix product with its
-//! requantization, and the GRU's gate arithmetic. They run when the CPU has AVX2, detected
-//! once at run time ([`Avx2::detect`]; a build that targets AVX2 knows it at compile time),
-//! and give the same integers as the portable forms, so the output is the same either way.
+//! requantization, the GRU's gate arithmetic and the softmax weights of sampling. They run
+//! when the CPU has AVX2, detected once at run time ([`Avx2::detect`]; a build that targets
+//! AVX2 knows it at compile time), and give the same integers as the portable forms, so the
+//! output is the same either way.
 //!
 //! A 1×128 model's rows are 128 columns: eight `vpmaddwd` each, so what a row costs
 //! besides them (reducing the vector lanes, requantizing) dominates when rows go one at a
-//! time. Here four rows share each load of the activations and one reduction, and the four
+//! time. Here eight rows share each load of the activations and one reduction, and their
 //! requantizations run in the vector lanes. The results equal [`super::dot_i8_i16`]
 //! followed by [`super::requantize_in_range`] plus the bias, for every input: the sums are
 //! the same terms modulo 2^32 (wrapping addition is associative and commutative) and the

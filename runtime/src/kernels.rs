@@ -19,7 +19,7 @@ use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 mod arm_dsp;
 
 // The host's AVX2 kernels, used when the CPU has AVX2: `unsafe` calls of `#[target_feature]`
-// functions behind a token that only run-time detection makes, and one table gather.
+// functions behind a token that only run-time detection makes, and the table gathers.
 #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
 mod x86_avx2;
 
@@ -354,7 +354,7 @@ fn quad_sums_model(
 /// (wrapping) for a row-major `w` of `cols` columns, for every row that `w`, `mult`,
 /// `shift`, `bias` and `out` all have; other entries of `out` are left as they are.
 ///
-/// One row at a time on most targets; with AVX2 four rows share each activation load, the
+/// One row at a time on most targets; with AVX2 eight rows share each activation load, the
 /// lane reduction and a vector requantization (`kernels::x86_avx2`), with equal results.
 #[inline]
 pub fn matvec_requant(
@@ -367,9 +367,17 @@ pub fn matvec_requant(
     out: &mut [i32],
 ) {
     #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
-    if let Some(avx2) = x86_avx2::Avx2::detect() {
-        return avx2.matvec_requant(w, cols, x, mult, shift, bias, out);
-    }
+    let (w, mult, shift, bias, out) = {
+        let done = x86_avx2::Avx2::detect()
+            .map_or(0, |k| k.matvec_requant(w, cols, x, mult, shift, bias, out));
+        (
+            w.get(done * cols.max(1)..).unwrap_or(&[]),
+            mult.get(done..).unwrap_or(&[]),
+            shift.get(done..).unwrap_or(&[]),
+            bias.get(done..).unwrap_or(&[]),
+            out.get_mut(done..).unwrap_or(&mut []),
+        )
+    };
     matvec_requant_rows(w, cols, x, mult, shift, bias, out);
 }
 
@@ -678,17 +686,17 @@ impl SoftmaxScale {
 }
 
 /// `out[i] = scale.weight(max, logits[i])` over the common length, and the sum of those
-/// weights. Every logit must be at most `max` (larger ones count as `max`). Eight at a time
-/// with AVX2 (`kernels::x86_avx2`), with equal results.
+/// weights. Every logit must be at most `max` (the softmax's maximum). Eight at a time with
+/// AVX2 (`kernels::x86_avx2`), with equal results.
 #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
 #[inline]
 pub fn softmax_weights(scale: &SoftmaxScale, max: i32, logits: &[i32], out: &mut [i32]) -> u64 {
     let avx2 = x86_avx2::Avx2::detect();
-    if let Some(total) = avx2.and_then(|k| k.softmax_weights(scale, max, logits, out)) {
-        return total;
-    }
-    let mut total = 0;
-    for (o, &l) in out.iter_mut().zip(logits) {
+    let (done, mut total) = avx2
+        .and_then(|k| k.softmax_weights(scale, max, logits, out))
+        .unwrap_or((0, 0));
+    let rest = logits.get(done..).unwrap_or(&[]);
+    for (o, &l) in out.iter_mut().skip(done).zip(rest) {
         let w = scale.weight(max, l);
         *o = w as i32; // w <= 2^30
         total += u64::from(w);

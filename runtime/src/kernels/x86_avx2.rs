@@ -31,9 +31,8 @@ impl Avx2 {
         avx2_cpuid::get().then_some(Avx2(()))
     }
 
-    /// `out[i] = requantize_in_range(Σ_j w[i·cols + j]·x[j], mult[i], shift[i]) + bias[i]` over
-    /// `j < min(cols, x.len())` (wrapping), for the rows that `w`, `mult`, `shift`, `bias` and
-    /// `out` all have; other entries of `out` are left as they are.
+    /// [`super::matvec_requant`] for the leading multiple of eight of the rows that `w`,
+    /// `mult`, `shift`, `bias` and `out` all have; returns how many rows it wrote.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(crate) fn matvec_requant(
@@ -45,7 +44,7 @@ impl Avx2 {
         shift: &[i8],
         bias: &[i32],
         out: &mut [i32],
-    ) {
+    ) -> usize {
         // SAFETY: calling a `#[target_feature(enable = "avx2")]` function is sound on a CPU with
         // AVX2, and the `Avx2` token exists only where `detect` found it. The function itself is
         // safe code (bounds-checked slices, no raw pointers).
@@ -67,9 +66,10 @@ impl Avx2 {
         }
     }
 
-    /// `out[i] = scale.weight(max, logits[i])` for the common length, and their sum; `None`
-    /// (nothing written) when the temperature is so high (above 1489) that the cutoff does
-    /// not fit 32 bits, which the scalar form handles. Every logit must be at most `max`.
+    /// `out[i] = scale.weight(max, logits[i])` for the leading multiple of eight of the
+    /// common length: how many it wrote, and their sum. `None` (nothing written) when the
+    /// temperature is so high (above 1489) that the cutoff does not fit 32 bits, which the
+    /// scalar form handles. Every logit must be at most `max`.
     #[inline]
     pub(crate) fn softmax_weights(
         self,
@@ -77,7 +77,7 @@ impl Avx2 {
         max: i32,
         logits: &[i32],
         out: &mut [i32],
-    ) -> Option<u64> {
+    ) -> Option<(usize, u64)> {
         let cutoff = u32::try_from(scale.cutoff).ok()?;
         // SAFETY: as in `matvec_requant`: the `Avx2` token proves the CPU has AVX2.
         #[allow(unsafe_code)]
@@ -124,7 +124,7 @@ fn matvec_requant_avx2(
     shift: &[i8],
     bias: &[i32],
     out: &mut [i32],
-) {
+) -> usize {
     let cols = cols.max(1);
     let n = cols.min(x.len());
     let rows = [
@@ -213,11 +213,7 @@ fn matvec_requant_avx2(
             o
         };
     }
-    for i in groups * ROWS..rows {
-        let wr = &w[i * cols..i * cols + n];
-        let acc = super::dot_i8_i16(wr, x);
-        out[i] = requantize_in_range(acc, mult[i], shift[i] as u32).wrapping_add(bias[i]);
-    }
+    groups * ROWS
 }
 
 /// The sums of the lanes of each of eight accumulators, in order: three rounds of pairwise
@@ -413,8 +409,7 @@ fn blend8(z: __m256i, h: __m256i, n: __m256i) -> [i16; UNITS] {
     bytemuck::cast(_mm256_castsi256_si128(both))
 }
 
-/// [`Avx2::softmax_weights`] with a 32-bit cutoff: eight logits at a time, the rest one
-/// by one with [`SoftmaxScale::weight`].
+/// [`Avx2::softmax_weights`] with a 32-bit cutoff.
 #[target_feature(enable = "avx2")]
 fn softmax_weights_avx2(
     factor: u64,
@@ -422,10 +417,10 @@ fn softmax_weights_avx2(
     max: i32,
     logits: &[i32],
     out: &mut [i32],
-) -> u64 {
+) -> (usize, u64) {
     let n = logits.len().min(out.len());
-    let (lv, lt) = logits[..n].as_chunks::<UNITS>();
-    let (ov, ot) = out[..n].as_chunks_mut::<UNITS>();
+    let (lv, _) = logits[..n].as_chunks::<UNITS>();
+    let (ov, _) = out[..n].as_chunks_mut::<UNITS>();
     let mut total = _mm256_setzero_si256(); // four u64 partial sums
     for (o, l) in ov.iter_mut().zip(lv) {
         let w = weights8(factor, cutoff, max, bytemuck::cast(*l));
@@ -437,17 +432,7 @@ fn softmax_weights_avx2(
         );
     }
     let sums: [u64; 4] = bytemuck::cast(total);
-    let mut total = sums.iter().sum::<u64>();
-    let scale = SoftmaxScale {
-        factor,
-        cutoff: u64::from(cutoff),
-    };
-    for (o, &l) in ot.iter_mut().zip(lt) {
-        let w = scale.weight(max, l);
-        *o = w as i32; // w <= 2^30
-        total += u64::from(w);
-    }
-    total
+    (lv.len() * UNITS, sums.iter().sum())
 }
 
 /// [`SoftmaxScale::weight`] of eight logits, lane by lane, then [`super::exp2_neg_q30`]:
@@ -666,9 +651,15 @@ mod tests {
             let bias: Vec<i32> = (0..rows).map(|_| next() as i32).collect();
             let (mut got, mut want) = (vec![7; rows + 1], vec![7; rows + 1]);
             let Some(k) = avx2() else { return Ok(()) };
-            k.matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut got);
+            let done = k.matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut got);
             matvec_requant_rows(&w, cols, &x, &mult, &shift, &bias, &mut want);
-            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(done, rows / ROWS * ROWS);
+            proptest::prop_assert_eq!(&got[..done], &want[..done]);
+            proptest::prop_assert!(got[done..].iter().all(|&v| v == 7));
+            // And through the dispatch, which finishes the remaining rows.
+            let mut via = vec![7; rows + 1];
+            super::super::matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut via);
+            proptest::prop_assert_eq!(via, want);
         }
     }
 
@@ -690,8 +681,15 @@ mod tests {
             let mut got = vec![-1; logits.len()];
             let want: Vec<i32> = logits.iter().map(|&l| scale.weight(max, l) as i32).collect();
             match k.softmax_weights(&scale, max, &logits, &mut got) {
-                Some(total) => {
-                    proptest::prop_assert_eq!(&got, &want);
+                Some((done, total)) => {
+                    proptest::prop_assert_eq!(done, logits.len() / UNITS * UNITS);
+                    proptest::prop_assert_eq!(&got[..done], &want[..done]);
+                    let sum: u64 = want[..done].iter().map(|&w| u64::from(w as u32)).sum();
+                    proptest::prop_assert_eq!(total, sum);
+                    // And through the dispatch, which finishes the tail.
+                    let mut all = vec![-1; logits.len()];
+                    let total = super::super::softmax_weights(&scale, max, &logits, &mut all);
+                    proptest::prop_assert_eq!(&all, &want);
                     let sum: u64 = want.iter().map(|&w| u64::from(w as u32)).sum();
                     proptest::prop_assert_eq!(total, sum);
                 }
@@ -723,7 +721,9 @@ mod tests {
                     let w = vec![wv; 9 * cols];
                     let x = vec![xv; cols];
                     let (mut got, mut want) = (vec![0; 9], vec![0; 9]);
-                    k.matvec_requant(&w, cols, &x, &mult, shift, &bias, &mut got);
+                    let done = k.matvec_requant(&w, cols, &x, &mult, shift, &bias, &mut got);
+                    assert_eq!(done, 8);
+                    super::super::matvec_requant(&w, cols, &x, &mult, shift, &bias, &mut got);
                     matvec_requant_rows(&w, cols, &x, &mult, shift, &bias, &mut want);
                     assert_eq!(got, want, "cols {cols} w {wv} x {xv} shifts {shift:?}");
                 }

@@ -350,49 +350,82 @@ fn quad_sums_model(
     quads
 }
 
-/// `out[i] = requantize_in_range(dot_i8_i16(row i of w, x), mult[i], shift[i]) + bias[i]`
-/// (wrapping) for a row-major `w` of `cols` columns, for every row that `w`, `mult`,
-/// `shift`, `bias` and `out` all have; other entries of `out` are left as they are.
+/// Int8 rows with their requantization, borrowed from a model: what [`matvec_requant`]
+/// multiplies. Row `i` is `w[i·cols..(i + 1)·cols]`; its result is
+/// `round(acc · mult[i] / 2^shift[i]) + bias[i]`.
+#[derive(Clone, Copy, Debug)]
+pub struct QuantRows<'a> {
+    /// Row-major weights, `cols` per row.
+    pub w: &'a [i8],
+    /// Columns per row (0 counts as 1).
+    pub cols: usize,
+    /// Per-row multipliers.
+    pub mult: &'a [i32],
+    /// Per-row shifts (`0..=62`; others are clamped by the requantization).
+    pub shift: &'a [i8],
+    /// Per-row Q16 biases.
+    pub bias: &'a [i32],
+}
+
+impl<'a> QuantRows<'a> {
+    /// How many whole rows every slice has.
+    #[inline]
+    pub fn len(&self) -> usize {
+        let by_w = self.w.len() / self.cols.max(1);
+        by_w.min(self.mult.len())
+            .min(self.shift.len())
+            .min(self.bias.len())
+    }
+
+    /// Whether there is no whole row.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows from `first` on (none if `first` is past the end).
+    #[inline]
+    pub fn from(&self, first: usize) -> QuantRows<'a> {
+        QuantRows {
+            w: self
+                .w
+                .get(first.saturating_mul(self.cols.max(1))..)
+                .unwrap_or(&[]),
+            cols: self.cols,
+            mult: self.mult.get(first..).unwrap_or(&[]),
+            shift: self.shift.get(first..).unwrap_or(&[]),
+            bias: self.bias.get(first..).unwrap_or(&[]),
+        }
+    }
+}
+
+/// `out[i] = requantize_in_range(dot_i8_i16(row i, x), mult[i], shift[i]) + bias[i]`
+/// (wrapping) for every row that `rows` and `out` both have; other entries of `out` are
+/// left as they are.
 ///
 /// One row at a time on most targets; with AVX2 eight rows share each activation load, the
 /// lane reduction and a vector requantization (`kernels::x86_avx2`), with equal results.
 #[inline]
-pub fn matvec_requant(
-    w: &[i8],
-    cols: usize,
-    x: &[i16],
-    mult: &[i32],
-    shift: &[i8],
-    bias: &[i32],
-    out: &mut [i32],
-) {
+pub fn matvec_requant(rows: QuantRows<'_>, x: &[i16], out: &mut [i32]) {
     #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
-    let (w, mult, shift, bias, out) = {
-        let done = x86_avx2::Avx2::detect()
-            .map_or(0, |k| k.matvec_requant(w, cols, x, mult, shift, bias, out));
-        (
-            w.get(done * cols.max(1)..).unwrap_or(&[]),
-            mult.get(done..).unwrap_or(&[]),
-            shift.get(done..).unwrap_or(&[]),
-            bias.get(done..).unwrap_or(&[]),
-            out.get_mut(done..).unwrap_or(&mut []),
-        )
+    let (rows, out) = {
+        let done = x86_avx2::Avx2::detect().map_or(0, |k| k.matvec_requant(rows, x, out));
+        (rows.from(done), out.get_mut(done..).unwrap_or(&mut []))
     };
-    matvec_requant_rows(w, cols, x, mult, shift, bias, out);
+    matvec_requant_rows(rows, x, out);
 }
 
 /// [`matvec_requant`] one row at a time with [`dot_i8_i16`]: the portable form, and the
 /// reference the AVX2 kernel is tested against.
 #[inline]
-pub fn matvec_requant_rows(
-    w: &[i8],
-    cols: usize,
-    x: &[i16],
-    mult: &[i32],
-    shift: &[i8],
-    bias: &[i32],
-    out: &mut [i32],
-) {
+pub fn matvec_requant_rows(rows: QuantRows<'_>, x: &[i16], out: &mut [i32]) {
+    let QuantRows {
+        w,
+        cols,
+        mult,
+        shift,
+        bias,
+    } = rows;
     let rows = w.chunks_exact(cols.max(1)).zip(mult).zip(shift).zip(bias);
     for (o, (((w, &m), &s), &b)) in out.iter_mut().zip(rows) {
         *o = requantize_in_range(dot_i8_i16(w, x), m, s as u32).wrapping_add(b);

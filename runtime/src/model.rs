@@ -5,7 +5,7 @@ use mynah_format::{DType, Model, Shape, TensorName, Vocab, WeightsKind, BOS};
 #[cfg(any(test, not(mynah_dsp)))]
 use crate::kernels::matvec_requant;
 use crate::kernels::{
-    gru_units, requantize_bound, Reordered, MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX,
+    gru_units, requantize_bound, QuantRows, Reordered, MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX,
 };
 #[cfg(any(test, mynah_dsp))]
 use crate::kernels::{matvec_acc, requantize_in_range};
@@ -52,27 +52,27 @@ impl Dense<'_> {
         }
     }
 
-    /// The rows of `first..first + out.len()` with their multipliers, shifts and biases.
+    /// The rows `first..first + n` with their multipliers, shifts and biases.
     #[inline]
-    fn rows(&self, first: usize, n: usize) -> (&[i8], &[i32], &[i8], &[i32]) {
+    fn rows(&self, first: usize, n: usize) -> QuantRows<'_> {
         let cols = self.cols.max(1);
-        (
-            self.w.get(first * cols..(first + n) * cols).unwrap_or(&[]),
-            self.mult.get(first..first + n).unwrap_or(&[]),
-            self.shift.get(first..first + n).unwrap_or(&[]),
-            self.bias.get(first..first + n).unwrap_or(&[]),
-        )
+        QuantRows {
+            w: self.w.get(first * cols..(first + n) * cols).unwrap_or(&[]),
+            cols: self.cols,
+            mult: self.mult.get(first..first + n).unwrap_or(&[]),
+            shift: self.shift.get(first..first + n).unwrap_or(&[]),
+            bias: self.bias.get(first..first + n).unwrap_or(&[]),
+        }
     }
 
     /// [`Dense::matvec`] with [`matvec_requant`]: row by row with
-    /// [`dot_i8_i16`](crate::kernels::dot_i8_i16) (vectorized, `pmaddwd` on x86_64), four
+    /// [`dot_i8_i16`](crate::kernels::dot_i8_i16) (vectorized, `pmaddwd` on x86_64), eight
     /// rows at a time with AVX2.
     #[cfg(any(test, not(mynah_dsp)))]
     #[inline]
     fn matvec_rows(&self, x: &[i16], first: usize, out: &mut [i32]) {
-        let (w, mult, shift, bias) = self.rows(first, out.len());
         // In range by the load-time proof: no saturation needed.
-        matvec_requant(w, self.cols, x, mult, shift, bias, out);
+        matvec_requant(self.rows(first, out.len()), x, out);
     }
 
     /// [`Dense::matvec`] with [`matvec_acc`] (rows four at a time, the `SMLAD` kernel on
@@ -80,7 +80,13 @@ impl Dense<'_> {
     #[cfg(any(test, mynah_dsp))]
     #[inline]
     fn matvec_reordered<const H: usize>(&self, xp: &Reordered<H>, first: usize, out: &mut [i32]) {
-        let (w, mult, shift, bias) = self.rows(first, out.len());
+        let QuantRows {
+            w,
+            mult,
+            shift,
+            bias,
+            ..
+        } = self.rows(first, out.len());
         matvec_acc(w, self.cols, xp, out);
         let rows = out.iter_mut().zip(mult).zip(shift).zip(bias);
         for (((o, &m), &s), &b) in rows {

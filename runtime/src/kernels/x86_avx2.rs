@@ -14,7 +14,9 @@
 
 use core::arch::x86_64::*;
 
-use super::{requantize_in_range, SoftmaxScale, ACT_MAX, EXP2_FRAC, MAX_SHIFT, ONE_Q15, PRE_FRAC};
+use super::{
+    requantize_in_range, QuantRows, SoftmaxScale, ACT_MAX, EXP2_FRAC, MAX_SHIFT, ONE_Q15, PRE_FRAC,
+};
 use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 
 cpufeatures::new!(avx2_cpuid, "avx2");
@@ -31,26 +33,16 @@ impl Avx2 {
         avx2_cpuid::get().then_some(Avx2(()))
     }
 
-    /// [`super::matvec_requant`] for the leading multiple of eight of the rows that `w`,
-    /// `mult`, `shift`, `bias` and `out` all have; returns how many rows it wrote.
-    #[allow(clippy::too_many_arguments)]
+    /// [`super::matvec_requant`] for the leading multiple of eight of the rows that `rows`
+    /// and `out` both have; returns how many rows it wrote.
     #[inline]
-    pub(crate) fn matvec_requant(
-        self,
-        w: &[i8],
-        cols: usize,
-        x: &[i16],
-        mult: &[i32],
-        shift: &[i8],
-        bias: &[i32],
-        out: &mut [i32],
-    ) -> usize {
+    pub(crate) fn matvec_requant(self, rows: QuantRows<'_>, x: &[i16], out: &mut [i32]) -> usize {
         // SAFETY: calling a `#[target_feature(enable = "avx2")]` function is sound on a CPU with
         // AVX2, and the `Avx2` token exists only where `detect` found it. The function itself is
         // safe code (bounds-checked slices, no raw pointers).
         #[allow(unsafe_code)]
         unsafe {
-            matvec_requant_avx2(w, cols, x, mult, shift, bias, out)
+            matvec_requant_avx2(rows, x, out)
         }
     }
 
@@ -116,27 +108,17 @@ fn mac(acc: __m256i, w: &[i8; LANES], x: __m256i) -> __m256i {
 }
 
 #[target_feature(enable = "avx2")]
-fn matvec_requant_avx2(
-    w: &[i8],
-    cols: usize,
-    x: &[i16],
-    mult: &[i32],
-    shift: &[i8],
-    bias: &[i32],
-    out: &mut [i32],
-) -> usize {
+fn matvec_requant_avx2(rows: QuantRows<'_>, x: &[i16], out: &mut [i32]) -> usize {
+    let QuantRows {
+        w,
+        cols,
+        mult,
+        shift,
+        bias,
+    } = rows;
     let cols = cols.max(1);
     let n = cols.min(x.len());
-    let rows = [
-        w.len() / cols,
-        mult.len(),
-        shift.len(),
-        bias.len(),
-        out.len(),
-    ]
-    .into_iter()
-    .min()
-    .unwrap_or(0);
+    let rows = rows.len().min(out.len());
     let (xv, xt) = x[..n].as_chunks::<LANES>();
     let chunks = xv.len();
     let groups = rows / ROWS;
@@ -651,14 +633,15 @@ mod tests {
             let bias: Vec<i32> = (0..rows).map(|_| next() as i32).collect();
             let (mut got, mut want) = (vec![7; rows + 1], vec![7; rows + 1]);
             let Some(k) = avx2() else { return Ok(()) };
-            let done = k.matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut got);
-            matvec_requant_rows(&w, cols, &x, &mult, &shift, &bias, &mut want);
+            let q = QuantRows { w: &w, cols, mult: &mult, shift: &shift, bias: &bias };
+            let done = k.matvec_requant(q, &x, &mut got);
+            matvec_requant_rows(q, &x, &mut want);
             proptest::prop_assert_eq!(done, rows / ROWS * ROWS);
             proptest::prop_assert_eq!(&got[..done], &want[..done]);
             proptest::prop_assert!(got[done..].iter().all(|&v| v == 7));
             // And through the dispatch, which finishes the remaining rows.
             let mut via = vec![7; rows + 1];
-            super::super::matvec_requant(&w, cols, &x, &mult, &shift, &bias, &mut via);
+            super::super::matvec_requant(q, &x, &mut via);
             proptest::prop_assert_eq!(via, want);
         }
     }
@@ -721,10 +704,16 @@ mod tests {
                     let w = vec![wv; 9 * cols];
                     let x = vec![xv; cols];
                     let (mut got, mut want) = (vec![0; 9], vec![0; 9]);
-                    let done = k.matvec_requant(&w, cols, &x, &mult, shift, &bias, &mut got);
-                    assert_eq!(done, 8);
-                    super::super::matvec_requant(&w, cols, &x, &mult, shift, &bias, &mut got);
-                    matvec_requant_rows(&w, cols, &x, &mult, shift, &bias, &mut want);
+                    let q = QuantRows {
+                        w: &w,
+                        cols,
+                        mult: &mult,
+                        shift,
+                        bias: &bias,
+                    };
+                    assert_eq!(k.matvec_requant(q, &x, &mut got), 8);
+                    super::super::matvec_requant(q, &x, &mut got);
+                    matvec_requant_rows(q, &x, &mut want);
                     assert_eq!(got, want, "cols {cols} w {wv} x {xv} shifts {shift:?}");
                 }
             }

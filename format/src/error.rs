@@ -34,10 +34,12 @@ pub enum FormatError {
         /// The newest version this reader understands.
         supported: u16,
     },
-    /// `header_size` is not 64.
+    /// `header_size` is not the size of the version's header (64 in version 1, 128 in 2).
     BadHeaderSize {
         /// The stored header size.
         found: u16,
+        /// The size the version requires.
+        expected: u16,
     },
     /// `flags` has bits set that this version does not define.
     UnknownFlags {
@@ -49,6 +51,29 @@ pub enum FormatError {
         /// The stored code.
         found: u32,
     },
+    /// The architecture code is not 0 (GRU), 1 (LSTM), 2 (RNN) or 3 (n-gram MLP).
+    UnknownArch {
+        /// The stored code.
+        found: u32,
+    },
+    /// The special-token field has bits that no special token has.
+    UnknownSpecials {
+        /// The stored bits.
+        bits: u32,
+    },
+    /// The n-gram activation code is not 1 (relu) or 2 (tanh), or a recurrent model
+    /// stores one (it must store 0).
+    UnknownActivation {
+        /// The stored code.
+        found: u32,
+    },
+    /// A reserved header byte (version 2: bytes 80..128) is not zero.
+    NonZeroHeaderReserved {
+        /// File offset of the first non-zero reserved byte.
+        offset: usize,
+    },
+    /// An n-gram model has no `<BOS>` token, which its context starts filled with.
+    NgramWithoutBos,
     /// The declared `file_size` is below the smallest possible model file.
     FileTooSmall {
         /// The stored `file_size`.
@@ -130,9 +155,9 @@ pub enum FormatError {
         /// The character.
         ch: char,
     },
-    /// The number of vocabulary characters is not `vocab_size - 3`.
+    /// The number of vocabulary characters is not `vocab_size` minus the special tokens.
     VocabCountMismatch {
-        /// `vocab_size - 3`.
+        /// `vocab_size` minus the special tokens.
         expected: u32,
         /// Characters present.
         found: usize,
@@ -278,7 +303,9 @@ impl fmt::Display for FormatError {
                 f,
                 "model format version {found} is newer than this reader supports (version {supported}); upgrade mynah"
             ),
-            BadHeaderSize { found } => write!(f, "header size is {found}, expected 64"),
+            BadHeaderSize { found, expected } => {
+                write!(f, "header size is {found}, expected {expected}")
+            }
             UnknownFlags { flags } => write!(
                 f,
                 "unknown header flags 0x{flags:08x} (only bit 0, RECORDS, is defined); file from a newer writer or corrupt"
@@ -286,6 +313,24 @@ impl fmt::Display for FormatError {
             UnknownWeightsKind { found } => {
                 write!(f, "unknown weights kind {found} (0 = FLOAT, 1 = INT8)")
             }
+            UnknownArch { found } => write!(
+                f,
+                "unknown architecture {found} (0 = GRU, 1 = LSTM, 2 = RNN, 3 = n-gram MLP); file from a newer writer or corrupt"
+            ),
+            UnknownSpecials { bits } => write!(
+                f,
+                "unknown special-token bits 0x{bits:x} (1 <PAD>, 2 <BOS>, 4 <EOS>, 8 <UNK>)"
+            ),
+            UnknownActivation { found } => write!(
+                f,
+                "activation code {found} is not valid for this architecture (n-gram: 1 = relu, 2 = tanh; recurrent: 0)"
+            ),
+            NonZeroHeaderReserved { offset } => {
+                write!(f, "reserved header byte at offset {offset} is not zero")
+            }
+            NgramWithoutBos => f.write_str(
+                "the n-gram model has no <BOS> token (its context starts filled with <BOS>)",
+            ),
             FileTooSmall { declared } => {
                 write!(f, "declared file size {declared} is smaller than any valid model")
             }
@@ -328,7 +373,7 @@ impl fmt::Display for FormatError {
             }
             VocabCountMismatch { expected, found } => write!(
                 f,
-                "vocabulary has {found} characters but vocab_size - 3 = {expected}"
+                "vocabulary has {found} characters but vocab_size minus the special tokens is {expected}"
             ),
             BadTensorName { index, reason } => write!(f, "tensor {index}: bad name: {reason}"),
             DuplicateTensorName { index, first } => {

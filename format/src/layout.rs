@@ -2,14 +2,21 @@
 //!
 //! Everything here is normative: `format/SPEC.md` describes the same numbers in prose.
 
+use crate::arch::Arch;
 use crate::DType;
 
-/// The eight magic bytes every model file starts with.
+/// The eight magic bytes every model file starts with (from version 1, when every model
+/// was a GRU; they stay, so that every version is recognized the same way).
 pub const MAGIC: [u8; 8] = *b"MYNAHGRU";
-/// The format version this crate reads and writes. Readers reject newer versions.
-pub const VERSION: u16 = 1;
-/// Size of the fixed header in bytes.
-pub const HEADER_SIZE: usize = 64;
+/// The format version this crate writes. Readers reject newer versions.
+pub const VERSION: u16 = 2;
+/// The oldest version this crate reads: version-1 files load as GRUs with `<PAD>`, `<BOS>`,
+/// `<EOS>`.
+pub const MIN_VERSION: u16 = 1;
+/// Size of the fixed header of a version-2 file in bytes.
+pub const HEADER_SIZE: usize = 128;
+/// Size of the fixed header of a version-1 file in bytes (the first 64 of version 2).
+pub const HEADER_SIZE_V1: usize = 64;
 /// Size of one tensor directory entry in bytes.
 pub const DIR_ENTRY_SIZE: usize = 64;
 /// Alignment of the directory, the data section and every tensor inside the file.
@@ -20,8 +27,10 @@ pub const ALIGN: usize = 64;
 pub const BUFFER_ALIGN: usize = 4;
 /// Size of the CRC-32 trailer in bytes.
 pub const CRC_SIZE: usize = 4;
-/// Lower bound on the size of any valid file: header, one directory entry and the CRC.
-pub const MIN_FILE_SIZE: usize = HEADER_SIZE + DIR_ENTRY_SIZE + CRC_SIZE;
+/// Lower bound on the size of a valid file of any version: a version-1 header, one
+/// directory entry and the CRC. Readers require the header of the file's own version
+/// (`FileTooSmall` below 196 bytes in version 2).
+pub const MIN_FILE_SIZE: usize = HEADER_SIZE_V1 + DIR_ENTRY_SIZE + CRC_SIZE;
 /// Length of the NUL-padded name field of a directory entry.
 pub const NAME_FIELD: usize = 32;
 /// Longest tensor name: the name field always ends in at least one NUL.
@@ -31,17 +40,20 @@ pub const MAX_RANK: usize = 4;
 
 /// `flags` bit 0: the model was trained on records; sampling stops at `<EOS>`.
 pub const FLAG_RECORDS: u32 = 1;
-/// All flag bits a version-1 reader understands; any other set bit is an error.
+/// All flag bits a reader understands; any other set bit is an error.
 pub const KNOWN_FLAGS: u32 = FLAG_RECORDS;
 
-/// Inclusive range of `vocab_size` (including the three special tokens).
-pub const VOCAB_SIZE_RANGE: (u32, u32) = (4, 65535);
+/// Inclusive range of `vocab_size` (the specials included) in version 2. A vocabulary
+/// also needs at least one character (checked with the vocabulary).
+pub const VOCAB_SIZE_RANGE: (u32, u32) = (1, 65535);
 /// Inclusive range of `embed_dim`.
 pub const EMBED_DIM_RANGE: (u32, u32) = (1, 4096);
 /// Inclusive range of `hidden_dim`.
 pub const HIDDEN_DIM_RANGE: (u32, u32) = (1, 4096);
-/// Inclusive range of `num_layers`.
+/// Inclusive range of `num_layers` (the n-gram MLP has exactly 1).
 pub const NUM_LAYERS_RANGE: (u32, u32) = (1, 4);
+/// Inclusive range of the n-gram `context`.
+pub const CONTEXT_RANGE: (u32, u32) = (1, crate::arch::MAX_CONTEXT);
 /// Inclusive range of `tensor_count`.
 pub const TENSOR_COUNT_RANGE: (u32, u32) = (1, 256);
 /// Inclusive range of `frac_bits` for integer tensors (float tensors must store 0).
@@ -67,7 +79,7 @@ pub mod header {
     pub const EMBED_DIM: usize = 24;
     /// `u32` hidden width.
     pub const HIDDEN_DIM: usize = 28;
-    /// `u32` number of GRU layers.
+    /// `u32` number of recurrent layers.
     pub const NUM_LAYERS: usize = 32;
     /// `u32` offset of the vocabulary bytes.
     pub const VOCAB_OFFSET: usize = 36;
@@ -83,6 +95,16 @@ pub mod header {
     pub const DATA_BYTES: usize = 56;
     /// `u32` total file size including the CRC trailer.
     pub const FILE_SIZE: usize = 60;
+    /// `u32` architecture code (version 2): 0 GRU, 1 LSTM, 2 RNN (tanh), 3 n-gram MLP.
+    pub const ARCH: usize = 64;
+    /// `u32` special tokens bit field (version 2): 1 `<PAD>`, 2 `<BOS>`, 4 `<EOS>`, 8 `<UNK>`.
+    pub const SPECIALS: usize = 68;
+    /// `u32` n-gram context (version 2; 0 for recurrent models).
+    pub const CONTEXT: usize = 72;
+    /// `u32` n-gram activation (version 2): 1 relu, 2 tanh; 0 for recurrent models.
+    pub const ACTIVATION: usize = 76;
+    /// First reserved byte of the version-2 header; up to `HEADER_SIZE` all must be 0.
+    pub const RESERVED: usize = 80;
 }
 
 /// Byte offsets of the fields of a directory entry.
@@ -114,12 +136,43 @@ pub enum Dim {
     Embed,
     /// `hidden_dim` (H).
     Hidden,
-    /// `3 * hidden_dim` (the r, z, n gates stacked).
+    /// `gates · hidden_dim`: the gate rows of a cell stacked (3H GRU, 4H LSTM, H RNN).
     Gates,
     /// Width of the input of layer k: `embed_dim` for layer 0, else `hidden_dim`.
     LayerInput,
+    /// `context · embed_dim`: the n-gram MLP's concatenated input.
+    ContextEmbed,
+    /// `context · vocab_size`: one row per (position, token) of the n-gram input table.
+    ContextVocab,
     /// A fixed number.
     Fixed(u32),
+}
+
+/// Which layers a tensor exists for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layers {
+    /// One tensor for the whole model, named `name`.
+    Model,
+    /// One per layer `k`, named `name` followed by `k`.
+    All,
+    /// One per layer from layer 1 on (layer 0's is folded into the input table).
+    Upper,
+}
+
+impl Layers {
+    /// Whether a tensor of this kind exists for layer `k` of a model with `num_layers`.
+    pub const fn has(self, k: u32, num_layers: u32) -> bool {
+        match self {
+            Layers::Model => k == 0,
+            Layers::All => k < num_layers,
+            Layers::Upper => k >= 1 && k < num_layers,
+        }
+    }
+
+    /// Whether the name carries a layer number.
+    pub const fn per_layer(self) -> bool {
+        !matches!(self, Layers::Model)
+    }
 }
 
 /// A tensor a model must contain.
@@ -127,156 +180,199 @@ pub enum Dim {
 pub struct TensorSpec {
     /// The name, or for a per-layer tensor the prefix that the layer number is appended to.
     pub name: &'static str,
-    /// Whether there is one tensor per layer, named `name` followed by the layer number.
-    pub per_layer: bool,
+    /// Which layers it exists for.
+    pub layers: Layers,
     /// The shape, outermost dimension first.
     pub shape: &'static [Dim],
     /// The dtypes allowed for it.
     pub dtypes: &'static [DType],
 }
 
-/// The set of tensors a file of one weights kind must contain.
+/// The set of tensors a file of one architecture and weights kind must contain: exactly
+/// these, no others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TensorTable {
     /// The required tensors.
     pub specs: &'static [TensorSpec],
-    /// Whether tensors not named in `specs` are allowed (and ignored by readers).
-    pub allow_extra: bool,
 }
 
 const FLOATS: &[DType] = &[DType::F32, DType::F16];
-
-/// The tensors of a FLOAT model: exactly PyTorch's `TextGenerator` state dict.
-pub const FLOAT_TENSORS: &[TensorSpec] = &[
-    TensorSpec {
-        name: "embed.weight",
-        per_layer: false,
-        shape: &[Dim::Vocab, Dim::Embed],
-        dtypes: FLOATS,
-    },
-    TensorSpec {
-        name: "rnn.weight_ih_l",
-        per_layer: true,
-        shape: &[Dim::Gates, Dim::LayerInput],
-        dtypes: FLOATS,
-    },
-    TensorSpec {
-        name: "rnn.weight_hh_l",
-        per_layer: true,
-        shape: &[Dim::Gates, Dim::Hidden],
-        dtypes: FLOATS,
-    },
-    TensorSpec {
-        name: "rnn.bias_ih_l",
-        per_layer: true,
-        shape: &[Dim::Gates],
-        dtypes: FLOATS,
-    },
-    TensorSpec {
-        name: "rnn.bias_hh_l",
-        per_layer: true,
-        shape: &[Dim::Gates],
-        dtypes: FLOATS,
-    },
-    TensorSpec {
-        name: "proj.weight",
-        per_layer: false,
-        shape: &[Dim::Vocab, Dim::Hidden],
-        dtypes: FLOATS,
-    },
-    TensorSpec {
-        name: "proj.bias",
-        per_layer: false,
-        shape: &[Dim::Vocab],
-        dtypes: FLOATS,
-    },
-];
-
-/// FLOAT files contain exactly [`FLOAT_TENSORS`], nothing else.
-pub const FLOAT_TABLE: TensorTable = TensorTable {
-    specs: FLOAT_TENSORS,
-    allow_extra: false,
-};
-
-// ===================================================================================
-// INT8 TENSOR TABLE — OWNED BY THE RUNTIME (see runtime/QUANTIZATION.md).
-// The runtime's `names` module spells the same names; its loader also requires, for
-// layers 1 and up, `rnn.{weight,mult,shift,bias}_ih_l{k}` (same dtypes and shapes as
-// their `_hh_` twins). `TensorSpec` cannot say "layers 1.." yet, so those are not in the
-// table and `allow_extra` stays true; the FLOAT-name shape check still covers
-// `rnn.weight_ih_l{k}` and `rnn.bias_ih_l{k}`.
-// ===================================================================================
-
 const I8: &[DType] = &[DType::I8];
 const I16: &[DType] = &[DType::I16];
 const I32: &[DType] = &[DType::I32];
 
-/// The tensors of an INT8 (quantized) model. Defined by `runtime/QUANTIZATION.md`:
-/// `i8` weights with per-row `i32` multipliers and `i8` shifts, `i32` Q16 biases, and
-/// layer 0's input product as a per-token `i16` table.
-pub const INT8_TENSORS: &[TensorSpec] = &[
+const fn spec(
+    name: &'static str,
+    layers: Layers,
+    shape: &'static [Dim],
+    dtypes: &'static [DType],
+) -> TensorSpec {
     TensorSpec {
-        name: "rnn.input_table",
-        per_layer: false,
-        shape: &[Dim::Vocab, Dim::Gates],
-        dtypes: I16,
-    },
-    TensorSpec {
-        name: "rnn.weight_hh_l",
-        per_layer: true,
-        shape: &[Dim::Gates, Dim::Hidden],
-        dtypes: I8,
-    },
-    TensorSpec {
-        name: "rnn.mult_hh_l",
-        per_layer: true,
-        shape: &[Dim::Gates],
-        dtypes: I32,
-    },
-    TensorSpec {
-        name: "rnn.shift_hh_l",
-        per_layer: true,
-        shape: &[Dim::Gates],
-        dtypes: I8,
-    },
-    TensorSpec {
-        name: "rnn.bias_hh_l",
-        per_layer: true,
-        shape: &[Dim::Gates],
-        dtypes: I32,
-    },
-    TensorSpec {
-        name: "proj.weight",
-        per_layer: false,
-        shape: &[Dim::Vocab, Dim::Hidden],
-        dtypes: I8,
-    },
-    TensorSpec {
-        name: "proj.mult",
-        per_layer: false,
-        shape: &[Dim::Vocab],
-        dtypes: I32,
-    },
-    TensorSpec {
-        name: "proj.shift",
-        per_layer: false,
-        shape: &[Dim::Vocab],
-        dtypes: I8,
-    },
-    TensorSpec {
-        name: "proj.bias",
-        per_layer: false,
-        shape: &[Dim::Vocab],
-        dtypes: I32,
-    },
+        name,
+        layers,
+        shape,
+        dtypes,
+    }
+}
+
+/// The float tensors of a recurrent model: exactly PyTorch's state dict of embedding →
+/// `nn.GRU` / `nn.LSTM` / `nn.RNN` → linear (the seed tutorial's `TextGenerator` names).
+pub const RECURRENT_FLOAT: &[TensorSpec] = &[
+    spec(
+        "embed.weight",
+        Layers::Model,
+        &[Dim::Vocab, Dim::Embed],
+        FLOATS,
+    ),
+    spec(
+        "rnn.weight_ih_l",
+        Layers::All,
+        &[Dim::Gates, Dim::LayerInput],
+        FLOATS,
+    ),
+    spec(
+        "rnn.weight_hh_l",
+        Layers::All,
+        &[Dim::Gates, Dim::Hidden],
+        FLOATS,
+    ),
+    spec("rnn.bias_ih_l", Layers::All, &[Dim::Gates], FLOATS),
+    spec("rnn.bias_hh_l", Layers::All, &[Dim::Gates], FLOATS),
+    spec(
+        "proj.weight",
+        Layers::Model,
+        &[Dim::Vocab, Dim::Hidden],
+        FLOATS,
+    ),
+    spec("proj.bias", Layers::Model, &[Dim::Vocab], FLOATS),
 ];
 
-/// The table INT8 files are validated against (other tensors allowed: the input
-/// products of layers 1 and up, see above).
-pub const INT8_TABLE: TensorTable = TensorTable {
-    specs: INT8_TENSORS,
-    allow_extra: true,
-};
+/// The float tensors of the n-gram MLP: embedding, the hidden `nn.Linear` over the
+/// concatenated embeddings of the context (oldest first), the output `nn.Linear`.
+pub const NGRAM_FLOAT: &[TensorSpec] = &[
+    spec(
+        "embed.weight",
+        Layers::Model,
+        &[Dim::Vocab, Dim::Embed],
+        FLOATS,
+    ),
+    spec(
+        "hidden.weight",
+        Layers::Model,
+        &[Dim::Hidden, Dim::ContextEmbed],
+        FLOATS,
+    ),
+    spec("hidden.bias", Layers::Model, &[Dim::Hidden], FLOATS),
+    spec(
+        "proj.weight",
+        Layers::Model,
+        &[Dim::Vocab, Dim::Hidden],
+        FLOATS,
+    ),
+    spec("proj.bias", Layers::Model, &[Dim::Vocab], FLOATS),
+];
+
+// ===================================================================================
+// INT8 TENSOR TABLES — DEFINED BY THE RUNTIME'S SCHEME (runtime/QUANTIZATION.md).
+// The runtime's `names` module spells the same names.
+// ===================================================================================
+
+const fn dense_specs(
+    names: [&'static str; 4],
+    layers: Layers,
+    shape: &'static [Dim; 2],
+    rows: &'static [Dim; 1],
+) -> [TensorSpec; 4] {
+    [
+        spec(names[0], layers, shape, I8),
+        spec(names[1], layers, rows, I32),
+        spec(names[2], layers, rows, I8),
+        spec(names[3], layers, rows, I32),
+    ]
+}
+
+const IH: [TensorSpec; 4] = dense_specs(
+    [
+        "rnn.weight_ih_l",
+        "rnn.mult_ih_l",
+        "rnn.shift_ih_l",
+        "rnn.bias_ih_l",
+    ],
+    Layers::Upper,
+    &[Dim::Gates, Dim::Hidden],
+    &[Dim::Gates],
+);
+const HH: [TensorSpec; 4] = dense_specs(
+    [
+        "rnn.weight_hh_l",
+        "rnn.mult_hh_l",
+        "rnn.shift_hh_l",
+        "rnn.bias_hh_l",
+    ],
+    Layers::All,
+    &[Dim::Gates, Dim::Hidden],
+    &[Dim::Gates],
+);
+const PROJ: [TensorSpec; 4] = dense_specs(
+    ["proj.weight", "proj.mult", "proj.shift", "proj.bias"],
+    Layers::Model,
+    &[Dim::Vocab, Dim::Hidden],
+    &[Dim::Vocab],
+);
+
+/// The tensors of a quantized recurrent model: layer 0's input product as a per-token
+/// `i16` table, `i8` weights with per-row `i32` multipliers and `i8` shifts and `i32` Q16
+/// biases for the other matrix products (the input products of layers 1 and up, the
+/// recurrent products, the projection).
+pub const RECURRENT_INT8: &[TensorSpec] = &[
+    spec(
+        "rnn.input_table",
+        Layers::Model,
+        &[Dim::Vocab, Dim::Gates],
+        I16,
+    ),
+    HH[0],
+    HH[1],
+    HH[2],
+    HH[3],
+    IH[0],
+    IH[1],
+    IH[2],
+    IH[3],
+    PROJ[0],
+    PROJ[1],
+    PROJ[2],
+    PROJ[3],
+];
+
+/// The tensors of a quantized n-gram MLP: the hidden layer's product per (context
+/// position, token) as an `i16` table with the bias folded into the newest position, the
+/// power-of-two scale of the ReLU hidden activations (`hidden_exp`), and the output product.
+pub const NGRAM_INT8: &[TensorSpec] = &[
+    spec(
+        "ngram.input_table",
+        Layers::Model,
+        &[Dim::ContextVocab, Dim::Hidden],
+        I16,
+    ),
+    spec("ngram.hidden_exp", Layers::Model, &[Dim::Fixed(1)], I8),
+    PROJ[0],
+    PROJ[1],
+    PROJ[2],
+    PROJ[3],
+];
+
+/// The table files of `arch` are validated against, for float (`int8 == false`) or INT8
+/// weights.
+pub const fn table(arch: Arch, int8: bool) -> TensorTable {
+    let specs = match (arch, int8) {
+        (Arch::Recurrent(_), false) => RECURRENT_FLOAT,
+        (Arch::Recurrent(_), true) => RECURRENT_INT8,
+        (Arch::Ngram { .. }, false) => NGRAM_FLOAT,
+        (Arch::Ngram { .. }, true) => NGRAM_INT8,
+    };
+    TensorTable { specs }
+}
 
 /// Rounds `n` up to the next multiple of [`ALIGN`]; `None` on overflow.
 pub const fn align_up(n: usize) -> Option<usize> {

@@ -1,9 +1,13 @@
-//! The mynah model file (format v1): a `no_std`, allocation-free, zero-copy reader and
-//! a `std` writer.
+//! The mynah model file (format version 2, reads version 1 too): a `no_std`,
+//! allocation-free, zero-copy reader and a `std` writer.
 //!
-//! A file holds a 64-byte header (hyperparameters), the vocabulary as sorted UTF-8, a
-//! directory of named tensors and their data, each tensor 64-byte aligned, and a CRC-32
-//! trailer. `format/SPEC.md` is the normative description.
+//! A file holds a 128-byte header (architecture, special tokens, hyperparameters), the
+//! vocabulary as sorted UTF-8, a directory of named tensors and their data, each tensor
+//! 64-byte aligned, and a CRC-32 trailer. The architecture is a GRU, LSTM or tanh RNN
+//! ([`Arch::Recurrent`]) or an n-gram MLP ([`Arch::Ngram`]); the tensors a file must hold
+//! follow from it and from the weights kind ([`Hyper::table`]). `format/SPEC.md` is the
+//! normative description. Version-1 files (64-byte header) still load, as GRUs with
+//! `<PAD>`, `<BOS>`, `<EOS>`; writers always write version 2.
 //!
 //! [`Model::parse`] distrusts every byte: it checks the header, the size, the checksum,
 //! the section layout, the vocabulary, every directory entry and the tensor set the
@@ -14,28 +18,33 @@
 //!
 //! ```
 //! # #[cfg(feature = "std")] {
-//! use mynah_format::{layout, Hyper, Model, ModelWriter, WeightsKind};
+//! use mynah_format::{Arch, Cell, Hyper, Model, ModelWriter, Specials, WeightsKind};
 //!
 //! let hyper = Hyper {
-//!     vocab_size: 5, // PAD, BOS, EOS, 'a', 'b'
+//!     vocab_size: 5, // <PAD>, <BOS>, <EOS>, 'a', 'b'
 //!     embed_dim: 2,
 //!     hidden_dim: 1,
 //!     num_layers: 1,
 //!     records: false,
 //!     weights: WeightsKind::Float,
+//!     arch: Arch::Recurrent(Cell::Lstm),
+//!     specials: Specials::DEFAULT,
 //! };
 //! let mut w = ModelWriter::new(hyper, &['a', 'b'])?;
-//! // Every tensor of the float table, shaped from the hyperparameters, filled with 0.5.
-//! for spec in layout::FLOAT_TENSORS {
+//! // Every tensor of the LSTM's float table, shaped from the hyperparameters, filled with
+//! // 0.5 (one layer, so each per-layer tensor exists for layer 0 only).
+//! for spec in hyper.table().specs {
 //!     let shape = hyper.shape_of(spec, 0);
 //!     let numel = shape.dims().iter().product::<u32>() as usize;
 //!     w.add_f32(&mynah_format::tensor_name(spec, 0), shape.dims(), &vec![0.5; numel])?;
 //! }
 //! let file = w.to_aligned_bytes()?; // parsed once more before it is returned
+//! assert_eq!(file.len(), mynah_format::file_size(&hyper, 2)?);
 //!
 //! let model = Model::parse(&file)?;
 //! assert_eq!(model.hyper(), hyper);
 //! assert_eq!(model.vocab().id_of('b'), Some(4));
+//! assert_eq!(model.require("rnn.weight_ih_l0")?.shape(), &[4, 2]); // gates i, f, g, o
 //! let embed = model.require("embed.weight")?;
 //! assert_eq!(embed.shape(), &[5, 2]);
 //! assert_eq!(embed.f32s()?, &[0.5; 10]);
@@ -73,6 +82,7 @@
 #[cfg(target_endian = "big")]
 compile_error!("mynah-format views tensors in place and supports little-endian targets only");
 
+mod arch;
 mod error;
 pub mod layout;
 mod model;
@@ -82,23 +92,15 @@ mod mmap;
 #[cfg(feature = "std")]
 mod writer;
 
+pub use arch::{Activation, Arch, Cell, Special, Specials, MAX_CONTEXT};
 pub use error::{FormatError, Shape, TensorName};
 pub use half;
-pub use model::{crc32, DType, Hyper, Model, Tensor, Vocab, WeightsKind};
+pub use model::{crc32, DType, Hyper, Model, Tensor, Token, Vocab, WeightsKind};
 
 #[cfg(feature = "std")]
 pub use mmap::{read_aligned, AlignedBytes, MappedModel, OpenError};
 #[cfg(feature = "std")]
-pub use writer::{tensor_name, write_atomic, ModelWriter};
-
-/// Token id of padding.
-pub const PAD: u32 = 0;
-/// Token id of the beginning-of-sequence marker.
-pub const BOS: u32 = 1;
-/// Token id of the end-of-sequence (end-of-record) marker.
-pub const EOS: u32 = 2;
-/// Token id of the first vocabulary character; characters follow in sorted order.
-pub const FIRST_CHAR_ID: u32 = 3;
+pub use writer::{file_size, tensor_name, write_atomic, ModelWriter};
 
 /// Wraps bytes (typically `include_bytes!`) so that they start 64-byte aligned.
 ///

@@ -2,8 +2,9 @@
 
 use core::fmt;
 
+use crate::arch::{Activation, Arch, Cell, Special, Specials};
 use crate::error::{Shape, TensorName};
-use crate::layout::{self, entry, header, Dim, TensorSpec, TensorTable};
+use crate::layout::{self, entry, header, Dim, TensorSpec};
 use crate::FormatError;
 
 /// Element type of a tensor. The discriminant is the code stored in the file.
@@ -109,14 +110,6 @@ impl WeightsKind {
             WeightsKind::Int8 => "INT8",
         }
     }
-
-    /// The tensor table files of this kind are validated against.
-    pub const fn table(self) -> TensorTable {
-        match self {
-            WeightsKind::Float => layout::FLOAT_TABLE,
-            WeightsKind::Int8 => layout::INT8_TABLE,
-        }
-    }
 }
 
 impl fmt::Display for WeightsKind {
@@ -128,28 +121,39 @@ impl fmt::Display for WeightsKind {
 /// The hyperparameters stored in the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Hyper {
-    /// Vocabulary size including the three special tokens (4..=65535).
+    /// Vocabulary size: the special tokens and at least one character (at most 65535).
     pub vocab_size: u32,
     /// Embedding width (1..=4096).
     pub embed_dim: u32,
-    /// GRU hidden width (1..=4096).
+    /// Hidden width (1..=4096): of each recurrent layer, or of the n-gram's hidden layer.
     pub hidden_dim: u32,
-    /// Number of stacked GRU layers (1..=4).
+    /// Number of stacked recurrent layers (1..=4; the n-gram MLP has 1).
     pub num_layers: u32,
     /// Trained on records: sampling stops at `<EOS>`.
     pub records: bool,
     /// How the weights are stored.
     pub weights: WeightsKind,
+    /// The architecture.
+    pub arch: Arch,
+    /// The special tokens of the vocabulary (they take the first ids).
+    pub specials: Specials,
 }
 
 impl Hyper {
     /// Checks every hyperparameter against its allowed range.
     pub fn validate(&self) -> Result<(), FormatError> {
+        let layers = match self.arch {
+            Arch::Ngram { .. } => (1, 1),
+            Arch::Recurrent(_) => layout::NUM_LAYERS_RANGE,
+        };
+        // At least one character after the specials.
+        let vocab = (self.specials.count() + 1, layout::VOCAB_SIZE_RANGE.1);
         let checks = [
-            ("vocab_size", self.vocab_size, layout::VOCAB_SIZE_RANGE),
+            ("vocab_size", self.vocab_size, vocab),
             ("embed_dim", self.embed_dim, layout::EMBED_DIM_RANGE),
             ("hidden_dim", self.hidden_dim, layout::HIDDEN_DIM_RANGE),
-            ("num_layers", self.num_layers, layout::NUM_LAYERS_RANGE),
+            ("num_layers", self.num_layers, layers),
+            ("context", self.arch.context(), context_range(self.arch)),
         ];
         for (field, value, (min, max)) in checks {
             if value < min || value > max {
@@ -161,7 +165,15 @@ impl Hyper {
                 });
             }
         }
+        if matches!(self.arch, Arch::Ngram { .. }) && !self.specials.contains(Special::Bos) {
+            return Err(FormatError::NgramWithoutBos);
+        }
         Ok(())
+    }
+
+    /// The tensor table files with these hyperparameters are validated against.
+    pub const fn table(&self) -> layout::TensorTable {
+        layout::table(self.arch, matches!(self.weights, WeightsKind::Int8))
     }
 
     /// The header flags these hyperparameters encode.
@@ -179,7 +191,9 @@ impl Hyper {
             Dim::Vocab => self.vocab_size,
             Dim::Embed => self.embed_dim,
             Dim::Hidden => self.hidden_dim,
-            Dim::Gates => self.hidden_dim.saturating_mul(3),
+            Dim::Gates => self.hidden_dim.saturating_mul(self.arch.gates()),
+            Dim::ContextEmbed => self.embed_dim.saturating_mul(self.arch.context()),
+            Dim::ContextVocab => self.vocab_size.saturating_mul(self.arch.context()),
             Dim::LayerInput if layer == 0 => self.embed_dim,
             Dim::LayerInput => self.hidden_dim,
             Dim::Fixed(n) => n,
@@ -197,6 +211,58 @@ impl Hyper {
                 .unwrap_or(&[]),
         )
     }
+}
+
+/// The allowed n-gram context: 1..=32 for the n-gram MLP, exactly 0 otherwise.
+const fn context_range(arch: Arch) -> (u32, u32) {
+    match arch {
+        Arch::Ngram { .. } => layout::CONTEXT_RANGE,
+        Arch::Recurrent(_) => (0, 0),
+    }
+}
+
+/// The version-2 header fields after the first 64 bytes: architecture and special tokens.
+/// Version-1 files are GRUs with `<PAD>`, `<BOS>`, `<EOS>`.
+fn read_model_fields(bytes: &[u8], version: u16) -> Result<(Arch, Specials), FormatError> {
+    if version == 1 {
+        return Ok((Arch::GRU, Specials::DEFAULT));
+    }
+    let code = read_u32(bytes, header::ARCH)?;
+    let bits = read_u32(bytes, header::SPECIALS)?;
+    let context = read_u32(bytes, header::CONTEXT)?;
+    let act = read_u32(bytes, header::ACTIVATION)?;
+    let arch = match code {
+        0..=2 => {
+            if act != 0 {
+                return Err(FormatError::UnknownActivation { found: act });
+            }
+            if context != 0 {
+                return Err(FormatError::BadHyperparameter {
+                    field: "context",
+                    value: context,
+                    min: 0,
+                    max: 0,
+                });
+            }
+            Arch::Recurrent(Cell::ALL[code as usize])
+        }
+        3 => Arch::Ngram {
+            context,
+            activation: Activation::from_code(act)
+                .ok_or(FormatError::UnknownActivation { found: act })?,
+        },
+        _ => return Err(FormatError::UnknownArch { found: code }),
+    };
+    let specials = Specials::from_bits(bits).ok_or(FormatError::UnknownSpecials { bits })?;
+    let reserved = bytes
+        .get(header::RESERVED..layout::HEADER_SIZE)
+        .unwrap_or(&[]);
+    if let Some(i) = reserved.iter().position(|&b| b != 0) {
+        return Err(FormatError::NonZeroHeaderReserved {
+            offset: header::RESERVED + i,
+        });
+    }
+    Ok((arch, specials))
 }
 
 /// Where the sections of a validated file lie. Holds no borrow, so owners of the bytes
@@ -333,9 +399,11 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
     if layout::MAGIC.get(..prefix.len()) != Some(prefix) {
         return Err(FormatError::BadMagic);
     }
-    if bytes.len() < layout::HEADER_SIZE {
+    // The smallest header of any version (version 1's); the version's own header size is
+    // required once the version is known.
+    if bytes.len() < layout::HEADER_SIZE_V1 {
         return Err(FormatError::Truncated {
-            expected: layout::HEADER_SIZE,
+            expected: layout::HEADER_SIZE_V1,
             actual: bytes.len(),
         });
     }
@@ -349,9 +417,23 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
             supported: layout::VERSION,
         });
     }
+    let header_len = if version == 1 {
+        layout::HEADER_SIZE_V1
+    } else {
+        layout::HEADER_SIZE
+    };
     let header_size = read_u16(bytes, header::HEADER_SIZE)?;
-    if usize::from(header_size) != layout::HEADER_SIZE {
-        return Err(FormatError::BadHeaderSize { found: header_size });
+    if usize::from(header_size) != header_len {
+        return Err(FormatError::BadHeaderSize {
+            found: header_size,
+            expected: header_len as u16,
+        });
+    }
+    if bytes.len() < header_len {
+        return Err(FormatError::Truncated {
+            expected: header_len,
+            actual: bytes.len(),
+        });
     }
     let flags = read_u32(bytes, header::FLAGS)?;
     if flags & !layout::KNOWN_FLAGS != 0 {
@@ -360,12 +442,15 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
     let kind_code = read_u32(bytes, header::WEIGHTS_KIND)?;
     let weights = WeightsKind::from_code(kind_code)
         .ok_or(FormatError::UnknownWeightsKind { found: kind_code })?;
+    let (arch, specials) = read_model_fields(bytes, version)?;
 
     // 2. Size, then checksum: after this every byte is known to be as written, so a
     //    single flipped bit is always caught here rather than by luck further down.
     let declared = read_u32(bytes, header::FILE_SIZE)?;
     let file_size = to_usize(declared, "file_size")?;
-    if file_size < layout::MIN_FILE_SIZE {
+    // This version's header, one directory entry and the CRC.
+    let min_size = header_len + layout::DIR_ENTRY_SIZE + layout::CRC_SIZE;
+    if file_size < min_size {
         return Err(FormatError::FileTooSmall { declared });
     }
     if bytes.len() < file_size {
@@ -380,7 +465,7 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
             actual: bytes.len(),
         });
     }
-    let body_end = file_size - layout::CRC_SIZE; // file_size >= MIN_FILE_SIZE > CRC_SIZE
+    let body_end = file_size - layout::CRC_SIZE; // file_size >= min_size > CRC_SIZE
     let stored = read_u32(bytes, body_end)?;
     let computed = crc32(bytes.get(..body_end).unwrap_or(&[]));
     if stored != computed {
@@ -396,6 +481,8 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
         num_layers: read_u32(bytes, header::NUM_LAYERS)?,
         records: flags & layout::FLAG_RECORDS != 0,
         weights,
+        arch,
+        specials,
     };
     hyper.validate()?;
 
@@ -408,15 +495,15 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
 
     // Sections: header | vocab | pad to 64 | directory | data | crc, with no other gaps.
     let vocab_offset = read_u32(bytes, header::VOCAB_OFFSET)?;
-    if to_usize(vocab_offset, "vocab_offset")? != layout::HEADER_SIZE {
+    if to_usize(vocab_offset, "vocab_offset")? != header_len {
         return Err(FormatError::BadSectionLayout {
             field: "vocab_offset",
             found: vocab_offset,
-            expected: layout::HEADER_SIZE as u64,
+            expected: header_len as u64,
         });
     }
     let vocab_bytes = read_u32(bytes, header::VOCAB_BYTES)?;
-    let vocab_start = layout::HEADER_SIZE;
+    let vocab_start = header_len;
     let vocab_end = add(
         vocab_start,
         to_usize(vocab_bytes, "vocab_bytes")?,
@@ -470,14 +557,14 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
         });
     }
 
-    // Vocabulary: UTF-8, strictly increasing, vocab_size - 3 characters.
+    // Vocabulary: UTF-8, strictly increasing, vocab_size minus the specials characters.
     let vocab_raw = bytes
         .get(vocab_start..vocab_end)
         .ok_or(FormatError::Truncated {
             expected: vocab_end,
             actual: bytes.len(),
         })?;
-    let vocab_chars = check_vocab(vocab_raw, vocab_start, hyper.vocab_size)?;
+    let vocab_chars = check_vocab(vocab_raw, vocab_start, hyper.vocab_size, specials)?;
 
     let layout = Layout {
         hyper,
@@ -546,7 +633,12 @@ fn check_zero(bytes: &[u8], from: usize, to: usize) -> Result<(), FormatError> {
 }
 
 /// Validates the vocabulary bytes found at file offset `base`; returns the char count.
-pub(crate) fn check_vocab(raw: &[u8], base: usize, vocab_size: u32) -> Result<usize, FormatError> {
+pub(crate) fn check_vocab(
+    raw: &[u8],
+    base: usize,
+    vocab_size: u32,
+    specials: Specials,
+) -> Result<usize, FormatError> {
     let text = core::str::from_utf8(raw).map_err(|e| FormatError::BadVocabUtf8 {
         offset: base.saturating_add(e.valid_up_to()),
     })?;
@@ -565,7 +657,7 @@ pub(crate) fn check_vocab(raw: &[u8], base: usize, vocab_size: u32) -> Result<us
         prev = Some(ch);
         count += 1;
     }
-    let expected = vocab_size.saturating_sub(crate::FIRST_CHAR_ID);
+    let expected = vocab_size.saturating_sub(specials.count());
     if usize::try_from(expected).ok() != Some(count) {
         return Err(FormatError::VocabCountMismatch {
             expected,
@@ -650,25 +742,19 @@ impl<'a> Model<'a> {
         self.layout
     }
 
-    /// Checks that the tensors are exactly those the weights kind and hyperparameters
-    /// require (see `layout::FLOAT_TENSORS` and `layout::INT8_TENSORS`).
+    /// Checks that the tensors are exactly those the architecture, the weights kind and the
+    /// hyperparameters require (see [`layout::table`]).
     pub fn check_tensors(&self) -> Result<(), FormatError> {
         let hyper = self.layout.hyper;
-        let table = hyper.weights.table();
-        check_table(self, table.specs, true, true)?;
-        if !table.allow_extra {
-            for (i, t) in self.tensors().enumerate() {
-                if !table_names(table.specs, t.name, hyper.num_layers) {
-                    return Err(FormatError::UnexpectedTensor {
-                        index: i as u16,
-                        name: TensorName::new(t.name),
-                    });
-                }
+        let table = hyper.table();
+        check_table(self, table.specs)?;
+        for (i, t) in self.tensors().enumerate() {
+            if !table_names(table.specs, t.name, hyper.num_layers) {
+                return Err(FormatError::UnexpectedTensor {
+                    index: i as u16,
+                    name: TensorName::new(t.name),
+                });
             }
-        }
-        if hyper.weights == WeightsKind::Int8 {
-            // Quantized tensors keep the float shapes; their dtypes are the runtime's call.
-            check_table(self, layout::FLOAT_TENSORS, false, false)?;
         }
         Ok(())
     }
@@ -706,11 +792,7 @@ impl<'a> Model<'a> {
             .unwrap_or(&[]);
         // Validated in `check_container`; the fallback is never taken.
         let text = core::str::from_utf8(raw).unwrap_or("");
-        Vocab {
-            text,
-            chars: self.layout.vocab_chars,
-            ascii: text.len() == self.layout.vocab_chars,
-        }
+        Vocab::new(text, self.layout.vocab_chars, self.layout.hyper.specials)
     }
 
     /// Number of tensors.
@@ -827,36 +909,33 @@ impl<'a> Model<'a> {
 /// Whether `name` is one of the tensors `specs` defines for `num_layers` layers.
 fn table_names(specs: &[TensorSpec], name: &str, num_layers: u32) -> bool {
     specs.iter().any(|s| {
-        if !s.per_layer {
+        if !s.layers.per_layer() {
             return name == s.name;
         }
-        (0..num_layers).any(|k| TensorName::with_layer(s.name, k).as_str() == name)
+        (0..num_layers)
+            .filter(|&k| s.layers.has(k, num_layers))
+            .any(|k| TensorName::with_layer(s.name, k).as_str() == name)
     })
 }
 
-/// Checks the tensors in `specs` (expanded over layers) against `model`.
-fn check_table(
-    model: &Model<'_>,
-    specs: &[TensorSpec],
-    required: bool,
-    check_dtype: bool,
-) -> Result<(), FormatError> {
+/// Checks that every tensor of `specs` (expanded over layers) is present in `model` with an
+/// allowed dtype and the exact shape.
+fn check_table(model: &Model<'_>, specs: &[TensorSpec]) -> Result<(), FormatError> {
     let hyper = model.layout.hyper;
     for spec in specs {
-        let layers = if spec.per_layer { hyper.num_layers } else { 1 };
-        for k in 0..layers {
-            let name = if spec.per_layer {
+        for k in 0..hyper.num_layers {
+            if !spec.layers.has(k, hyper.num_layers) {
+                continue;
+            }
+            let name = if spec.layers.per_layer() {
                 TensorName::with_layer(spec.name, k)
             } else {
                 TensorName::new(spec.name)
             };
             let Some(t) = model.tensor(name.as_str()) else {
-                if required {
-                    return Err(FormatError::MissingTensor { name });
-                }
-                continue;
+                return Err(FormatError::MissingTensor { name });
             };
-            if check_dtype && !spec.dtypes.contains(&t.dtype) {
+            if !spec.dtypes.contains(&t.dtype) {
                 return Err(FormatError::WrongTensorDType {
                     name,
                     found: t.dtype,
@@ -876,30 +955,73 @@ fn check_table(
     Ok(())
 }
 
-/// The vocabulary of a model: its characters as one sorted UTF-8 string.
+/// The vocabulary of a model: its special tokens, then its characters as one sorted
+/// UTF-8 string.
 ///
-/// Ids: `PAD` = 0, `BOS` = 1, `EOS` = 2, then the characters in order from 3.
+/// Ids: the specials present, in the order `<PAD>`, `<BOS>`, `<EOS>`, `<UNK>` (see
+/// [`Specials`]), then the characters in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vocab<'a> {
     text: &'a str,
     chars: usize,
     ascii: bool,
+    specials: Specials,
+}
+
+/// What one token id stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Token {
+    /// A character.
+    Char(char),
+    /// A special token.
+    Special(Special),
 }
 
 impl<'a> Vocab<'a> {
-    /// Number of token ids, including the three specials (= `vocab_size`).
-    pub fn len(&self) -> usize {
-        self.chars + crate::FIRST_CHAR_ID as usize
+    /// A vocabulary of `specials` and the characters of `text`, which the caller has
+    /// validated (sorted, strictly increasing).
+    pub(crate) fn new(text: &'a str, chars: usize, specials: Specials) -> Self {
+        Vocab {
+            text,
+            chars,
+            ascii: text.len() == chars,
+            specials,
+        }
     }
 
-    /// Always false: a vocabulary has at least the three specials.
+    /// Number of token ids, the specials included (= `vocab_size`).
+    pub fn len(&self) -> usize {
+        self.chars + self.specials.count() as usize
+    }
+
+    /// Always false: a vocabulary has at least one character.
     pub fn is_empty(&self) -> bool {
         false
     }
 
-    /// Number of characters (ids from 3 on).
+    /// Number of characters.
     pub fn char_count(&self) -> usize {
         self.chars
+    }
+
+    /// The special tokens.
+    pub fn specials(&self) -> Specials {
+        self.specials
+    }
+
+    /// The id of the first character (= the number of specials).
+    pub fn first_char_id(&self) -> u32 {
+        self.specials.count()
+    }
+
+    /// `<BOS>`'s id, if the model has one.
+    pub fn bos(&self) -> Option<u32> {
+        self.specials.bos()
+    }
+
+    /// `<EOS>`'s id, if the model has one.
+    pub fn eos(&self) -> Option<u32> {
+        self.specials.eos()
     }
 
     /// The id of `c`, if it is in the vocabulary.
@@ -914,16 +1036,26 @@ impl<'a> Vocab<'a> {
                 .take_while(|&x| x <= c)
                 .position(|x| x == c)?
         };
-        u32::try_from(index).ok()?.checked_add(crate::FIRST_CHAR_ID)
+        u32::try_from(index)
+            .ok()?
+            .checked_add(self.specials.count())
     }
 
     /// The character with id `id`; `None` for the specials and ids out of range.
     pub fn char_of(&self, id: u32) -> Option<char> {
-        let index = usize::try_from(id.checked_sub(crate::FIRST_CHAR_ID)?).ok()?;
+        let index = usize::try_from(id.checked_sub(self.specials.count())?).ok()?;
         if self.ascii {
             self.text.as_bytes().get(index).map(|&b| char::from(b))
         } else {
             self.text.chars().nth(index)
+        }
+    }
+
+    /// What id `id` stands for; `None` out of range.
+    pub fn token(&self, id: u32) -> Option<Token> {
+        match self.specials.special(id) {
+            Some(s) => Some(Token::Special(s)),
+            None => self.char_of(id).map(Token::Char),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::error::TensorName;
 use crate::layout::{self, entry, header};
 use crate::mmap::AlignedBytes;
 use crate::model::{check_frac_bits, check_name, check_vocab, crc32};
-use crate::{DType, FormatError, Hyper, Model};
+use crate::{Arch, DType, FormatError, Hyper, Model};
 
 struct Entry {
     name: String,
@@ -52,12 +52,18 @@ impl core::fmt::Debug for ModelWriter {
 impl ModelWriter {
     /// Starts a model with these hyperparameters and vocabulary characters.
     ///
-    /// `chars` must be sorted strictly increasing and hold `vocab_size - 3` characters
-    /// (the writer does not sort them: ids follow their order, and the tensors must agree).
+    /// `chars` must be sorted strictly increasing and hold `vocab_size` minus the specials
+    /// characters (the writer does not sort them: ids follow their order, and the tensors
+    /// must agree).
     pub fn new(hyper: Hyper, chars: &[char]) -> Result<Self, FormatError> {
         hyper.validate()?;
         let vocab: String = chars.iter().collect();
-        check_vocab(vocab.as_bytes(), layout::HEADER_SIZE, hyper.vocab_size)?;
+        check_vocab(
+            vocab.as_bytes(),
+            layout::HEADER_SIZE,
+            hyper.vocab_size,
+            hyper.specials,
+        )?;
         u32::try_from(vocab.len()).map_err(|_| FormatError::SizeOverflow {
             what: "vocab_bytes",
         })?;
@@ -231,22 +237,15 @@ impl ModelWriter {
                 found: count as u32,
             });
         }
-        let vocab_end = layout::HEADER_SIZE + self.vocab.len();
-        let dir_offset = layout::align_up(vocab_end).ok_or(overflow("vocab section"))?;
-        let data_offset = dir_offset + count * layout::DIR_ENTRY_SIZE;
-        let mut offsets = Vec::with_capacity(count);
-        let mut data_len = 0usize;
-        for e in &self.entries {
-            let at = layout::align_up(data_len).ok_or(overflow("data section"))?;
-            offsets.push(at);
-            data_len = at
-                .checked_add(e.data.len())
-                .ok_or(overflow("data section"))?;
-        }
-        let file_size = data_offset
-            .checked_add(data_len)
-            .and_then(|n| n.checked_add(layout::CRC_SIZE))
-            .ok_or(overflow("file"))?;
+        let sections = Sections::of(self.vocab.len(), self.entries.iter().map(|e| e.data.len()))?;
+        let Sections {
+            dir_offset,
+            data_offset,
+            data_len,
+            file_size,
+            ..
+        } = sections;
+        let offsets = &sections.offsets;
         let u32_of = |n: usize, what| u32::try_from(n).map_err(|_| overflow(what));
         let file_size32 = u32_of(file_size, "file")?;
 
@@ -260,6 +259,13 @@ impl ModelWriter {
             &(layout::HEADER_SIZE as u16).to_le_bytes(),
         );
         let h = self.hyper;
+        let (context, activation) = match h.arch {
+            Arch::Recurrent(_) => (0, 0),
+            Arch::Ngram {
+                context,
+                activation,
+            } => (context, activation.code()),
+        };
         let fields = [
             (header::FLAGS, h.flags()),
             (header::WEIGHTS_KIND, h.weights.code()),
@@ -277,12 +283,16 @@ impl ModelWriter {
             (header::DATA_OFFSET, u32_of(data_offset, "data_offset")?),
             (header::DATA_BYTES, u32_of(data_len, "data_bytes")?),
             (header::FILE_SIZE, file_size32),
+            (header::ARCH, h.arch.code()),
+            (header::SPECIALS, h.specials.bits()),
+            (header::CONTEXT, context),
+            (header::ACTIVATION, activation),
         ];
         for (at, v) in fields {
             put(at, &v.to_le_bytes());
         }
         put(layout::HEADER_SIZE, self.vocab.as_bytes());
-        for (i, (e, &off)) in self.entries.iter().zip(&offsets).enumerate() {
+        for (i, (e, &off)) in self.entries.iter().zip(offsets).enumerate() {
             let base = dir_offset + i * layout::DIR_ENTRY_SIZE;
             put(base + entry::NAME, e.name.as_bytes());
             put(base + entry::DTYPE, &[e.dtype.code(), e.rank]);
@@ -337,48 +347,130 @@ impl ModelWriter {
     }
 }
 
-/// Writes `bytes` to `path` via a temporary file in the same directory, fsync and rename.
+/// Where the sections of a canonical file lie: the one place the writer's layout is
+/// computed, also for size estimates ([`file_size`]).
+struct Sections {
+    dir_offset: usize,
+    data_offset: usize,
+    data_len: usize,
+    file_size: usize,
+    /// Each tensor's offset inside the data section.
+    offsets: Vec<usize>,
+}
+
+impl Sections {
+    fn of(
+        vocab_bytes: usize,
+        tensor_bytes: impl Iterator<Item = usize>,
+    ) -> Result<Self, FormatError> {
+        let overflow = |what| FormatError::SizeOverflow { what };
+        let vocab_end = layout::HEADER_SIZE
+            .checked_add(vocab_bytes)
+            .ok_or(overflow("vocab section"))?;
+        let dir_offset = layout::align_up(vocab_end).ok_or(overflow("vocab section"))?;
+        let mut offsets = Vec::new();
+        let mut data_len = 0usize;
+        for len in tensor_bytes {
+            let at = layout::align_up(data_len).ok_or(overflow("data section"))?;
+            offsets.push(at);
+            data_len = at.checked_add(len).ok_or(overflow("data section"))?;
+        }
+        let data_offset = offsets
+            .len()
+            .checked_mul(layout::DIR_ENTRY_SIZE)
+            .and_then(|n| n.checked_add(dir_offset))
+            .ok_or(overflow("directory"))?;
+        let file_size = data_offset
+            .checked_add(data_len)
+            .and_then(|n| n.checked_add(layout::CRC_SIZE))
+            .ok_or(overflow("file"))?;
+        Ok(Sections {
+            dir_offset,
+            data_offset,
+            data_len,
+            file_size,
+            offsets,
+        })
+    }
+}
+
+/// The size of the canonical file [`ModelWriter`] writes for `hyper` and a vocabulary of
+/// `vocab_bytes` UTF-8 bytes: the tensor table of the architecture and weights kind,
+/// each tensor of its first allowed dtype (so exact for INT8 files, and for f32 ones).
+///
+/// `hyper` must be valid ([`Hyper::validate`]'s error otherwise).
+pub fn file_size(hyper: &Hyper, vocab_bytes: usize) -> Result<usize, FormatError> {
+    // Valid hyperparameters bound the loops and the sizes below.
+    hyper.validate()?;
+    let mut sizes = Vec::new();
+    for spec in hyper.table().specs {
+        for k in 0..hyper.num_layers {
+            if !spec.layers.has(k, hyper.num_layers) {
+                continue;
+            }
+            let dtype = spec.dtypes.first().copied().unwrap_or(DType::F32);
+            let bytes = hyper
+                .shape_of(spec, k)
+                .dims()
+                .iter()
+                .try_fold(dtype.size(), |n, &d| n.checked_mul(d as usize))
+                .ok_or(FormatError::SizeOverflow { what: "tensor" })?;
+            sizes.push(bytes);
+        }
+    }
+    Ok(Sections::of(vocab_bytes, sizes.into_iter())?.file_size)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory
+/// (`tempfile`), flushed to disk, renamed over `path` (`persist`), then the directory
+/// flushed so that the rename itself survives a crash. On any error `path` is untouched
+/// and the temporary file is gone. The one atomic writer of mynah: model files,
+/// checkpoints, metrics and configurations all go through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let with_path = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    if path.file_name().is_none() {
+        return Err(with_path(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "path has no file name",
+        )));
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut attempt = 0u32;
-    let (tmp, mut file) = loop {
-        let mut name = std::ffi::OsString::from(".");
-        name.push(file_name);
-        name.push(format!(".tmp{}.{attempt}", std::process::id()));
-        let tmp = dir.join(name);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-            Err(e) => return Err(e),
-        }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mynah-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(with_path)?;
+    tmp.write_all(bytes).map_err(with_path)?;
+    tmp.as_file().sync_all().map_err(with_path)?;
+    tmp.persist(path).map_err(|e| with_path(e.error))?;
+    sync_dir(&dir).map_err(with_path)
+}
+
+/// Flushes a directory's entries. A directory that cannot be opened, or a filesystem that
+/// cannot flush directories (`EINVAL`), leaves that to the OS; other failures are errors.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    let Ok(d) = fs::File::open(dir) else {
+        return Ok(());
     };
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
-    let result = written.and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    match d.sync_all() {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
     }
-    // Persist the rename itself; not every platform can open a directory, so best effort.
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Name of tensor `spec` for layer `layer` (e.g. `rnn.weight_ih_l0`), as a `String`.
 pub fn tensor_name(spec: &layout::TensorSpec, layer: u32) -> String {
-    if spec.per_layer {
+    if spec.layers.per_layer() {
         TensorName::with_layer(spec.name, layer).as_str().into()
     } else {
         spec.name.into()

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use mynah_format::layout::{self, header};
-use mynah_format::{AlignedBytes, Model};
+use mynah_format::{Activation, AlignedBytes, Arch, Cell, Hyper, Model, Token, WeightsKind};
 use proptest::prelude::*;
 
 /// Touches everything a valid model hands out, so that a bad "valid" file would panic here.
@@ -15,10 +15,17 @@ fn exercise(bytes: &[u8]) -> bool {
         return false;
     };
     let v = m.vocab();
-    for (i, c) in v.chars().enumerate() {
-        assert_eq!(v.id_of(c), Some(3 + i as u32));
-        assert_eq!(v.char_of(3 + i as u32), Some(c));
+    let first = v.first_char_id();
+    assert_eq!(first, m.hyper().specials.count());
+    for id in 0..first {
+        assert!(matches!(v.token(id), Some(Token::Special(_))));
+        assert_eq!(v.char_of(id), None);
     }
+    for (i, c) in v.chars().enumerate() {
+        assert_eq!(v.id_of(c), Some(first + i as u32));
+        assert_eq!(v.char_of(first + i as u32), Some(c));
+    }
+    assert_eq!(v.len(), m.hyper().vocab_size as usize);
     let mut total = 0usize;
     for t in m.tensors() {
         assert!(t.file_offset() + t.bytes().len() <= m.file_size() - 4);
@@ -36,47 +43,93 @@ fn exercise(bytes: &[u8]) -> bool {
     true
 }
 
-#[test]
-fn every_truncation_is_rejected() {
-    for file in [tiny_file(), small_file()] {
-        for len in 0..file.len() {
-            let r = parse(&file[..len]);
-            assert!(r.is_err(), "accepted a file truncated to {len} bytes");
+/// Tiny files of every architecture and weights kind (two layers for the recurrent ones,
+/// so that INT8 files have layer-1 input tensors).
+fn tiny_files() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for arch in ARCHS {
+        for weights in KINDS {
+            let h = Hyper {
+                vocab_size: 4,
+                embed_dim: 1,
+                hidden_dim: 1,
+                ..hyper_of(arch, weights)
+            };
+            out.push((format!("{arch} {weights}"), model_file(h)));
         }
-        assert!(parse(&file).is_ok());
     }
+    out
 }
 
 #[test]
-fn every_single_bit_flip_is_rejected() {
-    let file = tiny_file();
-    assert_eq!(file.len(), 980);
-    let mut b = AlignedBytes::copy_from(&file);
+fn every_truncation_is_rejected() {
+    let mut files = vec![
+        ("tiny".to_string(), tiny_file()),
+        ("small".to_string(), small_file()),
+        ("version 1 example".to_string(), v1_example()),
+        ("version 1 small".to_string(), to_v1(&small_file())),
+    ];
+    files.extend(tiny_files());
+    for (what, file) in files {
+        for len in 0..file.len() {
+            let r = parse(&file[..len]);
+            assert!(
+                r.is_err(),
+                "{what}: accepted a file truncated to {len} bytes"
+            );
+        }
+        assert!(parse(&file).is_ok(), "{what}");
+    }
+}
+
+fn assert_every_bit_flip_is_rejected(what: &str, file: &[u8]) {
+    let mut b = AlignedBytes::copy_from(file);
     for byte in 0..file.len() {
         for bit in 0..8 {
             b.as_mut_bytes()[byte] ^= 1 << bit;
             assert!(
                 Model::parse(&b).is_err(),
-                "accepted a flip of bit {bit} in byte {byte}"
+                "{what}: accepted a flip of bit {bit} in byte {byte}"
             );
             b.as_mut_bytes()[byte] ^= 1 << bit;
         }
     }
-    assert!(Model::parse(&b).is_ok());
+    assert!(Model::parse(&b).is_ok(), "{what}");
 }
 
 #[test]
-fn every_single_byte_change_in_the_header_and_directory_with_a_valid_crc_is_handled() {
-    // Structure-only damage: every position before the data, every one of a few values.
-    let file = small_file();
-    let data = get_u32(&file, header::DATA_OFFSET) as usize;
+fn every_single_bit_flip_is_rejected() {
+    let file = tiny_file();
+    // 128-byte header + "a", padded to 192; 7 entries; 400 data bytes; CRC.
+    assert_eq!(file.len(), 192 + 7 * 64 + 400 + 4);
+    assert_every_bit_flip_is_rejected("tiny", &file);
+}
+
+#[test]
+fn every_single_bit_flip_of_a_version_1_file_is_rejected() {
+    let file = v1_example();
+    assert_eq!(file.len(), 972);
+    assert_every_bit_flip_is_rejected("version 1 example", &file);
+}
+
+#[test]
+fn every_single_bit_flip_of_every_architecture_is_rejected() {
+    for (what, file) in tiny_files() {
+        assert_every_bit_flip_is_rejected(&what, &file);
+    }
+}
+
+/// The header and directory positions at which a one-byte change with a recomputed CRC
+/// still gives a valid model.
+fn accepted_byte_changes(file: &[u8]) -> Vec<usize> {
+    let data = get_u32(file, header::DATA_OFFSET) as usize;
     let mut accepted = Vec::new();
     for at in 0..data {
-        for v in [0u8, 1, 0x3f, 0x40, 0x7f, 0x80, 0xff] {
+        for v in [0u8, 1, 2, 0x3f, 0x40, 0x7f, 0x80, 0xff] {
             if file[at] == v {
                 continue;
             }
-            let mut b = file.clone();
+            let mut b = file.to_vec();
             b[at] = v;
             fix_crc(&mut b);
             if exercise(&b) && parse(&b).is_ok() {
@@ -84,13 +137,69 @@ fn every_single_byte_change_in_the_header_and_directory_with_a_valid_crc_is_hand
             }
         }
     }
-    // Only meaningful edits survive: the RECORDS flag, FLOAT -> INT8 (whose table is
-    // still open), and vocabulary characters that stay sorted ("abc" at 64..67).
-    for at in &accepted {
-        assert!(
-            matches!(at, &header::FLAGS | &header::WEIGHTS_KIND | 64..=66),
-            "accepted a change at byte {at}"
+    accepted
+}
+
+#[test]
+fn every_single_byte_change_in_the_header_and_directory_with_a_valid_crc_is_handled() {
+    // Structure-only damage: every position before the data, every one of a few values.
+    // Only meaningful edits survive: the RECORDS flag and vocabulary characters that stay
+    // sorted ("abc" right after the header). The INT8 and LSTM/RNN/n-gram tables differ
+    // from the GRU's float table, so neither the weights kind nor the architecture can
+    // change, and no version-2 field or reserved byte can.
+    let vocab = |b: &[u8]| {
+        let at = get_u32(b, header::VOCAB_OFFSET) as usize;
+        at..at + 3
+    };
+    for file in [small_file(), to_v1(&small_file())] {
+        for at in accepted_byte_changes(&file) {
+            assert!(
+                at == header::FLAGS || vocab(&file).contains(&at),
+                "accepted a change at byte {at}"
+            );
+        }
+    }
+    // An n-gram's activation may switch (relu and tanh have the same tensors); nothing
+    // else of the version-2 fields may change. No INT8 tensor depends on embed_dim (the
+    // embedding is folded into the input table), so INT8 files record it unchecked.
+    let embed_dim = header::EMBED_DIM..header::EMBED_DIM + 4;
+    // The fixed-point scale of integer tensors is the quantizer's business: the format
+    // only bounds it (-31..=31), so its low byte may change.
+    let frac_bits = |b: &[u8], at: usize| {
+        let dir = get_u32(b, header::DIR_OFFSET) as usize;
+        at >= dir && (at - dir) % layout::DIR_ENTRY_SIZE == layout::entry::FRAC_BITS
+    };
+    for weights in KINDS {
+        let file = model_file(hyper_of(ngram(2, Activation::Tanh), weights));
+        let accepted = accepted_byte_changes(&file);
+        assert!(accepted.contains(&header::ACTIVATION), "{accepted:?}");
+        assert_eq!(
+            accepted.contains(&header::EMBED_DIM),
+            weights == WeightsKind::Int8
         );
+        for at in accepted {
+            assert!(
+                at == header::FLAGS
+                    || at == header::ACTIVATION
+                    || (embed_dim.contains(&at) && weights == WeightsKind::Int8)
+                    || (frac_bits(&file, at) && weights == WeightsKind::Int8)
+                    || vocab(&file).contains(&at),
+                "n-gram {weights}: accepted a change at byte {at}"
+            );
+        }
+    }
+    // LSTM and RNN models cannot become each other or a GRU.
+    for cell in [Cell::Lstm, Cell::Rnn] {
+        let file = model_file(hyper_of(Arch::Recurrent(cell), WeightsKind::Int8));
+        for at in accepted_byte_changes(&file) {
+            assert!(
+                at == header::FLAGS
+                    || embed_dim.contains(&at)
+                    || frac_bits(&file, at)
+                    || vocab(&file).contains(&at),
+                "{cell}: accepted a change at byte {at}"
+            );
+        }
     }
 }
 
@@ -127,7 +236,7 @@ proptest! {
         edits in prop::collection::vec((0usize..1600, any::<u32>(), 0u8..3), 1..6),
         small in any::<bool>(),
     ) {
-        let file = if small { small_file() } else { tiny_file() };
+        let file = if small { small_file() } else { model_file(hyper_of(ngram(3, Activation::Relu), WeightsKind::Int8)) };
         let data = get_u32(&file, header::DATA_OFFSET) as usize;
         let mut b = file.clone();
         for (at, v, width) in edits {

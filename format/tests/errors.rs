@@ -8,7 +8,8 @@ mod common;
 use common::*;
 use mynah_format::layout::{self, entry, header};
 use mynah_format::{
-    AlignedBytes, DType, FormatError, Hyper, Model, ModelWriter, Shape, TensorName, WeightsKind,
+    Activation, AlignedBytes, DType, FormatError, Hyper, Model, ModelWriter, Shape, Special,
+    Specials, TensorName, WeightsKind,
 };
 
 fn name(s: &str) -> TensorName {
@@ -48,6 +49,23 @@ fn truncated() {
             actual: 40
         })
     );
+    // Once the version is known, its whole header: 128 bytes in version 2...
+    assert_eq!(
+        parse(&b[..100]),
+        Err(FormatError::Truncated {
+            expected: 128,
+            actual: 100
+        })
+    );
+    // ...64 in version 1, whose file_size field is then read.
+    let v1 = v1_example();
+    assert_eq!(
+        parse(&v1[..100]),
+        Err(FormatError::Truncated {
+            expected: 972,
+            actual: 100
+        })
+    );
     let n = b.len();
     assert_eq!(
         parse(&b[..n - 1]),
@@ -66,31 +84,78 @@ fn version_zero_and_future_version() {
         Err(FormatError::BadVersion { found: 0 })
     );
     // A newer file is refused before its size or checksum are looked at: its layout may differ.
-    for v in [2, 7, u16::MAX] {
+    for v in [3, 7, u16::MAX] {
         let mut c = b.clone();
         put_u16(&mut c, header::VERSION, v);
         put_u32(&mut c, header::FILE_SIZE, 12345);
+        put_u16(&mut c, header::HEADER_SIZE, 4096);
+        put_u32(&mut c, header::ARCH, 99);
         assert_eq!(
             parse(&c),
             Err(FormatError::FutureVersion {
                 found: v,
-                supported: 1
+                supported: 2
+            })
+        );
+        // Only the first 64 bytes need be there.
+        assert_eq!(
+            parse(&c[..64]),
+            Err(FormatError::FutureVersion {
+                found: v,
+                supported: 2
             })
         );
     }
     let e = FormatError::FutureVersion {
-        found: 2,
-        supported: 1,
+        found: 3,
+        supported: 2,
     };
     assert!(e.to_string().contains("upgrade"), "{e}");
 }
 
 #[test]
 fn bad_header_size() {
+    let v2 = small_file();
+    let v1 = v1_example();
+    for found in [0, 63, 64, 129, 192, u16::MAX] {
+        assert_eq!(
+            mutate(&v2, |b| put_u16(b, header::HEADER_SIZE, found)),
+            Err(FormatError::BadHeaderSize {
+                found,
+                expected: 128
+            })
+        );
+    }
+    for found in [0, 65, 128] {
+        assert_eq!(
+            mutate(&v1, |b| put_u16(b, header::HEADER_SIZE, found)),
+            Err(FormatError::BadHeaderSize {
+                found,
+                expected: 64
+            })
+        );
+    }
+    // The version decides the header size: a version-2 file marked version 1, and a
+    // version-1 file marked version 2, are refused for it (before anything else is read).
     assert_eq!(
-        mutate(&small_file(), |b| put_u16(b, header::HEADER_SIZE, 128)),
-        Err(FormatError::BadHeaderSize { found: 128 })
+        mutate(&v2, |b| put_u16(b, header::VERSION, 1)),
+        Err(FormatError::BadHeaderSize {
+            found: 128,
+            expected: 64
+        })
     );
+    assert_eq!(
+        mutate(&v1, |b| put_u16(b, header::VERSION, 2)),
+        Err(FormatError::BadHeaderSize {
+            found: 64,
+            expected: 128
+        })
+    );
+    let e = FormatError::BadHeaderSize {
+        found: 64,
+        expected: 128,
+    };
+    assert_eq!(e.to_string(), "header size is 64, expected 128");
 }
 
 #[test]
@@ -112,11 +177,190 @@ fn unknown_weights_kind() {
 }
 
 #[test]
-fn file_too_small() {
+fn unknown_arch() {
+    for code in [4, 5, 0x100, u32::MAX] {
+        assert_eq!(
+            mutate(&small_file(), |b| put_u32(b, header::ARCH, code)),
+            Err(FormatError::UnknownArch { found: code })
+        );
+    }
+    // The code is looked at before the activation and context that depend on it...
+    assert_eq!(
+        mutate(&small_file(), |b| {
+            put_u32(b, header::ARCH, 4);
+            put_u32(b, header::ACTIVATION, 9);
+            put_u32(b, header::CONTEXT, 9);
+        }),
+        Err(FormatError::UnknownArch { found: 4 })
+    );
+    // ...and before the checksum: a newer writer's architecture is named as such.
     let mut b = small_file();
-    put_u32(&mut b, header::FILE_SIZE, 64);
-    b.truncate(64);
-    assert_eq!(parse(&b), Err(FormatError::FileTooSmall { declared: 64 }));
+    put_u32(&mut b, header::ARCH, 4);
+    assert_eq!(parse(&b), Err(FormatError::UnknownArch { found: 4 }));
+    // Known codes select the architecture (and its tensor table).
+    assert_eq!(
+        mutate(&small_file(), |b| put_u32(b, header::ARCH, 1)),
+        Err(FormatError::ShapeMismatch {
+            name: name("rnn.weight_ih_l0"),
+            expected: Shape::new(&[8, 3]),
+            found: Shape::new(&[6, 3])
+        })
+    );
+}
+
+#[test]
+fn unknown_specials() {
+    for bits in [16, 16 | 7, 0x8000_0000, u32::MAX] {
+        assert_eq!(
+            mutate(&small_file(), |b| put_u32(b, header::SPECIALS, bits)),
+            Err(FormatError::UnknownSpecials { bits })
+        );
+    }
+    assert!(FormatError::UnknownSpecials { bits: 0x30 }
+        .to_string()
+        .contains("0x30"));
+}
+
+#[test]
+fn unknown_activation() {
+    // Recurrent models store activation 0...
+    for (arch, act) in [(0, 1), (1, 2), (2, 3), (0, u32::MAX)] {
+        assert_eq!(
+            mutate(&small_file(), |b| {
+                put_u32(b, header::ARCH, arch);
+                put_u32(b, header::ACTIVATION, act);
+            }),
+            Err(FormatError::UnknownActivation { found: act }),
+            "arch {arch}"
+        );
+    }
+    // ...the n-gram 1 (relu) or 2 (tanh).
+    let ngram_file = model_file(hyper_of(ngram(3, Activation::Relu), WeightsKind::Float));
+    for act in [0, 3, 0x100, u32::MAX] {
+        assert_eq!(
+            mutate(&ngram_file, |b| put_u32(b, header::ACTIVATION, act)),
+            Err(FormatError::UnknownActivation { found: act })
+        );
+    }
+    // The activation is checked before the context.
+    assert_eq!(
+        mutate(&small_file(), |b| {
+            put_u32(b, header::ACTIVATION, 1);
+            put_u32(b, header::CONTEXT, 1);
+        }),
+        Err(FormatError::UnknownActivation { found: 1 })
+    );
+    // Switching relu and tanh leaves a valid model (the tensors do not depend on it).
+    let a = AlignedBytes::copy_from(&ngram_file);
+    assert_eq!(
+        Model::parse(&a).unwrap().hyper().arch,
+        ngram(3, Activation::Relu)
+    );
+    let mut b = ngram_file.clone();
+    put_u32(&mut b, header::ACTIVATION, 2);
+    fix_crc(&mut b);
+    let a = AlignedBytes::copy_from(&b);
+    assert_eq!(
+        Model::parse(&a).unwrap().hyper().arch,
+        ngram(3, Activation::Tanh)
+    );
+}
+
+#[test]
+fn non_zero_header_reserved() {
+    let b = small_file();
+    assert_eq!(header::RESERVED, 80);
+    for at in header::RESERVED..layout::HEADER_SIZE {
+        for v in [1u8, 0x80] {
+            assert_eq!(
+                mutate(&b, |b| b[at] = v),
+                Err(FormatError::NonZeroHeaderReserved { offset: at }),
+                "byte {at}"
+            );
+        }
+    }
+    // The first non-zero byte is named.
+    assert_eq!(
+        mutate(&b, |b| {
+            b[100] = 1;
+            b[90] = 1;
+        }),
+        Err(FormatError::NonZeroHeaderReserved { offset: 90 })
+    );
+    // Checked after the other version-2 fields.
+    assert_eq!(
+        mutate(&b, |b| {
+            b[81] = 1;
+            put_u32(b, header::SPECIALS, 16);
+        }),
+        Err(FormatError::UnknownSpecials { bits: 16 })
+    );
+}
+
+#[test]
+fn ngram_without_bos() {
+    // The writer refuses the hyperparameters...
+    for specials in [
+        Specials::NONE,
+        Specials::NONE.with(Special::Pad).with(Special::Eos),
+        Specials::NONE.with(Special::Unk),
+    ] {
+        let h = Hyper {
+            specials,
+            vocab_size: specials.count() + 3,
+            ..hyper_of(ngram(2, Activation::Tanh), WeightsKind::Float)
+        };
+        assert_eq!(
+            ModelWriter::new(h, &['a', 'b', 'c']).unwrap_err(),
+            FormatError::NgramWithoutBos
+        );
+        assert_eq!(h.validate(), Err(FormatError::NgramWithoutBos));
+    }
+    // ...and so does the reader, with the hyperparameters (before the vocabulary).
+    let file = model_file(hyper_of(ngram(2, Activation::Tanh), WeightsKind::Int8));
+    assert_eq!(
+        mutate(&file, |b| put_u32(b, header::SPECIALS, 1 | 4)),
+        Err(FormatError::NgramWithoutBos)
+    );
+    // A recurrent model needs no <BOS>.
+    let h = Hyper {
+        specials: Specials::NONE,
+        vocab_size: 3,
+        ..small_hyper()
+    };
+    assert!(model_writer(h).to_bytes().is_ok());
+}
+
+#[test]
+fn file_too_small() {
+    // The version's header, one directory entry and the CRC: 196 bytes in version 2...
+    for declared in [0, 4, 128, 195] {
+        let mut b = small_file();
+        put_u32(&mut b, header::FILE_SIZE, declared);
+        b.truncate(128);
+        assert_eq!(parse(&b), Err(FormatError::FileTooSmall { declared }));
+    }
+    let mut b = small_file();
+    put_u32(&mut b, header::FILE_SIZE, 196);
+    b.truncate(196);
+    assert!(
+        matches!(parse(&b), Err(FormatError::ChecksumMismatch { .. })),
+        "196 bytes is not too small"
+    );
+    // ...132 in version 1.
+    for declared in [64, 131] {
+        let mut b = v1_example();
+        put_u32(&mut b, header::FILE_SIZE, declared);
+        b.truncate(64);
+        assert_eq!(parse(&b), Err(FormatError::FileTooSmall { declared }));
+    }
+    let mut b = v1_example();
+    put_u32(&mut b, header::FILE_SIZE, 132);
+    b.truncate(132);
+    assert!(matches!(
+        parse(&b),
+        Err(FormatError::ChecksumMismatch { .. })
+    ));
 }
 
 #[test]
@@ -176,6 +420,9 @@ fn hyperparameters_out_of_range() {
         (header::HIDDEN_DIM, "hidden_dim", u32::MAX, 1, 4096),
         (header::NUM_LAYERS, "num_layers", 0, 1, 4),
         (header::NUM_LAYERS, "num_layers", 5, 1, 4),
+        // A recurrent model has no n-gram context (checked with the version-2 fields).
+        (header::CONTEXT, "context", 1, 0, 0),
+        (header::CONTEXT, "context", u32::MAX, 0, 0),
     ];
     for (at, field, value, min, max) in cases {
         assert_eq!(
@@ -218,14 +465,18 @@ fn bad_section_layout() {
     let b = small_file();
     let field = |b: &[u8], at| get_u32(b, at);
     let cases = [
-        (header::VOCAB_OFFSET, "vocab_offset", 128, 64),
-        (header::DIR_OFFSET, "dir_offset", 192, 128),
-        (header::DIR_OFFSET, "dir_offset", 96, 128),
+        (header::VOCAB_OFFSET, "vocab_offset", 64, 128),
+        (header::VOCAB_OFFSET, "vocab_offset", 192, 128),
+        // align64(128 + 3 bytes of "abc") = 192.
+        (header::DIR_OFFSET, "dir_offset", 256, 192),
+        (header::DIR_OFFSET, "dir_offset", 128, 192),
+        (header::DIR_OFFSET, "dir_offset", 160, 192),
+        // 192 + 11 entries of 64 bytes = 896.
         (
             header::DATA_OFFSET,
             "data_offset",
             field(&b, header::DATA_OFFSET) + 64,
-            832,
+            896,
         ),
         (
             header::DATA_BYTES,
@@ -234,13 +485,13 @@ fn bad_section_layout() {
             field(&b, header::DATA_BYTES) as u64,
         ),
         // One more directory entry would overlap the data section.
-        (header::TENSOR_COUNT, "data_offset", 12, 832 + 64),
+        (header::TENSOR_COUNT, "data_offset", 12, 896 + 64),
     ];
     for (at, name, value, expected) in cases {
         let want = if name == "data_offset" && at == header::TENSOR_COUNT {
             FormatError::BadSectionLayout {
                 field: name,
-                found: 832,
+                found: 896,
                 expected,
             }
         } else {
@@ -252,6 +503,15 @@ fn bad_section_layout() {
         };
         assert_eq!(mutate(&b, |b| put_u32(b, at, value)), Err(want), "{name}");
     }
+    // Version 1: the vocabulary follows the 64-byte header.
+    assert_eq!(
+        mutate(&v1_example(), |b| put_u32(b, header::VOCAB_OFFSET, 128)),
+        Err(FormatError::BadSectionLayout {
+            field: "vocab_offset",
+            found: 128,
+            expected: 64
+        })
+    );
 }
 
 #[test]
@@ -262,14 +522,18 @@ fn sizes_that_overflow_are_clean_errors() {
     let vocab_overflow = Err(FormatError::SizeOverflow {
         what: "vocab section",
     });
-    // 64 + vocab_bytes past u32::MAX...
+    // 128 + vocab_bytes past u32::MAX...
     assert_eq!(
         mutate(&b, |b| put_u32(b, header::VOCAB_BYTES, u32::MAX - 10)),
         vocab_overflow
     );
     // ...or only its rounding up to the 64-byte aligned directory.
     assert_eq!(
-        mutate(&b, |b| put_u32(b, header::VOCAB_BYTES, u32::MAX - 64 - 10)),
+        mutate(&b, |b| put_u32(
+            b,
+            header::VOCAB_BYTES,
+            u32::MAX - layout::HEADER_SIZE as u32 - 10
+        )),
         vocab_overflow
     );
     assert_eq!(
@@ -345,32 +609,39 @@ fn misaligned_buffer() {
 #[test]
 fn bad_vocab_utf8_names_the_offset() {
     let b = small_file();
+    // The vocabulary "abc" starts right after the 128-byte header.
     assert_eq!(
-        mutate(&b, |b| b[65] = 0xff),
-        Err(FormatError::BadVocabUtf8 { offset: 65 })
+        mutate(&b, |b| b[129] = 0xff),
+        Err(FormatError::BadVocabUtf8 { offset: 129 })
     );
     // A multi-byte character cut short: "a" then the first byte of "é" then "c".
     assert_eq!(
-        mutate(&b, |b| b[65] = 0xc3),
-        Err(FormatError::BadVocabUtf8 { offset: 65 })
+        mutate(&b, |b| b[129] = 0xc3),
+        Err(FormatError::BadVocabUtf8 { offset: 129 })
     );
-    let e = FormatError::BadVocabUtf8 { offset: 65 };
-    assert!(e.to_string().contains("offset 65"), "{e}");
+    // In version 1 it starts at 64.
+    assert_eq!(
+        mutate(&v1_example(), |b| b[64] = 0x80),
+        Err(FormatError::BadVocabUtf8 { offset: 64 })
+    );
+    let e = FormatError::BadVocabUtf8 { offset: 129 };
+    assert!(e.to_string().contains("offset 129"), "{e}");
 }
 
 #[test]
 fn vocab_not_sorted() {
     assert_eq!(
-        mutate(&small_file(), |b| b[64..67].copy_from_slice(b"acb")),
+        mutate(&small_file(), |b| b[128..131].copy_from_slice(b"acb")),
         Err(FormatError::VocabNotSorted {
-            offset: 66,
+            offset: 130,
             ch: 'b'
         })
     );
+    // The writer reports offsets in the file it would write.
     assert!(matches!(
         ModelWriter::new(small_hyper(), &['b', 'a', 'c']),
         Err(FormatError::VocabNotSorted {
-            offset: 65,
+            offset: 129,
             ch: 'a'
         })
     ));
@@ -379,9 +650,9 @@ fn vocab_not_sorted() {
 #[test]
 fn duplicate_char() {
     assert_eq!(
-        mutate(&small_file(), |b| b[64..67].copy_from_slice(b"abb")),
+        mutate(&small_file(), |b| b[128..131].copy_from_slice(b"abb")),
         Err(FormatError::DuplicateChar {
-            offset: 66,
+            offset: 130,
             ch: 'b'
         })
     );
@@ -405,6 +676,26 @@ fn vocab_count_mismatch() {
         FormatError::VocabCountMismatch {
             expected: 3,
             found: 2
+        }
+    );
+    // The count is vocab_size minus the specials the header declares: dropping <EOS>
+    // (specials 7 -> 3) leaves room for a fourth character.
+    assert_eq!(
+        mutate(&small_file(), |b| put_u32(b, header::SPECIALS, 3)),
+        Err(FormatError::VocabCountMismatch {
+            expected: 4,
+            found: 3
+        })
+    );
+    let h = Hyper {
+        specials: Specials::NONE,
+        ..small_hyper()
+    };
+    assert_eq!(
+        ModelWriter::new(h, &['a', 'b', 'c']).unwrap_err(),
+        FormatError::VocabCountMismatch {
+            expected: 6,
+            found: 3
         }
     );
 }
@@ -664,29 +955,6 @@ fn bad_frac_bits() {
     }
 }
 
-/// A float writer for `h` that skips the tensor `skip` and replaces `(name, shape, dtype)`.
-fn writer_with(h: Hyper, skip: &str, replace: Option<(&str, &[u32], DType)>) -> ModelWriter {
-    let full = float_writer(h).to_aligned_bytes().unwrap();
-    let m = Model::parse(&full).unwrap();
-    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
-    for t in m.tensors() {
-        if t.name() == skip {
-            continue;
-        }
-        match replace {
-            Some((n, shape, dtype)) if n == t.name() => {
-                let n: u32 = shape.iter().product();
-                let data = vec![0u8; n as usize * dtype.size()];
-                w.add(t.name(), dtype, shape, &data, 0).unwrap();
-            }
-            _ => w
-                .add(t.name(), t.dtype(), t.shape(), t.bytes(), t.frac_bits())
-                .unwrap(),
-        }
-    }
-    w
-}
-
 #[test]
 fn missing_tensor() {
     let h = small_hyper();
@@ -796,38 +1064,31 @@ fn shape_mismatch() {
 }
 
 #[test]
-fn int8_files_check_float_named_shapes() {
-    // INT8 validation of float-named tensors: same shapes, any dtype.
+fn int8_tables_are_exact() {
+    // An INT8 file holds exactly its table: no float tensor rides along, whatever its
+    // shape (version 1 allowed extra tensors in INT8 files; version 2 does not).
     let h = Hyper {
         weights: WeightsKind::Int8,
         ..small_hyper()
     };
-    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
-    w.add_i8("embed.weight", &[6, 3], &[0; 18], 7).unwrap();
-    if layout::INT8_TENSORS.is_empty() {
-        // Until runtime/QUANTIZATION.md fills the INT8 table, any consistent set is valid.
-        assert!(w.to_bytes().is_ok());
-    }
-    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
-    w.add_i8("embed.weight", &[6, 4], &[0; 24], 7).unwrap();
-    let err = w.to_bytes().unwrap_err();
-    assert!(
-        matches!(
-            err,
-            FormatError::ShapeMismatch { .. } | FormatError::MissingTensor { .. }
-        ),
-        "{err:?}"
+    let mut w = model_writer(h);
+    w.add_f32("embed.weight", &[6, 3], &[0.0; 18]).unwrap();
+    assert_eq!(
+        w.to_bytes(),
+        Err(FormatError::UnexpectedTensor {
+            index: 17,
+            name: name("embed.weight")
+        })
     );
-    if layout::INT8_TENSORS.is_empty() {
-        assert_eq!(
-            err,
-            FormatError::ShapeMismatch {
-                name: name("embed.weight"),
-                expected: Shape::new(&[6, 3]),
-                found: Shape::new(&[6, 4])
-            }
-        );
-    }
+    // Float tensors alone are not an INT8 model.
+    let w = writer_with(small_hyper(), "", None);
+    let c = w.to_container_bytes().unwrap();
+    assert_eq!(
+        mutate(&c, |b| put_u32(b, header::WEIGHTS_KIND, 1)),
+        Err(FormatError::MissingTensor {
+            name: name("rnn.input_table")
+        })
+    );
 }
 
 #[test]
@@ -883,11 +1144,19 @@ fn every_error_displays_actionably() {
         FormatError::BadVersion { found: 0 },
         FormatError::FutureVersion {
             found: 9,
-            supported: 1,
+            supported: 2,
         },
-        FormatError::BadHeaderSize { found: 1 },
+        FormatError::BadHeaderSize {
+            found: 1,
+            expected: 128,
+        },
         FormatError::UnknownFlags { flags: 4 },
         FormatError::UnknownWeightsKind { found: 9 },
+        FormatError::UnknownArch { found: 4 },
+        FormatError::UnknownSpecials { bits: 16 },
+        FormatError::UnknownActivation { found: 3 },
+        FormatError::NonZeroHeaderReserved { offset: 80 },
+        FormatError::NgramWithoutBos,
         FormatError::FileTooSmall { declared: 3 },
         FormatError::FileSizeMismatch {
             declared: 5,
@@ -1011,13 +1280,18 @@ fn every_error_displays_actionably() {
 #[test]
 fn non_zero_padding() {
     let b = small_file();
-    // Between the vocabulary ("abc" at 64..67) and the directory at 128.
+    // Between the vocabulary ("abc" at 128..131) and the directory at 192.
     assert_eq!(
-        mutate(&b, |b| b[67] = 1),
-        Err(FormatError::NonZeroPadding { offset: 67 })
+        mutate(&b, |b| b[131] = 1),
+        Err(FormatError::NonZeroPadding { offset: 131 })
     );
     assert_eq!(
-        mutate(&b, |b| b[127] = 0x80),
+        mutate(&b, |b| b[191] = 0x80),
+        Err(FormatError::NonZeroPadding { offset: 191 })
+    );
+    // Version 1: "a" at 64, the directory at 128.
+    assert_eq!(
+        mutate(&v1_example(), |b| b[127] = 2),
         Err(FormatError::NonZeroPadding { offset: 127 })
     );
     // In the data section after embed.weight (72 bytes at data offset 0, next at 128).
@@ -1113,15 +1387,15 @@ fn hostile_files_get_distinct_errors() {
         ("a misaligned buffer", misaligned),
         (
             "invalid UTF-8 in the vocabulary",
-            mutate(&b, |b| b[65] = 0xff),
+            mutate(&b, |b| b[129] = 0xff),
         ),
         (
             "a duplicate vocabulary character",
-            mutate(&b, |b| b[64..67].copy_from_slice(b"abb")),
+            mutate(&b, |b| b[128..131].copy_from_slice(b"abb")),
         ),
         (
             "a version from the future",
-            mutate(&b, |b| put_u16(b, header::VERSION, 2)),
+            mutate(&b, |b| put_u16(b, header::VERSION, 3)),
         ),
     ];
     let errors: Vec<(&str, FormatError)> = cases

@@ -7,7 +7,7 @@ use mynah_format::half::f16;
 use mynah_format::layout::{self, header};
 use mynah_format::{
     read_aligned, AlignedBytes, DType, FormatError, Hyper, MappedModel, Model, ModelWriter,
-    OpenError, WeightsKind, BOS, EOS, FIRST_CHAR_ID, PAD,
+    OpenError, Special, Token, WeightsKind,
 };
 use proptest::prelude::*;
 
@@ -133,8 +133,15 @@ fn canonical_layout_is_packed_and_zero_padded() {
     let b = small_file();
     let dir = get_u32(&b, header::DIR_OFFSET) as usize;
     let data = get_u32(&b, header::DATA_OFFSET) as usize;
-    assert_eq!(dir, 128);
-    assert!(b[64 + 3..dir].iter().all(|&x| x == 0), "vocab padding");
+    // align64(128-byte header + "abc").
+    assert_eq!(dir, 192);
+    assert_eq!(
+        get_u32(&b, header::VOCAB_OFFSET) as usize,
+        layout::HEADER_SIZE
+    );
+    assert_eq!(&b[128..131], b"abc");
+    assert!(b[128 + 3..dir].iter().all(|&x| x == 0), "vocab padding");
+    assert!(b[header::RESERVED..128].iter().all(|&x| x == 0), "reserved");
     let a = AlignedBytes::copy_from(&b);
     let m = Model::parse(&a).unwrap();
     let mut expected = data;
@@ -169,7 +176,7 @@ fn records_flag_round_trips() {
 fn f16_float_models_are_valid() {
     let h = tiny_hyper();
     let mut w = ModelWriter::new(h, &['x']).unwrap();
-    for spec in layout::FLOAT_TENSORS {
+    for spec in h.table().specs {
         let shape = h.shape_of(spec, 0);
         let n = shape.dims().iter().product::<u32>() as usize;
         w.add_f16(
@@ -214,15 +221,21 @@ fn vocab_ids_follow_sorted_order() {
     assert!(!v.is_empty());
     assert_eq!(v.as_str(), "\n Aaé€😀");
     assert_eq!(v.chars().collect::<Vec<_>>(), chars);
+    let first = v.first_char_id();
+    assert_eq!(first, 3);
     for (i, &c) in chars.iter().enumerate() {
-        assert_eq!(v.id_of(c), Some(FIRST_CHAR_ID + i as u32));
-        assert_eq!(v.char_of(FIRST_CHAR_ID + i as u32), Some(c));
+        assert_eq!(v.id_of(c), Some(first + i as u32));
+        assert_eq!(v.char_of(first + i as u32), Some(c));
+        assert_eq!(v.token(first + i as u32), Some(Token::Char(c)));
     }
     assert_eq!(v.id_of('b'), None);
-    for special in [PAD, BOS, EOS] {
-        assert_eq!(v.char_of(special), None);
+    for (id, special) in [(0, Special::Pad), (1, Special::Bos), (2, Special::Eos)] {
+        assert_eq!(v.char_of(id), None);
+        assert_eq!(v.token(id), Some(Token::Special(special)));
     }
-    assert_eq!(v.char_of(FIRST_CHAR_ID + chars.len() as u32), None);
+    assert_eq!((v.bos(), v.eos()), (Some(1), Some(2)));
+    assert_eq!(v.char_of(first + chars.len() as u32), None);
+    assert_eq!(v.token(first + chars.len() as u32), None);
     assert_eq!(v.char_of(u32::MAX), None);
 }
 

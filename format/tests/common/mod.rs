@@ -1,12 +1,14 @@
-//! Helpers shared by the format tests: small valid models and field patching.
+//! Helpers shared by the format tests: small valid models of every architecture, version-1
+//! files, the golden hex files and field patching.
 #![allow(dead_code)]
 
 use mynah_format::layout::{self, entry, header};
 use mynah_format::{
-    crc32, tensor_name, AlignedBytes, FormatError, Hyper, Model, ModelWriter, WeightsKind,
+    crc32, tensor_name, Activation, AlignedBytes, Arch, Cell, DType, FormatError, Hyper, Model,
+    ModelWriter, Specials, WeightsKind,
 };
 
-/// Hyperparameters of a small two-layer float model over "abc".
+/// Hyperparameters of a small two-layer float GRU over "abc".
 pub fn small_hyper() -> Hyper {
     Hyper {
         vocab_size: 6,
@@ -15,10 +17,12 @@ pub fn small_hyper() -> Hyper {
         num_layers: 2,
         records: false,
         weights: WeightsKind::Float,
+        arch: Arch::GRU,
+        specials: Specials::DEFAULT,
     }
 }
 
-/// Hyperparameters of the smallest float model: one character, all widths 1.
+/// Hyperparameters of the smallest float GRU: one character, all widths 1.
 pub fn tiny_hyper() -> Hyper {
     Hyper {
         vocab_size: 4,
@@ -27,46 +31,207 @@ pub fn tiny_hyper() -> Hyper {
         num_layers: 1,
         records: false,
         weights: WeightsKind::Float,
+        arch: Arch::GRU,
+        specials: Specials::DEFAULT,
     }
 }
 
-/// `vocab_size - 3` sorted characters starting at 'a'.
+/// The n-gram MLP with `context` and `activation`.
+pub const fn ngram(context: u32, activation: Activation) -> Arch {
+    Arch::Ngram {
+        context,
+        activation,
+    }
+}
+
+/// Every architecture (the n-gram with both activations).
+pub const ARCHS: [Arch; 5] = [
+    Arch::GRU,
+    Arch::Recurrent(Cell::Lstm),
+    Arch::Recurrent(Cell::Rnn),
+    ngram(3, Activation::Relu),
+    ngram(2, Activation::Tanh),
+];
+
+/// Both weights kinds.
+pub const KINDS: [WeightsKind; 2] = [WeightsKind::Float, WeightsKind::Int8];
+
+/// [`small_hyper`] as `arch` with `weights` (one layer for the n-gram).
+pub fn hyper_of(arch: Arch, weights: WeightsKind) -> Hyper {
+    let num_layers = match arch {
+        Arch::Recurrent(_) => 2,
+        Arch::Ngram { .. } => 1,
+    };
+    Hyper {
+        arch,
+        weights,
+        num_layers,
+        ..small_hyper()
+    }
+}
+
+/// `vocab_size` minus the specials sorted characters starting at 'a'.
 pub fn chars_for(h: &Hyper) -> Vec<char> {
-    (0..h.vocab_size - 3)
+    (0..h.vocab_size - h.specials.count())
         .map(|i| char::from_u32('a' as u32 + i).unwrap())
         .collect()
 }
 
-/// A writer holding every float tensor for `h`, with distinct deterministic values.
-pub fn float_writer(h: Hyper) -> ModelWriter {
+/// `n` elements of `dtype` as little-endian bytes, distinct and deterministic: floats count
+/// up from `*next` in steps of 0.25, integers wrap around their range.
+pub fn fill(dtype: DType, n: usize, next: &mut u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * dtype.size());
+    for _ in 0..n {
+        *next += 1;
+        let v = *next;
+        match dtype {
+            DType::F32 => out.extend_from_slice(&(v as f32 * 0.25).to_le_bytes()),
+            DType::F16 => out.extend_from_slice(
+                &mynah_format::half::f16::from_f32(v as f32 * 0.25).to_le_bytes(),
+            ),
+            DType::I8 => out.push((v as i8).wrapping_mul(37).to_le_bytes()[0]),
+            DType::I16 => out.extend_from_slice(&(v as i16).wrapping_mul(999).to_le_bytes()),
+            DType::I32 => out.extend_from_slice(&(v as i32).wrapping_mul(123_457).to_le_bytes()),
+        }
+    }
+    out
+}
+
+/// The names, dtypes (the first allowed) and shapes of the tensors `h`'s table expands to,
+/// in table order (each spec for layers 0, 1, …).
+pub fn table_tensors(h: &Hyper) -> Vec<(String, DType, Vec<u32>)> {
+    let mut out = Vec::new();
+    for spec in h.table().specs {
+        for k in 0..h.num_layers {
+            if spec.layers.has(k, h.num_layers) {
+                out.push((
+                    tensor_name(spec, k),
+                    spec.dtypes[0],
+                    h.shape_of(spec, k).dims().to_vec(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A writer holding every tensor of `h`'s table (architecture and weights kind), each of
+/// its first allowed dtype, with distinct deterministic values.
+pub fn model_writer(h: Hyper) -> ModelWriter {
     let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
-    let mut next = 0.0f32;
-    for spec in layout::FLOAT_TENSORS {
-        let layers = if spec.per_layer { h.num_layers } else { 1 };
-        for k in 0..layers {
-            let shape = h.shape_of(spec, k);
-            let n: u32 = shape.dims().iter().product();
-            let data: Vec<f32> = (0..n)
-                .map(|_| {
-                    next += 0.25;
-                    next
-                })
-                .collect();
-            w.add_f32(&tensor_name(spec, k), shape.dims(), &data)
-                .unwrap();
+    let mut next = 0;
+    for (name, dtype, shape) in table_tensors(&h) {
+        let n: u32 = shape.iter().product();
+        let data = fill(dtype, n as usize, &mut next);
+        w.add(&name, dtype, &shape, &data, 0).unwrap();
+    }
+    w
+}
+
+/// [`model_writer`] (the name the float tests use).
+pub fn float_writer(h: Hyper) -> ModelWriter {
+    model_writer(h)
+}
+
+/// A valid file of `h`.
+pub fn model_file(h: Hyper) -> Vec<u8> {
+    model_writer(h).to_bytes().unwrap()
+}
+
+/// A valid small two-layer float GRU file.
+pub fn small_file() -> Vec<u8> {
+    model_file(small_hyper())
+}
+
+/// The smallest valid float GRU file.
+pub fn tiny_file() -> Vec<u8> {
+    model_file(tiny_hyper())
+}
+
+/// A writer for `h` (all of its table) that skips the tensor `skip` and stores
+/// `(name, shape, dtype)` (zeros) in place of the tensor `name`.
+pub fn writer_with(h: Hyper, skip: &str, replace: Option<(&str, &[u32], DType)>) -> ModelWriter {
+    let full = model_writer(h).to_aligned_bytes().unwrap();
+    let m = Model::parse(&full).unwrap();
+    let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
+    for t in m.tensors() {
+        if t.name() == skip {
+            continue;
+        }
+        match replace {
+            Some((n, shape, dtype)) if n == t.name() => {
+                let n: u32 = shape.iter().product();
+                let data = vec![0u8; n as usize * dtype.size()];
+                w.add(t.name(), dtype, shape, &data, 0).unwrap();
+            }
+            _ => w
+                .add(t.name(), t.dtype(), t.shape(), t.bytes(), t.frac_bits())
+                .unwrap(),
         }
     }
     w
 }
 
-/// A valid small two-layer float model file.
-pub fn small_file() -> Vec<u8> {
-    float_writer(small_hyper()).to_bytes().unwrap()
+/// The version-1 file holding what the version-2 GRU file `v2` holds: the 64 bytes of
+/// version-2 fields removed, version 1, header_size 64, every section 64 bytes earlier
+/// (tensor offsets count from the data section and stay), the CRC recomputed.
+pub fn to_v1(v2: &[u8]) -> Vec<u8> {
+    assert_eq!(get_u32(v2, header::ARCH), 0, "version 1 has only GRUs");
+    assert_eq!(get_u32(v2, header::SPECIALS), Specials::DEFAULT.bits());
+    let shift = (layout::HEADER_SIZE - layout::HEADER_SIZE_V1) as u32;
+    let mut b = v2[..layout::HEADER_SIZE_V1].to_vec();
+    b.extend_from_slice(&v2[layout::HEADER_SIZE..]);
+    put_u16(&mut b, header::VERSION, 1);
+    put_u16(&mut b, header::HEADER_SIZE, layout::HEADER_SIZE_V1 as u16);
+    for at in [
+        header::VOCAB_OFFSET,
+        header::DIR_OFFSET,
+        header::DATA_OFFSET,
+        header::FILE_SIZE,
+    ] {
+        let v = get_u32(&b, at);
+        put_u32(&mut b, at, v - shift);
+    }
+    fix_crc(&mut b);
+    b
 }
 
-/// The smallest valid float model file.
-pub fn tiny_file() -> Vec<u8> {
-    float_writer(tiny_hyper()).to_bytes().unwrap()
+/// Decodes a golden hex file: `offset: hex` lines of 16 bytes (the offset is checked),
+/// `*N` for N all-zero lines, `#` comments and blank lines ignored.
+pub fn decode_hex(hex: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in hex
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        if let Some(n) = line.strip_prefix('*') {
+            out.extend(std::iter::repeat_n(0u8, 16 * n.parse::<usize>().unwrap()));
+            continue;
+        }
+        let (offset, hex) = line.split_once(':').unwrap();
+        assert_eq!(
+            usize::from_str_radix(offset, 16).unwrap(),
+            out.len(),
+            "{line}"
+        );
+        let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        assert!(digits.len() <= 32, "more than 16 bytes: {line}");
+        for pair in digits.chunks(2) {
+            out.push(u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap());
+        }
+    }
+    out
+}
+
+/// SPEC.md's worked example, version 2 (`golden/example.hex`).
+pub const GOLDEN: &str = include_str!("../golden/example.hex");
+/// The same model as a version-1 file (`golden/example-v1.hex`, SPEC.md's appendix).
+pub const GOLDEN_V1: &str = include_str!("../golden/example-v1.hex");
+
+/// The bytes of `golden/example-v1.hex`: a file written by format version 1.
+pub fn v1_example() -> Vec<u8> {
+    decode_hex(GOLDEN_V1)
 }
 
 /// Parses `bytes` from a 64-byte aligned copy (test vectors are plain `Vec<u8>`s).

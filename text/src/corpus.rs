@@ -1,8 +1,69 @@
 //! Reading corpora, splitting them, and the token streams that evaluation scores.
 
-use crate::{TextError, UnkPolicy, Vocab, BOS, EOS};
+use crate::{TextError, UnkPolicy, Vocab};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The name of a corpus mode, as `--mode` and configurations spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeKind {
+    /// One stream of characters.
+    Text,
+    /// One record per line.
+    Lines,
+    /// One record per CSV field of a column.
+    Csv,
+}
+
+impl ModeKind {
+    /// `text`, `lines` or `csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModeKind::Text => "text",
+            ModeKind::Lines => "lines",
+            ModeKind::Csv => "csv",
+        }
+    }
+
+    /// The mode, with the CSV options (ignored unless `csv`).
+    pub fn with(self, csv_column: usize, csv_header: bool) -> Mode {
+        match self {
+            ModeKind::Text => Mode::Text,
+            ModeKind::Lines => Mode::Lines,
+            ModeKind::Csv => Mode::Csv {
+                column: csv_column,
+                header: csv_header,
+            },
+        }
+    }
+
+    /// Whether this mode yields records.
+    pub fn is_records(self) -> bool {
+        self != ModeKind::Text
+    }
+}
+
+impl fmt::Display for ModeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModeKind {
+    type Err = TextError;
+    fn from_str(s: &str) -> Result<Self, TextError> {
+        match s {
+            "text" => Ok(ModeKind::Text),
+            "lines" => Ok(ModeKind::Lines),
+            "csv" => Ok(ModeKind::Csv),
+            _ => Err(TextError::BadMode {
+                value: s.to_owned(),
+            }),
+        }
+    }
+}
 
 /// How a corpus file is cut into training material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,10 +90,15 @@ impl Mode {
 
     /// `text`, `lines` or `csv`.
     pub fn name(self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// The mode without its CSV options.
+    pub fn kind(self) -> ModeKind {
         match self {
-            Mode::Text => "text",
-            Mode::Lines => "lines",
-            Mode::Csv { .. } => "csv",
+            Mode::Text => ModeKind::Text,
+            Mode::Lines => ModeKind::Lines,
+            Mode::Csv { .. } => ModeKind::Csv,
         }
     }
 }
@@ -70,6 +136,26 @@ impl Split {
             Split::Train => "train",
             Split::Val => "val",
             Split::All => "all",
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Split {
+    type Err = TextError;
+    fn from_str(s: &str) -> Result<Self, TextError> {
+        match s {
+            "train" => Ok(Split::Train),
+            "val" => Ok(Split::Val),
+            "all" => Ok(Split::All),
+            _ => Err(TextError::BadSplit {
+                value: s.to_owned(),
+            }),
         }
     }
 }
@@ -126,7 +212,7 @@ impl<'a> Part<'a> {
         vocab: &Vocab,
         unk: UnkPolicy,
     ) -> Result<Vec<Vec<u32>>, TextError> {
-        Ok(eval_sequences(self.encode(vocab, unk)?))
+        Ok(eval_sequences(self.encode(vocab, unk)?, vocab))
     }
 }
 
@@ -145,23 +231,23 @@ pub enum Encoded {
 /// per record. Each sequence starts from a zero hidden state and carries it through; every
 /// token after the first is scored given all tokens before it, so a sequence of length `L`
 /// scores `L - 1` symbols (see [`scored_symbols`]).
-pub fn eval_sequences(encoded: Encoded) -> Vec<Vec<u32>> {
+///
+/// A vocabulary without `<BOS>` (an imported model's) starts each sequence at its first
+/// character, which is fed but not scored; one without `<EOS>` ends records at their last
+/// character.
+pub fn eval_sequences(encoded: Encoded, vocab: &Vocab) -> Vec<Vec<u32>> {
+    let wrap = |ids: Vec<u32>, end: Option<u32>| {
+        let mut seq = Vec::with_capacity(ids.len().saturating_add(2));
+        seq.extend(vocab.bos());
+        seq.extend(ids);
+        seq.extend(end);
+        seq
+    };
     match encoded {
-        Encoded::Stream(ids) => {
-            let mut seq = Vec::with_capacity(ids.len().saturating_add(1));
-            seq.push(BOS);
-            seq.extend(ids);
-            vec![seq]
-        }
+        Encoded::Stream(ids) => vec![wrap(ids, None)],
         Encoded::Records(records) => records
             .into_iter()
-            .map(|ids| {
-                let mut seq = Vec::with_capacity(ids.len().saturating_add(2));
-                seq.push(BOS);
-                seq.extend(ids);
-                seq.push(EOS);
-                seq
-            })
+            .map(|ids| wrap(ids, vocab.eos()))
             .collect(),
     }
 }
@@ -335,6 +421,13 @@ impl Corpus {
         h.0
     }
 
+    /// The vocabulary mynah trains with: `<PAD>`, `<BOS>`, `<EOS>` and every character of
+    /// the whole corpus (as nanoGPT and char-rnn build it), so that no character of the
+    /// validation part is unknown.
+    pub fn vocab(&self) -> Result<Vocab, TextError> {
+        Vocab::from_texts(self.part(Split::All).texts())
+    }
+
     /// One split. Text mode splits at character `⌊0.9·n⌋` (nanoGPT), record modes after
     /// record `⌊0.9·n⌋`; both parts are non-empty because a corpus has at least 2 of them.
     pub fn part(&self, split: Split) -> Part<'_> {
@@ -490,7 +583,7 @@ mod tests {
             .unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].len(), 11);
-        assert_eq!(s[0][0], BOS);
+        assert_eq!(s[0][0], 1);
         assert_eq!(scored_symbols(&s), 10);
 
         let r = Corpus::from_records((0..10).map(|i| "ab".repeat(i + 1)).collect()).unwrap();
@@ -499,13 +592,46 @@ mod tests {
             .part(Split::Val)
             .eval_sequences(&v, UnkPolicy::Error)
             .unwrap();
-        assert_eq!(s, vec![[vec![BOS], [3, 4].repeat(10), vec![EOS]].concat()]);
+        assert_eq!(s, vec![[vec![1], [3, 4].repeat(10), vec![2]].concat()]);
         assert_eq!(scored_symbols(&s), 21);
         let all = r
             .part(Split::All)
             .eval_sequences(&v, UnkPolicy::Error)
             .unwrap();
         assert_eq!(all.len(), 10);
+    }
+
+    #[test]
+    fn without_bos_the_first_character_is_fed_not_scored() {
+        use mynah_format::{Special, Specials};
+        let r = Corpus::from_records(vec!["ab".into(), "ba".into(), "abab".into()]).unwrap();
+        let none = Vocab::new(Specials::NONE, vec!['a', 'b']).unwrap();
+        let s = r.part(Split::All).eval_sequences(&none, UnkPolicy::Error).unwrap();
+        assert_eq!(s, vec![vec![0, 1], vec![1, 0], vec![0, 1, 0, 1]]);
+        assert_eq!(scored_symbols(&s), 1 + 1 + 3);
+        let eos_only = Vocab::new(Specials::NONE.with(Special::Eos), vec!['a', 'b']).unwrap();
+        let s = r.part(Split::Val).eval_sequences(&eos_only, UnkPolicy::Error).unwrap();
+        assert_eq!(s, vec![vec![1, 2, 1, 2, 0]]);
+    }
+
+    #[test]
+    fn the_vocabulary_comes_from_the_whole_corpus() {
+        // A 'ü' only in the validation part (a quote at the end of a CSV) is still known.
+        let c = Corpus::from_text("aaaaaaaaaü".into()).unwrap();
+        let v = c.vocab().unwrap();
+        assert_eq!(v.chars(), ['a', 'ü']);
+        assert!(c.part(Split::Val).eval_sequences(&v, UnkPolicy::Error).is_ok());
+    }
+
+    #[test]
+    fn splits_and_modes_parse_strictly() {
+        assert_eq!("val".parse::<Split>().unwrap(), Split::Val);
+        assert_eq!("all".parse::<Split>().unwrap(), Split::All);
+        let e = "validation".parse::<Split>().unwrap_err().to_string();
+        assert!(e.contains("\"validation\"") && e.contains("`val`"), "{e}");
+        assert_eq!("csv".parse::<ModeKind>().unwrap().with(2, true), Mode::Csv { column: 2, header: true });
+        assert!("records".parse::<ModeKind>().is_err());
+        assert_eq!(Mode::Lines.kind(), ModeKind::Lines);
     }
 
     #[test]

@@ -91,8 +91,7 @@ pub enum TextError {
     /// A character that is not in the vocabulary, under [`UnkPolicy::Error`](crate::UnkPolicy).
     #[error(
         "character {ch:?} (U+{code:04X}) at character offset {offset}{} is not in the \
-         vocabulary (it never occurs in the training part); pass `--unk skip` to drop such \
-         characters",
+         model's vocabulary; pass `--unk skip` to drop such characters",
         record.map(|r| format!(" of record {r}")).unwrap_or_default(),
         code = u32::from(*ch)
     )]
@@ -107,7 +106,7 @@ pub enum TextError {
     },
     /// More distinct characters than the model file format can hold.
     #[error(
-        "the training part has {count} distinct characters; at most {max} fit in a model",
+        "the corpus has {count} distinct characters; at most {max} fit in a model",
         max = crate::MAX_CHARS
     )]
     TooManyChars {
@@ -119,6 +118,40 @@ pub enum TextError {
     BadVocab {
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// An entry of a vocabulary given as every id's token is neither one character nor a
+    /// special token.
+    #[error(
+        "vocabulary entry {id} is {token:?}, which is neither one character nor a special \
+         token (<PAD>, <BOS>, <EOS>, <UNK> in any letter case)"
+    )]
+    BadToken {
+        /// Its id (its index in the list).
+        id: usize,
+        /// The entry.
+        token: String,
+    },
+    /// A vocabulary given as every id's token lists one token twice.
+    #[error("vocabulary entries {first} and {second} are both {token:?}")]
+    DuplicateToken {
+        /// The first id.
+        first: usize,
+        /// The second id.
+        second: usize,
+        /// The token.
+        token: String,
+    },
+    /// A string that names no [`Split`](crate::Split).
+    #[error("unknown split {value:?}: expected `val`, `train` or `all`")]
+    BadSplit {
+        /// What was given.
+        value: String,
+    },
+    /// A string that names no corpus mode.
+    #[error("unknown corpus mode {value:?}: expected `text`, `lines` or `csv`")]
+    BadMode {
+        /// What was given.
+        value: String,
     },
     /// A string that names no [`UnkPolicy`](crate::UnkPolicy).
     #[error("unknown --unk policy {value:?}: expected `error` or `skip`")]

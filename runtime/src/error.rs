@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use mynah_format::{DType, FormatError, Shape, TensorName};
+use mynah_format::{Arch, DType, FormatError, Shape, TensorName};
 
 /// Everything that can go wrong loading or running an INT8 model. Never a panic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +99,31 @@ pub enum RuntimeError {
         /// Its position in the prompt, in characters.
         index: usize,
     },
+    /// The file holds another architecture than the runtime type it was loaded into.
+    WrongArch {
+        /// What the type runs.
+        expected: Arch,
+        /// What the file holds.
+        found: Arch,
+    },
+    /// The n-gram context is longer than the runtime's capacity.
+    ContextCapacity {
+        /// The model's context.
+        context: u32,
+        /// The capacity `N`.
+        capacity: usize,
+    },
+    /// `ngram.hidden_exp` is outside `0..=max` (0 for tanh, 15 for ReLU).
+    BadHiddenExp {
+        /// The stored exponent.
+        exp: i32,
+        /// The largest allowed.
+        max: i32,
+    },
+    /// The model has no `<BOS>`, so nothing can be sampled before a prime has been fed.
+    NeedsPrime,
+    /// A state or scratch made for another model was passed to [`crate::AnyModel`].
+    StateMismatch,
 }
 
 impl fmt::Display for RuntimeError {
@@ -144,6 +169,21 @@ impl fmt::Display for RuntimeError {
             }
             RuntimeError::UnknownChar { ch, index } => {
                 write!(f, "character {ch:?} (at position {index}) is not in the model's vocabulary")
+            }
+            RuntimeError::WrongArch { expected, found } => {
+                write!(f, "the model is a {found}, this runtime type runs a {expected}")
+            }
+            RuntimeError::ContextCapacity { context, capacity } => {
+                write!(f, "n-gram context {context} exceeds this runtime's capacity of {capacity}")
+            }
+            RuntimeError::BadHiddenExp { exp, max } => {
+                write!(f, "ngram.hidden_exp is {exp}, expected 0..={max}")
+            }
+            RuntimeError::NeedsPrime => f.write_str(
+                "the model has no <BOS> token, so it starts from text: give a prime of at least one character",
+            ),
+            RuntimeError::StateMismatch => {
+                f.write_str("the state or scratch was made for another model")
             }
         }
     }

@@ -1,9 +1,13 @@
-//! mynah's integer runtime: a `no_std`, allocation-free, float-free GRU language model.
+//! mynah's integer runtime: `no_std`, allocation-free, float-free character language
+//! models: GRU, LSTM and tanh RNN cells ([`IntModel`]`<Cell, ..>`) and the n-gram MLP
+//! ([`NgramModel`]).
 //!
 //! It runs INT8 model files (see `runtime/QUANTIZATION.md`) in place: weights are read
 //! from the file's bytes (a memory map, or flash on a microcontroller) without copying.
 //! Capacities are const generics: `H` (widest hidden layer), `V` (largest vocabulary),
-//! `L` (most layers); a model that does not fit is refused by [`IntModel::new`].
+//! `L` (most layers), `N` (longest n-gram context); a model that does not fit is refused
+//! when it is loaded. The cell is a type parameter, so a firmware links only its model's
+//! gate math; hosts that load any file use [`AnyModel`].
 //!
 //! Everything is integer arithmetic with fixed rounding rules, so a model, a seed and a
 //! prompt give the same characters on every target, bit for bit.
@@ -12,19 +16,19 @@
 //!
 //! ```no_run
 //! use mynah_format::{Aligned, Model};
-//! use mynah_runtime::{Generator, IntModel, Next, Pcg32, SampleOptions, Temperature};
+//! use mynah_runtime::{Generator, Gru, IntModel, Next, Pcg32, SampleOptions, Stepper, Temperature};
 //!
 //! static FILE: &Aligned<[u8]> = &Aligned(*include_bytes!("../../tests/fixtures/tiny-int8.mynah"));
 //!
 //! let model = Model::parse(&FILE.0)?;
-//! // Room for up to 128 hidden units, 96 tokens and 1 layer.
-//! let gru = IntModel::<128, 96, 1>::new(&model)?;
+//! // A GRU with room for up to 128 hidden units, 96 tokens and 1 layer.
+//! let gru = IntModel::<Gru, 128, 96, 1>::new(&model)?;
 //! let mut gen = Generator::new(&gru);
 //! gen.prime("the ")?;
 //! let mut rng = Pcg32::new(1);
-//! let opts = SampleOptions::new(Temperature::from_milli(800), gru.records());
+//! let opts = SampleOptions::new(Temperature::from_milli(800), &gru.vocab(), gru.records());
 //! for _ in 0..40 {
-//!     match gen.next(&opts, &mut rng) {
+//!     match gen.next(&opts, &mut rng)? {
 //!         Next::Char(c) => { let _ = c; /* print it */ }
 //!         Next::Eos => break,
 //!     }
@@ -38,55 +42,107 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cell;
+mod dense;
 mod error;
 mod generator;
 pub mod kernels;
 mod model;
 pub mod names;
+mod ngram;
 mod rng;
 mod sample;
+mod stepper;
 pub mod tables;
 
+pub use cell::{lstm_unit, Cell, Gru, Lstm, NoMemory, Rnn, CELL_MAX};
 pub use error::RuntimeError;
 pub use generator::{Generator, Next};
 pub use model::{IntModel, Scratch, State};
-pub use rng::{Pcg32, DEFAULT_STREAM};
+pub use ngram::{NgramModel, NgramScratch, NgramState, MAX_HIDDEN_EXP};
+pub use rng::{Pcg32, SplitMix64, DEFAULT_STREAM};
 pub use sample::{sample, softmax_q30, SampleOptions, Temperature};
+pub use stepper::{AnyModel, AnyScratch, AnyState, Stepper};
 
-/// RAM a stream needs beyond the model file, for exact-fit capacities.
+use mynah_format::{Arch, Cell as CellKind};
+
+/// RAM a stream needs beyond the model file, for exact-fit capacities: the one formula,
+/// per architecture, that `size_of` of [`State`] and [`Scratch`] (or [`NgramState`] and
+/// [`NgramScratch`]) equals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footprint {
-    /// Bytes of [`State`]: `2 · hidden · layers`.
+    /// Bytes of the stream's state: `2·H·L` hidden values, and for an LSTM (after rounding
+    /// up to 4) `4·H·L` cell states; an n-gram's context of `2·context` bytes.
     pub state_bytes: usize,
-    /// Bytes of [`Scratch`]: `26 · hidden + 8 · vocab`, rounded up to a multiple of 4
-    /// (its alignment).
+    /// Bytes of the step's scratch: the reordered input (`2·H` rounded up to 4), the
+    /// cell's `4·H` work rows (6 GRU, 5 LSTM, 2 RNN; the n-gram's `4·H` sums and `2·H`
+    /// activations), logits and selection buffer (`8·V`), rounded up to 4.
     pub scratch_bytes: usize,
 }
 
 impl Footprint {
     /// The footprint of a model with these dimensions (the same on every target).
-    pub const fn of(hidden: usize, vocab: usize, layers: usize) -> Self {
+    pub const fn of(arch: Arch, hidden: usize, vocab: usize, layers: usize) -> Self {
+        let xp = (2 * hidden).next_multiple_of(4);
+        let (state, rows) = match arch {
+            Arch::Recurrent(CellKind::Gru) => (2 * hidden * layers, 6 * 4 * hidden),
+            Arch::Recurrent(CellKind::Lstm) => (
+                (2 * hidden * layers).next_multiple_of(4) + 4 * hidden * layers,
+                5 * 4 * hidden,
+            ),
+            Arch::Recurrent(CellKind::Rnn) => (2 * hidden * layers, 2 * 4 * hidden),
+            Arch::Ngram { context, .. } => (2 * context as usize, 4 * hidden + 2 * hidden),
+        };
         Footprint {
-            state_bytes: 2 * hidden * layers,
-            scratch_bytes: (26 * hidden + 8 * vocab).next_multiple_of(4),
+            state_bytes: state,
+            scratch_bytes: (xp + rows + 8 * vocab).next_multiple_of(4),
         }
+    }
+
+    /// State and scratch together.
+    pub const fn total(&self) -> usize {
+        self.state_bytes + self.scratch_bytes
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::mem::size_of;
+    use mynah_format::Activation;
+
+    const GRU: Arch = Arch::Recurrent(CellKind::Gru);
+    const LSTM: Arch = Arch::Recurrent(CellKind::Lstm);
+    const RNN: Arch = Arch::Recurrent(CellKind::Rnn);
+
+    fn ngram(context: u32) -> Arch {
+        Arch::Ngram {
+            context,
+            activation: Activation::Relu,
+        }
+    }
 
     #[test]
     fn footprint_is_the_size_of_the_buffers() {
-        let f = Footprint::of(128, 68, 1);
-        assert_eq!(f.state_bytes, core::mem::size_of::<State<128, 1>>());
-        assert_eq!(f.scratch_bytes, core::mem::size_of::<Scratch<128, 68>>());
-        let f = Footprint::of(32, 32, 2);
-        assert_eq!(f.state_bytes, core::mem::size_of::<State<32, 2>>());
-        assert_eq!(f.scratch_bytes, core::mem::size_of::<Scratch<32, 32>>());
-        let f = Footprint::of(45, 67, 3);
-        assert_eq!(f.state_bytes, core::mem::size_of::<State<45, 3>>());
-        assert_eq!(f.scratch_bytes, core::mem::size_of::<Scratch<45, 67>>());
+        macro_rules! check {
+            ($arch:expr, $cell:ty, $h:literal, $v:literal, $l:literal) => {
+                let f = Footprint::of($arch, $h, $v, $l);
+                assert_eq!(f.state_bytes, size_of::<State<$cell, $h, $l>>());
+                assert_eq!(f.scratch_bytes, size_of::<Scratch<$cell, $h, $v>>());
+            };
+        }
+        check!(GRU, Gru, 128, 68, 1);
+        check!(GRU, Gru, 32, 32, 2);
+        check!(GRU, Gru, 45, 67, 3);
+        check!(LSTM, Lstm, 128, 68, 1);
+        check!(LSTM, Lstm, 45, 67, 3);
+        check!(RNN, Rnn, 128, 68, 1);
+        check!(RNN, Rnn, 45, 67, 2);
+        let f = Footprint::of(ngram(5), 150, 68, 1);
+        assert_eq!(f.state_bytes, size_of::<NgramState<5>>());
+        assert_eq!(f.scratch_bytes, size_of::<NgramScratch<150, 68>>());
+        let f = Footprint::of(ngram(3), 45, 67, 1);
+        assert_eq!(f.state_bytes, size_of::<NgramState<3>>());
+        assert_eq!(f.scratch_bytes, size_of::<NgramScratch<45, 67>>());
     }
 }

@@ -1,8 +1,9 @@
-//! Names of the tensors of an INT8 file (the table in `runtime/QUANTIZATION.md`).
+//! Names of the tensors of an INT8 file (the tables in `runtime/QUANTIZATION.md`; the
+//! format checks them with `mynah_format::layout::table`).
 
 use mynah_format::TensorName;
 
-/// `[V, 3H]` `i16`: per token, `W_ih0 · embed[tok] + b_ih0`, `frac_bits` in `0..=16`.
+/// `[V, G·H]` `i16`: per token, `W_ih0 · embed[tok] + b_ih0`, `frac_bits` in `0..=16`.
 pub const INPUT_TABLE: &str = "rnn.input_table";
 /// Prefix of layer k's `[3H, H]` `i8` input weights (layers 1 and up).
 pub const WEIGHT_IH: &str = "rnn.weight_ih_l";
@@ -20,6 +21,11 @@ pub const MULT_HH: &str = "rnn.mult_hh_l";
 pub const SHIFT_HH: &str = "rnn.shift_hh_l";
 /// Prefix of layer k's `[3H]` `i32` Q16 recurrent bias (`b_hn` stays inside `r ⊙ (…)`).
 pub const BIAS_HH: &str = "rnn.bias_hh_l";
+/// `[context·V, H]` `i16`: the n-gram's hidden product per (position, token), the hidden
+/// bias folded into the newest position, `frac_bits` in `0..=16`.
+pub const NGRAM_TABLE: &str = "ngram.input_table";
+/// `[1]` `i8`: ReLU hidden activations are Q15 of `value / 2^exp` (0 for tanh).
+pub const NGRAM_HIDDEN_EXP: &str = "ngram.hidden_exp";
 /// `[V, H]` `i8` output projection.
 pub const PROJ_WEIGHT: &str = "proj.weight";
 /// `[V]` `i32` output-projection multipliers.

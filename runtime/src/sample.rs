@@ -1,7 +1,7 @@
 //! Choosing the next token from Q16 logits: integer softmax with temperature, greedy,
 //! top-k.
 
-use mynah_format::{EOS, FIRST_CHAR_ID};
+use mynah_format::Vocab;
 
 use crate::kernels::SoftmaxScale;
 use crate::rng::Pcg32;
@@ -42,26 +42,31 @@ pub struct SampleOptions {
     pub temperature: Temperature,
     /// Keep only the `top_k` most likely tokens (ties broken by lower id); 0 keeps all.
     pub top_k: u32,
-    /// Whether `<EOS>` may be chosen (models trained on records); `<PAD>` and `<BOS>`
-    /// never are.
-    pub allow_eos: bool,
+    /// The id of the first character. The ids below it are special tokens (`<PAD>`,
+    /// `<BOS>`, `<EOS>`, `<UNK>`), which are never sampled, except `stop`.
+    pub first_char: u32,
+    /// `<EOS>`'s id when sampling may stop there: models trained on records that have an
+    /// `<EOS>`. `None`: the text never ends by itself.
+    pub stop: Option<u32>,
 }
 
 impl SampleOptions {
-    /// Sampling at `temperature` from every character (and `<EOS>` if `allow_eos`).
-    pub const fn new(temperature: Temperature, allow_eos: bool) -> Self {
+    /// Sampling at `temperature` from every character of `vocab`, and its `<EOS>` if the
+    /// model was trained on `records`.
+    pub fn new(temperature: Temperature, vocab: &Vocab<'_>, records: bool) -> Self {
         SampleOptions {
             temperature,
             top_k: 0,
-            allow_eos,
+            first_char: vocab.first_char_id(),
+            stop: vocab.eos().filter(|_| records),
         }
     }
-}
 
-/// Whether token `id` may be sampled at all.
-#[inline]
-fn eligible(id: usize, allow_eos: bool) -> bool {
-    id >= FIRST_CHAR_ID as usize || (allow_eos && id == EOS as usize)
+    /// Whether token `id` may be sampled at all.
+    #[inline]
+    fn eligible(&self, id: usize) -> bool {
+        id >= self.first_char as usize || self.stop.is_some_and(|e| e as usize == id)
+    }
 }
 
 /// Which eligible tokens survive top-k: those above `threshold`, then the first
@@ -75,13 +80,14 @@ struct Cut {
 /// Finds the top-k cut, or `None` when every eligible token is kept.
 ///
 /// `sel` must hold at least `logits.len()` entries (it is overwritten).
-fn top_k_cut(logits: &[i32], k: u32, allow_eos: bool, sel: &mut [i32]) -> Option<Cut> {
+fn top_k_cut(logits: &[i32], opts: &SampleOptions, sel: &mut [i32]) -> Option<Cut> {
+    let k = opts.top_k;
     if k == 0 {
         return None;
     }
     let mut n = 0usize;
     for (id, &l) in logits.iter().enumerate() {
-        if eligible(id, allow_eos) {
+        if opts.eligible(id) {
             if let Some(slot) = sel.get_mut(n) {
                 *slot = l;
                 n += 1;
@@ -108,13 +114,13 @@ fn top_k_cut(logits: &[i32], k: u32, allow_eos: bool, sel: &mut [i32]) -> Option
 #[inline]
 fn for_kept(
     logits: &[i32],
-    allow_eos: bool,
+    opts: &SampleOptions,
     cut: Option<Cut>,
     mut f: impl FnMut(usize, i32) -> bool,
 ) {
     let mut ties_left = cut.map_or(0, |c| c.ties);
     for (id, &l) in logits.iter().enumerate() {
-        if !eligible(id, allow_eos) {
+        if !opts.eligible(id) {
             continue;
         }
         if let Some(c) = cut {
@@ -149,7 +155,7 @@ pub fn sample(
     rng: &mut Pcg32,
     sel: &mut [i32],
 ) -> Option<u32> {
-    let cut = top_k_cut(logits, opts.top_k, opts.allow_eos, sel);
+    let cut = top_k_cut(logits, opts, sel);
     // On the host, with every character kept (no top-k), passes over the characters alone,
     // the weights eight at a time with AVX2; devices keep the one path below (their flash
     // is full). Both give the same token and draw the same numbers.
@@ -169,7 +175,7 @@ fn sample_kept(
     sel: &mut [i32],
 ) -> Option<u32> {
     let mut best: Option<(usize, i32)> = None;
-    for_kept(logits, opts.allow_eos, cut, |id, l| {
+    for_kept(logits, opts, cut, |id, l| {
         if best.is_none_or(|(_, b)| l > b) {
             best = Some((id, l));
         }
@@ -181,7 +187,7 @@ fn sample_kept(
     }
     let scale = SoftmaxScale::new(opts.temperature.milli());
     let mut total: u64 = 0; // <= 65535 * 2^30 < 2^46
-    for_kept(logits, opts.allow_eos, cut, |id, l| {
+    for_kept(logits, opts, cut, |id, l| {
         let w = scale.weight(max, l);
         total += u64::from(w);
         if let Some(slot) = sel.get_mut(id) {
@@ -193,7 +199,7 @@ fn sample_kept(
     let mut acc: u64 = 0;
     let mut chosen = best_id;
     // The first token whose cumulative weight exceeds the draw; the rest are not visited.
-    for_kept(logits, opts.allow_eos, cut, |id, l| {
+    for_kept(logits, opts, cut, |id, l| {
         let w = match sel.get(id) {
             Some(&w) => w as u32,
             None => scale.weight(max, l),
@@ -209,8 +215,8 @@ fn sample_kept(
 }
 
 /// [`sample`] when every character is kept (no top-k) and `sel` covers the logits: the
-/// same maximum, weights, draw and cumulative choice as [`sample_kept`], with `<EOS>` (id
-/// 2, before every character) taken on its own.
+/// same maximum, weights, draw and cumulative choice as [`sample_kept`], with `<EOS>` (a
+/// special token, so before every character) taken on its own.
 #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
 fn sample_every_char(
     logits: &[i32],
@@ -218,9 +224,14 @@ fn sample_every_char(
     rng: &mut Pcg32,
     sel: &mut [i32],
 ) -> Option<u32> {
-    let (eos, first) = (EOS as usize, FIRST_CHAR_ID as usize);
+    let first = opts.first_char as usize;
+    let eos = opts.stop.map_or(usize::MAX, |e| e as usize);
     let chars = logits.get(first..).unwrap_or(&[]);
-    let eos_logit = logits.get(eos).copied().filter(|_| opts.allow_eos);
+    // A stop id among the characters (no file has one) takes the general path.
+    if opts.stop.is_some() && eos >= first {
+        return sample_kept(logits, opts, None, rng, sel);
+    }
+    let eos_logit = logits.get(eos).copied();
     // The largest logit, the lowest id on ties: <EOS> wins a tie with a character.
     let char_max = chars.iter().copied().max();
     let (best_id, max) = match (eos_logit, char_max) {
@@ -241,7 +252,7 @@ fn sample_every_char(
     // The first token whose cumulative weight exceeds the draw.
     let mut acc = u64::from(eos_weight);
     if eos_logit.is_some() && acc > target {
-        return Some(EOS);
+        return Some(eos as u32);
     }
     for (i, &w) in weights.iter().enumerate() {
         acc += u64::from(w as u32);
@@ -256,17 +267,13 @@ fn sample_every_char(
 /// that are not eligible) and returns their sum; probabilities are `out[i] / sum`.
 ///
 /// For greedy temperature the most likely token gets `2^30` and all others 0.
-pub fn softmax_q30(
-    logits: &[i32],
-    temperature: Temperature,
-    allow_eos: bool,
-    out: &mut [u32],
-) -> u64 {
+pub fn softmax_q30(logits: &[i32], opts: &SampleOptions, out: &mut [u32]) -> u64 {
+    let temperature = opts.temperature;
     for o in out.iter_mut() {
         *o = 0;
     }
     let mut best: Option<(usize, i32)> = None;
-    for_kept(logits, allow_eos, None, |id, l| {
+    for_kept(logits, opts, None, |id, l| {
         if best.is_none_or(|(_, b)| l > b) {
             best = Some((id, l));
         }
@@ -281,7 +288,7 @@ pub fn softmax_q30(
     }
     let scale = SoftmaxScale::new(temperature.milli());
     let mut total = 0u64;
-    for_kept(logits, allow_eos, None, |id, l| {
+    for_kept(logits, opts, None, |id, l| {
         let w = scale.weight(max, l);
         if let Some(o) = out.get_mut(id) {
             *o = w;
@@ -296,6 +303,49 @@ pub fn softmax_q30(
 mod tests {
     use super::*;
 
+    /// `<PAD>`, `<BOS>`, `<EOS>` then characters, as mynah trains.
+    fn trained(temperature: Temperature, allow_eos: bool) -> SampleOptions {
+        SampleOptions {
+            temperature,
+            top_k: 0,
+            first_char: 3,
+            stop: allow_eos.then_some(2),
+        }
+    }
+
+    #[test]
+    fn no_specials_and_unk_are_never_sampled() {
+        // torchtext: <PAD>=0, <UNK>=1 (never sampled), characters from 2, no <EOS>.
+        let logits = [900, 1000, 5, 7, 6];
+        let mut sel = [0; 5];
+        let mut rng = Pcg32::new(1);
+        let o = SampleOptions {
+            temperature: Temperature::GREEDY,
+            top_k: 0,
+            first_char: 2,
+            stop: None,
+        };
+        assert_eq!(sample(&logits, &o, &mut rng, &mut sel), Some(3));
+        // ToyRNN: no specials at all, every id is a character.
+        let o = SampleOptions { first_char: 0, ..o };
+        assert_eq!(sample(&logits, &o, &mut rng, &mut sel), Some(1));
+        // CSC321: <BOS>=0, <EOS>=1 (a records model stops there).
+        let o = SampleOptions {
+            first_char: 2,
+            stop: Some(1),
+            ..o
+        };
+        assert_eq!(sample(&logits, &o, &mut rng, &mut sel), Some(1));
+        let o = SampleOptions {
+            temperature: Temperature::ONE,
+            ..o
+        };
+        for _ in 0..100 {
+            let t = sample(&logits, &o, &mut rng, &mut sel).unwrap();
+            assert!(t >= 1, "{t}");
+        }
+    }
+
     #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
     proptest::proptest! {
         /// The host's path over every character picks the same token and draws the same
@@ -305,7 +355,8 @@ mod tests {
             len in 0usize..90,
             spread in 0u32..32,
             milli in proptest::sample::select(vec![0u32, 1, 7, 250, 800, 1000, 1700, 5000, 1_500_000, u32::MAX]),
-            allow_eos in proptest::bool::ANY,
+            first_char in 0u32..5,
+            stop_at in proptest::option::of(0u32..5),
             seed in proptest::num::u64::ANY,
         ) {
             let mut s = seed | 1;
@@ -314,7 +365,13 @@ mod tests {
             let logits: Vec<i32> = (0..len)
                 .map(|_| if next() % 5 == 0 { 1234 } else { (next() as i32) >> spread })
                 .collect();
-            let opts = SampleOptions::new(Temperature::from_milli(milli), allow_eos);
+            // Any layout of specials: none, <EOS> somewhere among them or absent.
+            let opts = SampleOptions {
+                temperature: Temperature::from_milli(milli),
+                top_k: 0,
+                first_char,
+                stop: stop_at.filter(|&s| s < first_char),
+            };
             let (mut a, mut b) = (Pcg32::new(seed), Pcg32::new(seed));
             let (mut sa, mut sb) = (vec![0; len], vec![0; len]);
             let fast = sample_every_char(&logits, &opts, &mut a, &mut sa);
@@ -329,9 +386,9 @@ mod tests {
         let logits = [1000, 1000, 900, 5, 7, 7, 2];
         let mut sel = [0; 7];
         let mut rng = Pcg32::new(1);
-        let opts = SampleOptions::new(Temperature::GREEDY, false);
+        let opts = trained(Temperature::GREEDY, false);
         assert_eq!(sample(&logits, &opts, &mut rng, &mut sel), Some(4));
-        let opts = SampleOptions::new(Temperature::GREEDY, true);
+        let opts = trained(Temperature::GREEDY, true);
         assert_eq!(sample(&logits, &opts, &mut rng, &mut sel), Some(2));
         assert_eq!(rng, Pcg32::new(1), "greedy draws nothing");
     }
@@ -341,7 +398,7 @@ mod tests {
         let logits = [0, 0, 0, 10, 50, 50, 50, 3];
         let mut sel = [0; 8];
         let mut rng = Pcg32::new(3);
-        let mut opts = SampleOptions::new(Temperature::ONE, false);
+        let mut opts = trained(Temperature::ONE, false);
         opts.top_k = 2;
         for _ in 0..200 {
             let t = sample(&logits, &opts, &mut rng, &mut sel).unwrap();
@@ -360,7 +417,7 @@ mod tests {
         let logits = [0, 0, -1_000_000, ln3, 0];
         let mut sel = [0; 5];
         let mut rng = Pcg32::new(11);
-        let opts = SampleOptions::new(Temperature::ONE, false);
+        let opts = trained(Temperature::ONE, false);
         let mut hits = 0;
         for _ in 0..20_000 {
             if sample(&logits, &opts, &mut rng, &mut sel) == Some(3) {
@@ -373,7 +430,7 @@ mod tests {
     #[test]
     fn no_eligible_token() {
         let mut rng = Pcg32::new(1);
-        let opts = SampleOptions::new(Temperature::ONE, false);
+        let opts = trained(Temperature::ONE, false);
         assert_eq!(sample(&[1, 2, 3], &opts, &mut rng, &mut [0; 3]), None);
     }
 }

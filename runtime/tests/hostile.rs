@@ -4,7 +4,7 @@
 
 use mynah_format::{AlignedBytes, Hyper, Model, ModelWriter, WeightsKind};
 use mynah_runtime::kernels::{MAX_COLS, PRE_FRAC};
-use mynah_runtime::{names, IntModel, RuntimeError};
+use mynah_runtime::{names, Gru, IntModel, RuntimeError};
 
 /// A fuzz seed: a real INT8 file made by the quantizer (see `fuzz/seeds/README.md`).
 fn seed(name: &str) -> AlignedBytes {
@@ -24,6 +24,8 @@ fn zero_int8_file(hidden: u32) -> AlignedBytes {
         num_layers: 1,
         records: false,
         weights: WeightsKind::Int8,
+        arch: mynah_format::Arch::GRU,
+        specials: mynah_format::Specials::DEFAULT,
     };
     let (v, g) = (hyper.vocab_size, 3 * hidden);
     let mut w = ModelWriter::new(hyper, &['a']).unwrap();
@@ -48,9 +50,9 @@ fn zero_int8_file(hidden: u32) -> AlignedBytes {
 fn hidden_beyond_capacity() {
     let file = seed("int8-1x8.mynah"); // V = 10, H = 8, L = 1
     let m = Model::parse(&file).unwrap();
-    assert!(IntModel::<8, 10, 1>::new(&m).is_ok());
+    assert!(IntModel::<Gru, 8, 10, 1>::new(&m).is_ok());
     assert_eq!(
-        IntModel::<7, 10, 1>::new(&m).unwrap_err(),
+        IntModel::<Gru, 7, 10, 1>::new(&m).unwrap_err(),
         RuntimeError::HiddenCapacity {
             hidden: 8,
             capacity: 7
@@ -63,7 +65,7 @@ fn vocab_beyond_capacity() {
     let file = seed("int8-1x8.mynah");
     let m = Model::parse(&file).unwrap();
     assert_eq!(
-        IntModel::<8, 9, 1>::new(&m).unwrap_err(),
+        IntModel::<Gru, 8, 9, 1>::new(&m).unwrap_err(),
         RuntimeError::VocabCapacity {
             vocab: 10,
             capacity: 9
@@ -75,9 +77,9 @@ fn vocab_beyond_capacity() {
 fn layers_beyond_capacity() {
     let file = seed("int8-4x2.mynah"); // V = 5, H = 2, L = 4
     let m = Model::parse(&file).unwrap();
-    assert!(IntModel::<2, 5, 4>::new(&m).is_ok());
+    assert!(IntModel::<Gru, 2, 5, 4>::new(&m).is_ok());
     assert_eq!(
-        IntModel::<2, 5, 3>::new(&m).unwrap_err(),
+        IntModel::<Gru, 2, 5, 3>::new(&m).unwrap_err(),
         RuntimeError::LayerCapacity {
             layers: 4,
             capacity: 3
@@ -90,12 +92,12 @@ fn hidden_wider_than_the_kernels_accumulate_exactly() {
     // The widest hidden layer loads when the capacity allows it...
     let file = zero_int8_file(MAX_COLS as u32);
     let m = Model::parse(&file).unwrap();
-    assert!(IntModel::<{ MAX_COLS }, 4, 1>::new(&m).is_ok());
+    assert!(IntModel::<Gru, { MAX_COLS }, 4, 1>::new(&m).is_ok());
     // ...one more is refused even by a runtime with room for it.
     let file = zero_int8_file(MAX_COLS as u32 + 1);
     let m = Model::parse(&file).unwrap();
     assert_eq!(
-        IntModel::<{ MAX_COLS + 8 }, 4, 1>::new(&m).unwrap_err(),
+        IntModel::<Gru, { MAX_COLS + 8 }, 4, 1>::new(&m).unwrap_err(),
         RuntimeError::HiddenTooWide {
             hidden: MAX_COLS as u32 + 1
         }
@@ -111,7 +113,7 @@ fn float_files_are_refused() {
     let file = AlignedBytes::copy_from(&std::fs::read(path).unwrap());
     let m = Model::parse(&file).unwrap();
     assert_eq!(
-        IntModel::<8, 10, 1>::new(&m).unwrap_err(),
+        IntModel::<Gru, 8, 10, 1>::new(&m).unwrap_err(),
         RuntimeError::NotQuantized
     );
 }

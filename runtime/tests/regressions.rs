@@ -9,13 +9,14 @@
 use std::path::{Path, PathBuf};
 
 use mynah_format::layout::{self, header};
-use mynah_format::{crc32, AlignedBytes, Model, EOS, FIRST_CHAR_ID};
-use mynah_runtime::{Generator, IntModel, Next, Pcg32, SampleOptions, Scratch, State, Temperature};
+use mynah_format::{crc32, AlignedBytes, Model};
+use mynah_runtime::{AnyModel, Generator, Next, Pcg32, SampleOptions, Stepper, Temperature};
 
 /// The capacities of the `runtime` fuzz target.
 const H: usize = 64;
 const V: usize = 256;
 const L: usize = 4;
+const N: usize = 8;
 
 /// The files of `dir` (sorted, without the README).
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -32,7 +33,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn with_valid_trailer(data: &[u8]) -> Vec<u8> {
     let mut b = data.to_vec();
     let n = b.len();
-    if n >= layout::HEADER_SIZE + layout::CRC_SIZE && u32::try_from(n).is_ok() {
+    if n >= layout::HEADER_SIZE_V1 + layout::CRC_SIZE && u32::try_from(n).is_ok() {
         b[header::FILE_SIZE..header::FILE_SIZE + 4].copy_from_slice(&(n as u32).to_le_bytes());
         let crc = crc32(&b[..n - 4]);
         b[n - 4..].copy_from_slice(&crc.to_le_bytes());
@@ -46,21 +47,22 @@ fn run(bytes: &[u8]) -> bool {
     let Ok(model) = Model::parse(&a) else {
         return false;
     };
-    let gru = match IntModel::<H, V, L>::new(&model) {
-        Ok(g) => g,
+    let m = match AnyModel::<H, V, L, N>::new(&model) {
+        Ok(m) => m,
         Err(e) => {
             assert!(!e.to_string().is_empty());
             return false;
         }
     };
-    let vocab = gru.vocab_size();
-    let mut state = State::<H, L>::new();
-    let mut scratch = Scratch::<H, V>::new();
-    assert_eq!(gru.start(&mut state, &mut scratch).len(), vocab);
+    let vocab = m.vocab_size();
+    let mut state = m.new_state();
+    let mut scratch = m.new_scratch();
+    let has_bos = m.start(&mut state, &mut scratch);
+    assert_eq!(has_bos, m.vocab().bos().is_some());
     let seed = model.checksum();
     for i in 0..4u32 {
         let token = seed.rotate_left(8 * i) % (vocab as u32 + 2);
-        match gru.step(&mut state, &mut scratch, token) {
+        match m.step(&mut state, &mut scratch, token) {
             Ok(logits) => assert_eq!(logits.len(), vocab),
             Err(e) => assert!((token as usize) >= vocab, "{e}"),
         }
@@ -71,22 +73,20 @@ fn run(bytes: &[u8]) -> bool {
         Temperature::ONE,
         Temperature::from_milli(seed >> 8),
     ] {
-        let opts = SampleOptions {
-            temperature,
-            top_k: (seed >> 4) % 8,
-            allow_eos: gru.records(),
-        };
+        let mut opts = SampleOptions::new(temperature, &m.vocab(), m.records());
+        opts.top_k = (seed >> 4) % 8;
         let mut rng = Pcg32::new(u64::from(seed));
-        let mut gen = Generator::new(&gru);
-        let prompt: String = gru.vocab().chars().take(3).collect();
+        let mut gen = Generator::new(&m);
+        let prompt: String = m.vocab().chars().take(3).collect();
         assert_eq!(gen.prime(&prompt), Ok(()));
         for _ in 0..8 {
-            let t = gen.sample(&opts, &mut rng);
-            assert!(t >= FIRST_CHAR_ID || (t == EOS && opts.allow_eos));
+            let t = gen.sample(&opts, &mut rng).unwrap();
+            assert!(t >= opts.first_char || Some(t) == opts.stop);
             assert!((t as usize) < vocab);
-            if gen.next(&opts, &mut rng) == Next::Eos {
-                assert!(opts.allow_eos);
+            if gen.next(&opts, &mut rng).unwrap() == Next::Eos {
+                assert!(opts.stop.is_some());
                 gen.reset();
+                gen.prime(&prompt).unwrap();
             }
         }
     }

@@ -62,27 +62,20 @@ pub fn synthetic_corpus(chars: usize, seed: u64) -> String {
         "the", "mynah", "bird", "sings", "a", "song", "of", "rain", "and", "light", "over",
         "green", "hills", "while", "small", "models", "learn", "to", "speak", "softly",
     ];
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    // SplitMix64, the project's one seeded generator: fixtures never change.
+    let mut rng = mynah_runtime::SplitMix64::new(
+        seed.wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407),
+    );
     let mut out = String::with_capacity(chars + 16);
     while out.len() < chars {
-        let mut words = 4 + (next(&mut state) % 6) as usize;
+        let mut words = 4 + (rng.next_u64() % 6) as usize;
         while words > 0 {
-            out.push_str(WORDS[(next(&mut state) % WORDS.len() as u64) as usize]);
+            out.push_str(WORDS[(rng.next_u64() % WORDS.len() as u64) as usize]);
             words -= 1;
             out.push(if words == 0 { '.' } else { ' ' });
         }
         out.push('\n');
     }
     out
-}
-
-fn next(state: &mut u64) -> u64 {
-    // SplitMix64: a fixed, dependency-free generator so fixtures never change.
-    *state = state.wrapping_add(0x9E3779B97F4A7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-    z ^ (z >> 31)
 }

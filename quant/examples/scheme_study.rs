@@ -1,25 +1,25 @@
 //! The measurement behind `runtime/QUANTIZATION.md`: candidate quantization schemes on a
-//! float model, scored on a corpus split against the float reference.
+//! float model of any architecture, scored on a corpus split against the float reference.
 //!
 //! ```text
-//! cargo run --release -p mynah-tools --example scheme_study -- FLOAT.mynah CORPUS [--chars N]
+//! cargo run --release -p mynah-quant --example scheme_study -- FLOAT.mynah CORPUS [--chars N]
 //! ```
 //!
-//! Simulated schemes (weights rounded to int8 and back, activations rounded to a grid, the
-//! rest in f32) isolate one choice each; the last rows are the real integer runtime.
-//! Prints a Markdown table: nats/char, relative gap, mean KL(float ‖ scheme), top-1
-//! agreement.
+//! Simulated schemes (weights rounded to int8 and back, activations and the LSTM's cell
+//! state rounded to a grid, the rest in f32) isolate one choice each; the last rows are the
+//! real integer runtime. Prints a Markdown table: nats/char, relative gap, mean
+//! KL(float ‖ scheme), top-1 agreement; for an LSTM also the largest |cell state| seen.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use mynah_format::{AlignedBytes, MappedModel};
-use mynah_text::{Corpus, Mode, Split, UnkPolicy, Vocab};
-use mynah_tools::engine::{
-    compare, EngineError, FloatRunner, HostIntModel, IntRunner, LanguageModel,
+use mynah_format::{AlignedBytes, Cell, MappedModel};
+use mynah_quant::engine::{
+    compare, file_vocab, EngineError, FloatRunner, HostModel, IntRunner, LanguageModel,
 };
-use mynah_tools::quantize::{calibration_streams, quantize, QuantizeOptions};
-use mynah_tools::reference::{FloatGru, FloatState, Matrix};
+use mynah_quant::quantize::{calibration_streams, quantize, QuantizeOptions};
+use mynah_quant::reference::{Body, FloatModel, FloatState, Matrix};
+use mynah_text::{Corpus, Split, UnkPolicy};
 
 /// How weights are rounded.
 #[derive(Clone, Copy)]
@@ -53,64 +53,79 @@ fn round_weights(m: &Matrix, how: Weights) -> Matrix {
     out
 }
 
-/// A float GRU whose stored hidden state (hence the recurrent and projection inputs) is rounded to
-/// `levels` steps per unit (0: not rounded).
+/// A fixed-point grid: `frac` fractional bits, values clamped to `±max`.
+#[derive(Clone, Copy)]
+struct Grid {
+    frac: i32,
+    max: f32,
+}
+
+impl Grid {
+    fn round(self, v: &mut [f32]) {
+        let l = 2f32.powi(self.frac);
+        v.iter_mut()
+            .for_each(|x| *x = ((*x * l).round() / l).clamp(-self.max, self.max));
+    }
+}
+
+/// A float model whose weights are rounded (`Weights`), and whose stored hidden state (hence
+/// the recurrent and projection inputs) and LSTM cell state are rounded to grids.
 struct Simulated {
-    gru: FloatGru,
-    levels: f32,
+    model: FloatModel,
+    hidden: Option<Grid>,
+    cell: Option<Grid>,
     state: FloatState,
     logits: Vec<f32>,
     out: Vec<f64>,
 }
 
 impl Simulated {
-    fn new(float: &FloatGru, w: Weights, levels: f32) -> Self {
-        let mut gru = float.clone();
-        for l in &mut gru.layers {
-            l.w_hh = round_weights(&l.w_hh, w);
-            l.w_ih = round_weights(&l.w_ih, w);
+    fn new(float: &FloatModel, w: Weights, hidden: Option<Grid>, cell: Option<Grid>) -> Self {
+        let mut model = float.clone();
+        match &mut model.body {
+            Body::Recurrent(layers) => {
+                for l in layers {
+                    l.w_hh = round_weights(&l.w_hh, w);
+                    l.w_ih = round_weights(&l.w_ih, w);
+                }
+            }
+            Body::Ngram { w: hw, .. } => *hw = round_weights(hw, w),
         }
-        gru.proj_w = round_weights(&gru.proj_w, w);
-        let state = gru.zero_state();
-        let v = gru.vocab_size;
+        model.proj_w = round_weights(&model.proj_w, w);
+        let state = model.zero_state();
+        let v = model.vocab_size();
         Simulated {
-            gru,
-            levels,
+            model,
+            hidden,
+            cell,
             state,
             logits: vec![0.0; v],
             out: vec![0.0; v],
-        }
-    }
-
-    fn q(&self, v: &mut [f32]) {
-        if self.levels > 0.0 {
-            let l = self.levels;
-            v.iter_mut()
-                .for_each(|x| *x = ((*x * l).round() / l).clamp(-1.0, 1.0));
         }
     }
 }
 
 impl LanguageModel for Simulated {
     fn reset(&mut self) {
-        self.state = self.gru.zero_state();
+        self.state = self.model.zero_state();
     }
 
     fn step(&mut self, token: u32) -> Result<&[f64], EngineError> {
+        self.model.step(&mut self.state, token, &mut self.logits)?;
         // The state is stored rounded, as an integer runtime would hold it.
-        let mut st = std::mem::take(&mut self.state);
-        self.gru.step(&mut st, token, &mut self.logits)?;
-        for h in &mut st {
-            self.q(h);
+        if let FloatState::Recurrent { h, c } = &mut self.state {
+            if let Some(g) = self.hidden {
+                h.iter_mut().for_each(|v| g.round(v));
+                // Recompute the projection from the rounded top state.
+                let top = h.last().cloned().unwrap_or_default();
+                self.model
+                    .proj_w
+                    .matvec_into(&top, &self.model.proj_b, &mut self.logits);
+            }
+            if let Some(g) = self.cell {
+                c.iter_mut().for_each(|v| g.round(v));
+            }
         }
-        if self.levels > 0.0 {
-            // Recompute the projection from the rounded top state.
-            let top = st.last().cloned().unwrap_or_default();
-            self.gru
-                .proj_w
-                .matvec_into(&top, &self.gru.proj_b, &mut self.logits);
-        }
-        self.state = st;
         for (o, &l) in self.out.iter_mut().zip(&self.logits) {
             *o = f64::from(l);
         }
@@ -118,8 +133,24 @@ impl LanguageModel for Simulated {
     }
 
     fn vocab_size(&self) -> usize {
-        self.gru.vocab_size
+        self.model.vocab_size()
     }
+}
+
+/// The largest |cell state| of an LSTM over the sequences (0 for other models).
+fn max_cell(float: &FloatModel, seqs: &[Vec<u32>]) -> Result<f32> {
+    let mut max = 0f32;
+    let mut logits = vec![0f32; float.vocab_size()];
+    for seq in seqs {
+        let mut st = float.zero_state();
+        for &t in seq {
+            float.step(&mut st, t, &mut logits)?;
+            if let FloatState::Recurrent { c, .. } = &st {
+                max = c.iter().flatten().fold(max, |m, v| m.max(v.abs()));
+            }
+        }
+    }
+    Ok(max)
 }
 
 fn main() -> Result<()> {
@@ -133,14 +164,14 @@ fn main() -> Result<()> {
     };
     let mapped = MappedModel::open(&PathBuf::from(&args[0]))?;
     let model = mapped.model();
-    let float = FloatGru::from_model(&model)?;
+    let float = FloatModel::from_model(&model)?;
     let mode = if model.hyper().records {
-        Mode::Lines
+        mynah_text::Mode::Lines
     } else {
-        Mode::Text
+        mynah_text::Mode::Text
     };
     let corpus = Corpus::load(&PathBuf::from(&args[1]), mode)?;
-    let vocab = Vocab::from_chars(model.vocab().chars().collect())?;
+    let vocab = file_vocab(&model)?;
     let mut seqs = corpus
         .part(Split::Val)
         .eval_sequences(&vocab, UnkPolicy::Skip)?;
@@ -168,22 +199,42 @@ fn main() -> Result<()> {
         Ok(())
     };
     report("f32 reference", &mut FloatRunner::new(float.clone()))?;
+    let q = |frac, max| Some(Grid { frac, max });
     report(
         "int8 per-tensor weights, f32 activations",
-        &mut Simulated::new(&float, Weights::PerTensor, 0.0),
+        &mut Simulated::new(&float, Weights::PerTensor, None, None),
     )?;
     report(
         "int8 per-row weights, f32 activations",
-        &mut Simulated::new(&float, Weights::PerRow, 0.0),
+        &mut Simulated::new(&float, Weights::PerRow, None, None),
     )?;
     report(
         "int8 per-row weights, int8 activations (Q7)",
-        &mut Simulated::new(&float, Weights::PerRow, 127.0),
+        &mut Simulated::new(&float, Weights::PerRow, q(7, 1.0), None),
     )?;
     report(
         "int8 per-row weights, int16 activations (Q15)",
-        &mut Simulated::new(&float, Weights::PerRow, 32768.0),
+        &mut Simulated::new(&float, Weights::PerRow, q(15, 1.0), None),
     )?;
+    if model.hyper().arch.cell() == Some(Cell::Lstm) {
+        println!(
+            "\nlargest |cell state| on this text: {:.3}\n",
+            max_cell(&float, &seqs)?
+        );
+        // int16 cell states at the scales TFLite Micro picks from a calibrated range (Q3.12
+        // holds ±8, Q4.11 ±16), against mynah's int32 Q16.
+        for (name, frac, max) in [
+            ("Q15 activations, int16 cell state Q2.13 (±4)", 13, 4.0),
+            ("Q15 activations, int16 cell state Q3.12 (±8)", 12, 8.0),
+            ("Q15 activations, int16 cell state Q4.11 (±16)", 11, 16.0),
+            ("Q15 activations, int32 cell state Q16 (±32768)", 16, 32768.0),
+        ] {
+            report(
+                name,
+                &mut Simulated::new(&float, Weights::PerRow, q(15, 1.0), q(frac, max)),
+            )?;
+        }
+    }
     for (name, bc) in [
         ("integer runtime, no bias correction", false),
         ("integer runtime (mynah's scheme)", true),
@@ -197,7 +248,7 @@ fn main() -> Result<()> {
         )?;
         let aligned = AlignedBytes::copy_from(&bytes);
         let m = aligned.model()?;
-        let int = HostIntModel::new(&m)?;
+        let int = HostModel::new(&m)?;
         report(name, &mut IntRunner::new(&int))?;
     }
     Ok(())

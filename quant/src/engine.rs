@@ -1,10 +1,11 @@
 //! One interface over the two ways the host runs a model: the float reference for FLOAT
-//! files and the integer runtime for INT8 files. Evaluation, comparison and the CLI use it.
+//! files and the integer runtime for INT8 files, every architecture. Evaluation,
+//! comparison and the CLI use it.
 
 use mynah_format::{Model, WeightsKind};
-use mynah_runtime::{IntModel, RuntimeError, Scratch, State};
+use mynah_runtime::{AnyModel, AnyScratch, AnyState, RuntimeError, Stepper};
 
-use crate::reference::{log_prob, softmax, FloatGru, FloatState, ReferenceError};
+use crate::reference::{log_prob, softmax, FloatModel, FloatState, ReferenceError};
 
 /// Widest hidden layer the host runs (the runtime's accumulator limit).
 pub const HOST_H: usize = mynah_runtime::kernels::MAX_COLS;
@@ -12,9 +13,11 @@ pub const HOST_H: usize = mynah_runtime::kernels::MAX_COLS;
 pub const HOST_V: usize = 65535;
 /// Most layers the host runs (the file format's limit).
 pub const HOST_L: usize = 4;
+/// Longest n-gram context the host runs (the file format's limit).
+pub const HOST_N: usize = mynah_format::MAX_CONTEXT as usize;
 
-/// The integer runtime with the host's capacities.
-pub type HostIntModel<'a> = IntModel<'a, HOST_H, HOST_V, HOST_L>;
+/// The integer runtime, any architecture, with the host's capacities.
+pub type HostModel<'a> = AnyModel<'a, HOST_H, HOST_V, HOST_L, HOST_N>;
 
 /// Something that maps a token stream to next-token logits (in nats, as f64).
 pub trait LanguageModel {
@@ -63,7 +66,7 @@ impl From<RuntimeError> for EngineError {
 /// The float reference as a [`LanguageModel`].
 #[derive(Debug, Clone)]
 pub struct FloatRunner {
-    gru: FloatGru,
+    model: FloatModel,
     state: FloatState,
     logits: Vec<f32>,
     out: Vec<f64>,
@@ -71,11 +74,11 @@ pub struct FloatRunner {
 
 impl FloatRunner {
     /// Wraps a float model.
-    pub fn new(gru: FloatGru) -> Self {
-        let state = gru.zero_state();
-        let v = gru.vocab_size;
+    pub fn new(model: FloatModel) -> Self {
+        let state = model.zero_state();
+        let v = model.vocab_size();
         FloatRunner {
-            gru,
+            model,
             state,
             logits: vec![0.0; v],
             out: vec![0.0; v],
@@ -83,18 +86,18 @@ impl FloatRunner {
     }
 
     /// The model.
-    pub fn gru(&self) -> &FloatGru {
-        &self.gru
+    pub fn model(&self) -> &FloatModel {
+        &self.model
     }
 }
 
 impl LanguageModel for FloatRunner {
     fn reset(&mut self) {
-        self.state = self.gru.zero_state();
+        self.state = self.model.zero_state();
     }
 
     fn step(&mut self, token: u32) -> Result<&[f64], EngineError> {
-        self.gru.step(&mut self.state, token, &mut self.logits)?;
+        self.model.step(&mut self.state, token, &mut self.logits)?;
         for (o, &l) in self.out.iter_mut().zip(&self.logits) {
             *o = f64::from(l);
         }
@@ -102,26 +105,25 @@ impl LanguageModel for FloatRunner {
     }
 
     fn vocab_size(&self) -> usize {
-        self.gru.vocab_size
+        self.model.vocab_size()
     }
 }
 
 /// The integer runtime as a [`LanguageModel`]: Q16 logits divided by 65536.
-#[derive(Debug)]
 pub struct IntRunner<'m, 'a> {
-    model: &'m HostIntModel<'a>,
-    state: Box<State<HOST_H, HOST_L>>,
-    scratch: Box<Scratch<HOST_H, HOST_V>>,
+    model: &'m HostModel<'a>,
+    state: Box<AnyState<HOST_H, HOST_L, HOST_N>>,
+    scratch: Box<AnyScratch<HOST_H, HOST_V>>,
     out: Vec<f64>,
 }
 
 impl<'m, 'a> IntRunner<'m, 'a> {
     /// Wraps a loaded integer model.
-    pub fn new(model: &'m HostIntModel<'a>) -> Self {
+    pub fn new(model: &'m HostModel<'a>) -> Self {
         IntRunner {
             model,
-            state: Box::new(State::new()),
-            scratch: Box::new(Scratch::new()),
+            state: Box::new(model.new_state()),
+            scratch: Box::new(model.new_scratch()),
             out: vec![0.0; model.vocab_size()],
         }
     }
@@ -134,7 +136,7 @@ impl<'m, 'a> IntRunner<'m, 'a> {
 
 impl LanguageModel for IntRunner<'_, '_> {
     fn reset(&mut self) {
-        self.state.reset();
+        self.model.reset(&mut self.state);
     }
 
     fn step(&mut self, token: u32) -> Result<&[f64], EngineError> {
@@ -151,8 +153,15 @@ impl LanguageModel for IntRunner<'_, '_> {
 }
 
 /// Loads the integer runtime for an INT8 file.
-pub fn load_int<'a>(model: &Model<'a>) -> Result<Box<HostIntModel<'a>>, RuntimeError> {
-    Ok(Box::new(HostIntModel::new(model)?))
+pub fn load_int<'a>(model: &Model<'a>) -> Result<Box<HostModel<'a>>, RuntimeError> {
+    Ok(Box::new(HostModel::new(model)?))
+}
+
+/// The vocabulary of a model file as mynah-text's [`Vocab`](mynah_text::Vocab) (to encode
+/// corpora for it).
+pub fn file_vocab(model: &Model<'_>) -> Result<mynah_text::Vocab, mynah_text::TextError> {
+    let v = model.vocab();
+    mynah_text::Vocab::new(v.specials(), v.chars().collect())
 }
 
 /// Whether the file holds INT8 weights.

@@ -1,18 +1,19 @@
-//! FLOAT → INT8: the exporter side of `runtime/QUANTIZATION.md`.
+//! FLOAT → INT8: the exporter side of `runtime/QUANTIZATION.md`, for every architecture.
 //!
 //! Weights become `i8` with one symmetric scale per output row; every scale is turned
-//! into an integer multiplier and shift here, biases into Q16 integers, and layer 0's
-//! input product into a per-token table, so the runtime never sees a float. Everything
-//! stored is rounded half away from zero (`f64::round`), the runtime's rule too.
+//! into an integer multiplier and shift here, biases into Q16 integers, and the first
+//! layer's input product into a table per token (per context position and token for the
+//! n-gram MLP), so the runtime never sees a float. Everything stored is rounded half away
+//! from zero (`f64::round`), the runtime's rule too.
 
 use std::fmt;
 
-use mynah_format::{FormatError, Hyper, Model, ModelWriter, WeightsKind};
-use mynah_runtime::kernels::{MAX_COLS, MAX_SHIFT, PRE_FRAC};
-use mynah_runtime::names;
+use mynah_format::{Arch, FormatError, Model, ModelWriter, WeightsKind};
+use mynah_runtime::kernels::{ACT_MAX, MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX};
+use mynah_runtime::{names, MAX_HIDDEN_EXP};
 
-use crate::engine::{compare, Agreement, EngineError, FloatRunner, HostIntModel, IntRunner};
-use crate::reference::{FloatGru, Matrix, ReferenceError};
+use crate::engine::{compare, Agreement, EngineError, FloatRunner, HostModel, IntRunner};
+use crate::reference::{Body, FloatModel, Matrix, ReferenceError, Site};
 
 /// Choices of the quantizer. The defaults are what `runtime/QUANTIZATION.md` measured best.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -238,51 +239,113 @@ pub fn quantize_dense(
     Ok(out)
 }
 
-/// Layer 0's input table `[V, 3H]`: per token `W_ih0 · embed[tok] + b_ih0` as `i16` with the
-/// most fractional bits (at most 16) that fit the largest entry. Returns the table and its
-/// `frac_bits`.
-pub fn input_table(gru: &FloatGru) -> Result<(Vec<i16>, i32), QuantizeError> {
-    let l0 = &gru.layers[0];
-    check_finite("embed.weight", &gru.embed.data)?;
-    check_finite("rnn.weight_ih_l0", &l0.w_ih.data)?;
-    check_finite("rnn.bias_ih_l0", &l0.b_ih)?;
-    let g = l0.w_ih.rows;
-    let mut vals = Vec::with_capacity(gru.vocab_size * g);
-    for t in 0..gru.vocab_size {
-        let e = gru.embed.row(t);
-        for i in 0..g {
-            let dot: f64 = l0
-                .w_ih
-                .row(i)
-                .iter()
-                .zip(e)
-                .map(|(&a, &b)| f64::from(a) * f64::from(b))
-                .sum();
-            vals.push(dot + f64::from(l0.b_ih[i]));
-        }
-    }
+/// The largest number of fractional bits (at most 16) with which every value fits `i16`.
+fn table_frac(name: &str, vals: &[f64]) -> Result<i32, QuantizeError> {
     let max = vals.iter().fold(0f64, |m, &x| m.max(x.abs()));
-    if max > 32767.0 {
+    if max > f64::from(ACT_MAX) {
         return Err(QuantizeError::ValueOutOfRange {
-            tensor: names::INPUT_TABLE.to_owned(),
+            tensor: name.to_owned(),
             value: max,
         });
     }
     let mut frac = PRE_FRAC as i32;
-    while frac > 0 && (max * f64::from(1u32 << frac)).round() > 32767.0 {
+    while frac > 0 && (max * f64::from(1u32 << frac)).round() > f64::from(ACT_MAX) {
         frac -= 1;
     }
-    let scale = f64::from(1u32 << frac);
-    Ok((
-        vals.iter()
-            .map(|&v| (v * scale).round().clamp(-32767.0, 32767.0) as i16)
-            .collect(),
-        frac,
-    ))
+    Ok(frac)
 }
 
-/// Mean layer inputs on the calibration streams: per layer `k` the mean of the input of
-/// `W_ih` and of `h_prev`, and the mean top hidden vector (projection input).
+/// `vals` as `i16` with `frac` fractional bits.
+fn to_i16(vals: &[f64], frac: i32) -> Vec<i16> {
+    let scale = f64::from(1u32 << frac);
+    let m = f64::from(ACT_MAX);
+    vals.iter()
+        .map(|&v| (v * scale).round().clamp(-m, m) as i16)
+        .collect()
+}
+
+/// `Σ_j w[i][cols + j] · e[j]` for every row `i`, over `e.len()` columns from `cols`, in f64.
+fn product(w: &Matrix, cols: usize, e: &[f32], out: &mut Vec<f64>) {
+    for i in 0..w.rows {
+        let row = &w.row(i)[cols..cols + e.len()];
+        let dot: f64 = row
+            .iter()
+            .zip(e)
+            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+            .sum();
+        out.push(dot);
+    }
+}
+
+/// A recurrent model's layer-0 input table `[V, G·H]`: per token `W_ih0 · embed[tok] +
+/// b_ih0` as `i16` with the most fractional bits (at most 16) that fit the largest entry.
+/// Returns the table and its `frac_bits`.
+pub fn input_table(m: &FloatModel) -> Result<(Vec<i16>, i32), QuantizeError> {
+    let Body::Recurrent(layers) = &m.body else {
+        return Err(QuantizeError::Verify("not a recurrent model".into()));
+    };
+    let l0 = &layers[0];
+    check_finite("embed.weight", &m.embed.data)?;
+    check_finite("rnn.weight_ih_l0", &l0.w_ih.data)?;
+    check_finite("rnn.bias_ih_l0", &l0.b_ih)?;
+    let mut vals = Vec::with_capacity(m.vocab_size() * l0.w_ih.rows);
+    for t in 0..m.vocab_size() {
+        let start = vals.len();
+        product(&l0.w_ih, 0, m.embed.row(t), &mut vals);
+        for (v, &b) in vals[start..].iter_mut().zip(&l0.b_ih) {
+            *v += f64::from(b);
+        }
+    }
+    let frac = table_frac(names::INPUT_TABLE, &vals)?;
+    Ok((to_i16(&vals, frac), frac))
+}
+
+/// The n-gram MLP's input table `[context·V, H]`: row `p·V + t` is `hidden.weight`'s columns
+/// of position `p` times `embed[t]` (plus `hidden.bias` for the newest position), as `i16`;
+/// returns it with its `frac_bits` and each hidden unit's largest possible pre-activation.
+pub fn ngram_table(m: &FloatModel) -> Result<(Vec<i16>, i32, Vec<f64>), QuantizeError> {
+    let Body::Ngram { w, b } = &m.body else {
+        return Err(QuantizeError::Verify("not an n-gram model".into()));
+    };
+    check_finite("embed.weight", &m.embed.data)?;
+    check_finite("hidden.weight", &w.data)?;
+    check_finite("hidden.bias", b)?;
+    let (n, v, e, h) = (
+        m.hyper.arch.context() as usize,
+        m.vocab_size(),
+        m.embed.cols,
+        w.rows,
+    );
+    let mut vals = Vec::with_capacity(n * v * h);
+    for p in 0..n {
+        for t in 0..v {
+            let start = vals.len();
+            product(w, p * e, m.embed.row(t), &mut vals);
+            if p + 1 == n {
+                for (x, &bias) in vals[start..].iter_mut().zip(b) {
+                    *x += f64::from(bias);
+                }
+            }
+        }
+    }
+    let frac = table_frac(names::NGRAM_TABLE, &vals)?;
+    let table = to_i16(&vals, frac);
+    let step = 2f64.powi(-frac);
+    // The largest pre-activation each unit can reach: the largest entry of each position.
+    let mut bound = vec![0f64; h];
+    for p in 0..n {
+        for (i, bd) in bound.iter_mut().enumerate() {
+            let best = (0..v)
+                .map(|t| f64::from(table[(p * v + t) * h + i]) * step)
+                .fold(f64::NEG_INFINITY, f64::max);
+            *bd += best;
+        }
+    }
+    Ok((table, frac, bound))
+}
+
+/// Mean inputs on the calibration streams: per recurrent layer the mean of the input of
+/// `W_ih` and of `h_prev`, and the mean input of the projection.
 #[derive(Debug, Clone, Default)]
 struct Means {
     x: Vec<Vec<f64>>,
@@ -291,58 +354,50 @@ struct Means {
     steps: usize,
 }
 
-fn calibrate(gru: &FloatGru, calib: &[Vec<u32>]) -> Result<Means, QuantizeError> {
-    let l = gru.layers.len();
-    let hd = gru.hidden;
-    let mut m = Means {
-        x: gru
-            .layers
-            .iter()
-            .map(|ly| vec![0.0; ly.w_ih.cols])
-            .collect(),
-        h: vec![vec![0.0; hd]; l],
-        top: vec![0.0; hd],
-        steps: 0,
+fn add_into(sum: &mut Vec<f64>, x: &[f32]) {
+    if sum.len() < x.len() {
+        sum.resize(x.len(), 0.0);
+    }
+    sum.iter_mut().zip(x).for_each(|(a, &b)| *a += f64::from(b));
+}
+
+fn calibrate(m: &FloatModel, calib: &[Vec<u32>]) -> Result<Means, QuantizeError> {
+    let layers = m.hyper.num_layers as usize;
+    let mut means = Means {
+        x: vec![Vec::new(); layers],
+        h: vec![Vec::new(); layers],
+        ..Means::default()
     };
-    let mut logits = vec![0f32; gru.vocab_size];
+    let mut logits = vec![0f32; m.vocab_size()];
     for seq in calib {
-        let mut state = gru.zero_state();
+        let mut state = m.zero_state();
         for &tok in seq {
-            if tok as usize >= gru.vocab_size {
+            if tok as usize >= m.vocab_size() {
                 return Err(QuantizeError::CalibToken {
                     token: tok,
-                    vocab: gru.vocab_size,
+                    vocab: m.vocab_size(),
                 });
             }
-            gru.step_observed(&mut state, tok, &mut logits, &mut |k, x, h| {
-                if k == l {
-                    m.top
-                        .iter_mut()
-                        .zip(x)
-                        .for_each(|(a, &b)| *a += f64::from(b));
-                } else {
-                    m.x[k]
-                        .iter_mut()
-                        .zip(x)
-                        .for_each(|(a, &b)| *a += f64::from(b));
-                    m.h[k]
-                        .iter_mut()
-                        .zip(h)
-                        .for_each(|(a, &b)| *a += f64::from(b));
+            m.step_observed(&mut state, tok, &mut logits, &mut |site, x, h| match site {
+                Site::Proj => add_into(&mut means.top, x),
+                Site::Layer(k) => {
+                    add_into(&mut means.x[k], x);
+                    add_into(&mut means.h[k], h);
                 }
             })?;
-            m.steps += 1;
+            means.steps += 1;
         }
     }
-    let n = m.steps.max(1) as f64;
-    for v in
-        m.x.iter_mut()
-            .chain(m.h.iter_mut())
-            .chain(std::iter::once(&mut m.top))
+    let n = means.steps.max(1) as f64;
+    for v in means
+        .x
+        .iter_mut()
+        .chain(means.h.iter_mut())
+        .chain(std::iter::once(&mut means.top))
     {
         v.iter_mut().for_each(|a| *a /= n);
     }
-    Ok(m)
+    Ok(means)
 }
 
 fn add_dense(
@@ -360,8 +415,8 @@ fn add_dense(
 
 /// Quantizes a FLOAT model into an INT8 file (the bytes of a complete, validated file).
 ///
-/// `calib` holds token streams, each fed from a zero state exactly as given (start them
-/// with `<BOS>`, as the evaluation convention does); with
+/// `calib` holds token streams, each fed from a zero state exactly as given (as the
+/// evaluation convention does: `<BOS>` first when the model has one); with
 /// [`QuantizeOptions::bias_correction`] their mean activations correct the biases, and
 /// an empty `calib` simply skips that correction.
 pub fn quantize(
@@ -369,75 +424,122 @@ pub fn quantize(
     calib: &[Vec<u32>],
     opts: &QuantizeOptions,
 ) -> Result<Vec<u8>, QuantizeError> {
-    let gru = FloatGru::from_model(float)?;
-    let hy = float.hyper();
-    quantize_gru(&gru, hy, calib, opts)
+    quantize_model(&FloatModel::from_model(float)?, calib, opts)
 }
 
-/// [`quantize`] from an in-memory float model with the header fields of `hy`.
-pub fn quantize_gru(
-    gru: &FloatGru,
-    hy: Hyper,
+/// [`quantize`] from an in-memory float model.
+pub fn quantize_model(
+    m: &FloatModel,
     calib: &[Vec<u32>],
     opts: &QuantizeOptions,
 ) -> Result<Vec<u8>, QuantizeError> {
+    let hy = m.hyper;
     if hy.hidden_dim as usize > MAX_COLS {
         return Err(QuantizeError::HiddenTooWide {
             hidden: hy.hidden_dim,
         });
     }
     let means = if opts.bias_correction && !calib.is_empty() {
-        Some(calibrate(gru, calib)?)
+        Some(calibrate(m, calib)?)
     } else {
         None
     };
     let (v, h) = (hy.vocab_size, hy.hidden_dim);
-    let g = 3 * h;
     let mut w = ModelWriter::new(
-        Hyper {
+        mynah_format::Hyper {
             weights: WeightsKind::Int8,
             ..hy
         },
-        &gru.chars,
+        m.vocab.chars(),
     )?;
-    let (table, frac) = input_table(gru)?;
-    w.add_i16(names::INPUT_TABLE, &[v, g], &table, frac)?;
-    for (k, layer) in gru.layers.iter().enumerate() {
-        let k32 = k as u32;
-        if k > 0 {
-            let name = format!("rnn.weight_ih_l{k}");
-            let mx = means.as_ref().map(|m| m.x[k].as_slice());
-            let q = quantize_dense(&name, &layer.w_ih, &layer.b_ih, mx)?;
-            add_dense(&mut w, names::ih(k32), g, h, &q)?;
+    let mean_top = means.as_ref().map(|mm| mm.top.as_slice());
+    match &m.body {
+        Body::Recurrent(layers) => {
+            let g = hy.arch.gates() * h;
+            let (table, frac) = input_table(m)?;
+            w.add_i16(names::INPUT_TABLE, &[v, g], &table, frac)?;
+            for (k, layer) in layers.iter().enumerate() {
+                let k32 = k as u32;
+                let name = format!("rnn.weight_hh_l{k}");
+                // The GRU's b_hn sits inside r ⊙ (W_hn h + b_hn): correcting it there is
+                // still exact in the mean.
+                let mh = means.as_ref().map(|mm| mm.h[k].as_slice());
+                let q = quantize_dense(&name, &layer.w_hh, &layer.b_hh, mh)?;
+                add_dense(&mut w, names::hh(k32), g, h, &q)?;
+                if k > 0 {
+                    let name = format!("rnn.weight_ih_l{k}");
+                    let mx = means.as_ref().map(|mm| mm.x[k].as_slice());
+                    let q = quantize_dense(&name, &layer.w_ih, &layer.b_ih, mx)?;
+                    add_dense(&mut w, names::ih(k32), g, h, &q)?;
+                }
+            }
+            let q = quantize_dense("proj.weight", &m.proj_w, &m.proj_b, mean_top)?;
+            add_dense(&mut w, names::proj(), v, h, &q)?;
         }
-        let name = format!("rnn.weight_hh_l{k}");
-        // b_hn sits inside r ⊙ (W_hn h + b_hn): correcting it there is still exact in mean.
-        let mh = means.as_ref().map(|m| m.h[k].as_slice());
-        let q = quantize_dense(&name, &layer.w_hh, &layer.b_hh, mh)?;
-        add_dense(&mut w, names::hh(k32), g, h, &q)?;
+        Body::Ngram { .. } => {
+            let (table, frac, bound) = ngram_table(m)?;
+            let n = hy.arch.context();
+            w.add_i16(names::NGRAM_TABLE, &[n * v, h], &table, frac)?;
+            let exp = hidden_exp(hy.arch, &bound)?;
+            w.add_i8(names::NGRAM_HIDDEN_EXP, &[1], &[exp as i8], 0)?;
+            // The activations are Q15 of value / 2^exp: the projection sees them 2^exp larger.
+            let k = 2f32.powi(exp);
+            let scaled = Matrix {
+                data: m.proj_w.data.iter().map(|&x| x * k).collect(),
+                ..m.proj_w.clone()
+            };
+            let mean: Option<Vec<f64>> =
+                mean_top.map(|t| t.iter().map(|&x| x / f64::from(k)).collect());
+            let q = quantize_dense("proj.weight", &scaled, &m.proj_b, mean.as_deref())?;
+            add_dense(&mut w, names::proj(), v, h, &q)?;
+        }
     }
-    let mt = means.as_ref().map(|m| m.top.as_slice());
-    let q = quantize_dense("proj.weight", &gru.proj_w, &gru.proj_b, mt)?;
-    add_dense(&mut w, names::proj(), v, h, &q)?;
     let bytes = w.to_bytes()?;
     // Prove the runtime accepts what we wrote.
     let aligned = mynah_format::AlignedBytes::copy_from(&bytes);
     let model = aligned
         .model()
         .map_err(|e| QuantizeError::Verify(e.to_string()))?;
-    HostIntModel::new(&model).map_err(|e| QuantizeError::Verify(e.to_string()))?;
+    HostModel::new(&model).map_err(|e| QuantizeError::Verify(e.to_string()))?;
     Ok(bytes)
+}
+
+/// The exponent of the n-gram's ReLU activations: the smallest `e` with every unit's
+/// largest possible pre-activation below `2^e` (so Q15 of `value / 2^e` never clips);
+/// 0 for tanh, whose outputs are within ±1 already.
+fn hidden_exp(arch: Arch, bound: &[f64]) -> Result<i32, QuantizeError> {
+    if !matches!(
+        arch,
+        Arch::Ngram {
+            activation: mynah_format::Activation::Relu,
+            ..
+        }
+    ) {
+        return Ok(0);
+    }
+    let max = bound.iter().copied().fold(0f64, f64::max);
+    if max * 65536.0 > PRE_MAX as f64 {
+        return Err(QuantizeError::ValueOutOfRange {
+            tensor: names::NGRAM_TABLE.to_owned(),
+            value: max,
+        });
+    }
+    let mut exp = 0;
+    while exp < MAX_HIDDEN_EXP && max >= 2f64.powi(exp) * f64::from(ACT_MAX) / 32768.0 {
+        exp += 1;
+    }
+    Ok(exp)
 }
 
 /// How the quantized model compares with the float one on some token streams.
 pub fn agreement(
-    float: &FloatGru,
+    float: &FloatModel,
     int8_file: &[u8],
     streams: &[Vec<u32>],
 ) -> Result<Agreement, QuantizeError> {
     let aligned = mynah_format::AlignedBytes::copy_from(int8_file);
     let model = aligned.model()?;
-    let int = HostIntModel::new(&model).map_err(|e| QuantizeError::Verify(e.to_string()))?;
+    let int = HostModel::new(&model).map_err(|e| QuantizeError::Verify(e.to_string()))?;
     let mut a = FloatRunner::new(float.clone());
     let mut b = IntRunner::new(&int);
     Ok(compare(&mut a, &mut b, streams)?)

@@ -1,16 +1,15 @@
 //! Text generation on the host for both kinds of model file: INT8 through the runtime's
 //! [`Generator`], FLOAT through the reference forward with the same sampling rules and
-//! the same integer-seeded [`Pcg32`].
+//! the same integer-seeded [`Pcg32`]. The trainer's `sample` uses [`sample_f64`] too, so
+//! one seed gives the same text from a checkpoint, its float file and (up to rounding) its
+//! INT8 file.
 
 use std::fmt;
 
-use mynah_format::{EOS, FIRST_CHAR_ID};
 use mynah_runtime::{Generator, Next, Pcg32, RuntimeError, SampleOptions, Temperature};
 
-use crate::engine::{
-    EngineError, FloatRunner, HostIntModel, LanguageModel, HOST_H, HOST_L, HOST_V,
-};
-use crate::reference::FloatGru;
+use crate::engine::{EngineError, FloatRunner, HostModel, LanguageModel};
+use crate::reference::FloatModel;
 
 /// Largest temperature accepted (in thousandths): 1000.
 pub const MAX_TEMPERATURE_MILLI: u32 = 1_000_000;
@@ -47,8 +46,9 @@ pub fn parse_temperature(s: &str) -> Result<Temperature, TemperatureError> {
 /// The float counterpart of [`mynah_runtime::sample`]: same eligibility, top-k and tie
 /// rules, probabilities `∝ e^((l − max)/T)` in f64, drawn with 53 random bits.
 pub fn sample_f64(logits: &[f64], opts: &SampleOptions, rng: &mut Pcg32) -> Option<u32> {
-    let eligible =
-        |id: usize| id >= FIRST_CHAR_ID as usize || (opts.allow_eos && id == EOS as usize);
+    let eligible = |id: usize| {
+        id >= opts.first_char as usize || opts.stop.is_some_and(|e| e as usize == id)
+    };
     let mut ids: Vec<usize> = (0..logits.len()).filter(|&i| eligible(i)).collect();
     if opts.top_k > 0 && (opts.top_k as usize) < ids.len() {
         // Stable sort by descending logit keeps lower ids first among ties.
@@ -84,8 +84,9 @@ pub fn sample_f64(logits: &[f64], opts: &SampleOptions, rng: &mut Pcg32) -> Opti
 /// A text generator over either kind of model.
 pub enum Sampler<'m, 'a> {
     /// The integer runtime.
-    Int(Box<Generator<'m, 'a, HOST_H, HOST_V, HOST_L>>),
-    /// The float reference, with the logits of the next token.
+    Int(Box<Generator<'m, 'a, HostModel<'a>>>),
+    /// The float reference, with the logits of the next token (empty until some token has
+    /// been fed: a model without `<BOS>` before its prime).
     Float {
         /// The model.
         runner: Box<FloatRunner>,
@@ -105,31 +106,32 @@ impl fmt::Debug for Sampler<'_, '_> {
 
 impl<'m, 'a> Sampler<'m, 'a> {
     /// A generator over the integer runtime, at the start of a sequence.
-    pub fn int(model: &'m HostIntModel<'a>) -> Self {
+    pub fn int(model: &'m HostModel<'a>) -> Self {
         Sampler::Int(Box::new(Generator::new(model)))
     }
 
     /// A generator over the float reference, at the start of a sequence.
-    pub fn float(gru: FloatGru) -> Self {
+    pub fn float(model: FloatModel) -> Self {
         let mut s = Sampler::Float {
-            runner: Box::new(FloatRunner::new(gru)),
+            runner: Box::new(FloatRunner::new(model)),
             logits: Vec::new(),
         };
         s.reset();
         s
     }
 
-    /// Back to the start of a sequence (zero state, `<BOS>` fed).
+    /// Back to the start of a sequence (zero state, `<BOS>` fed if the model has one).
     pub fn reset(&mut self) {
         match self {
             Sampler::Int(g) => g.reset(),
             Sampler::Float { runner, logits } => {
                 runner.reset();
-                // BOS is below every vocab_size (>= 4).
-                *logits = runner
-                    .step(mynah_format::BOS)
-                    .map(<[f64]>::to_vec)
-                    .unwrap_or_default();
+                let bos = runner.model().vocab.bos();
+                // <BOS> is below every vocab_size.
+                *logits = match bos {
+                    Some(b) => runner.step(b).map(<[f64]>::to_vec).unwrap_or_default(),
+                    None => Vec::new(),
+                };
             }
         }
     }
@@ -140,12 +142,12 @@ impl<'m, 'a> Sampler<'m, 'a> {
         match self {
             Sampler::Int(g) => Ok(g.prime(text)?),
             Sampler::Float { runner, logits } => {
-                let chars = &runner.gru().chars;
+                let vocab = &runner.model().vocab;
                 let mut ids = Vec::new();
                 for (index, ch) in text.chars().enumerate() {
-                    match chars.binary_search(&ch) {
-                        Ok(i) => ids.push(i as u32 + FIRST_CHAR_ID),
-                        Err(_) => return Err(RuntimeError::UnknownChar { ch, index }.into()),
+                    match vocab.id_of(ch) {
+                        Some(id) => ids.push(id),
+                        None => return Err(RuntimeError::UnknownChar { ch, index }.into()),
                     }
                 }
                 for id in ids {
@@ -159,15 +161,19 @@ impl<'m, 'a> Sampler<'m, 'a> {
     /// Samples the next token; a character is fed back and returned.
     pub fn next(&mut self, opts: &SampleOptions, rng: &mut Pcg32) -> Result<Next, EngineError> {
         match self {
-            Sampler::Int(g) => Ok(g.next(opts, rng)),
+            Sampler::Int(g) => Ok(g.next(opts, rng)?),
             Sampler::Float { runner, logits } => {
-                let token = sample_f64(logits, opts, rng).unwrap_or(FIRST_CHAR_ID);
-                if token == EOS {
+                if logits.is_empty() {
+                    return Err(RuntimeError::NeedsPrime.into());
+                }
+                let token = sample_f64(logits, opts, rng).unwrap_or(opts.first_char);
+                if Some(token) == opts.stop {
                     return Ok(Next::Eos);
                 }
-                let ch = token
-                    .checked_sub(FIRST_CHAR_ID)
-                    .and_then(|i| runner.gru().chars.get(i as usize).copied())
+                let ch = runner
+                    .model()
+                    .vocab
+                    .char_of(token)
                     .unwrap_or('\u{FFFD}');
                 *logits = runner.step(token)?.to_vec();
                 Ok(Next::Char(ch))
@@ -199,9 +205,15 @@ mod tests {
     fn float_sampler_rules_match_the_integer_sampler() {
         let logits = [9.0, 9.0, 9.0, 1.0, 5.0, 5.0, 5.0, 0.5];
         let mut rng = Pcg32::new(5);
-        let opts = SampleOptions::new(Temperature::GREEDY, false);
+        let trained = |temperature| SampleOptions {
+            temperature,
+            top_k: 0,
+            first_char: 3,
+            stop: None,
+        };
+        let opts = trained(Temperature::GREEDY);
         assert_eq!(sample_f64(&logits, &opts, &mut rng), Some(4));
-        let mut opts = SampleOptions::new(Temperature::ONE, false);
+        let mut opts = trained(Temperature::ONE);
         opts.top_k = 2;
         for _ in 0..100 {
             let t = sample_f64(&logits, &opts, &mut rng).unwrap();

@@ -1,41 +1,33 @@
-//! Deterministic synthetic models for tests and fixtures: pseudo-random weights from a
-//! seed (SplitMix64), so any machine rebuilds exactly the same float model.
+//! Deterministic synthetic models for tests and fixtures, every architecture: pseudo-random
+//! weights from a seed ([`SplitMix64`]), so any machine rebuilds exactly the same float
+//! model.
 
-use mynah_format::{FormatError, Hyper, ModelWriter, WeightsKind};
+use mynah_format::{Activation, Arch, Cell, FormatError, Hyper, Specials, WeightsKind};
+use mynah_runtime::SplitMix64;
+use mynah_text::Vocab;
 
-use crate::reference::{FloatGru, FloatLayer, Matrix};
+use crate::reference::{Body, FloatLayer, FloatModel, Matrix};
 
-/// SplitMix64: a fixed, dependency-free generator.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// The next 64 bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[-a, a)`, exactly representable (24 random bits).
-    pub fn uniform(&mut self, a: f32) -> f32 {
-        let u = (self.next_u64() >> 40) as f32 / (1u32 << 24) as f32; // [0, 1), exact
-        (2.0 * u - 1.0) * a
-    }
+/// Uniform in `[-a, a)`, exactly representable (24 random bits).
+pub fn uniform(rng: &mut SplitMix64, a: f32) -> f32 {
+    let u = (rng.next_u64() >> 40) as f32 / (1u32 << 24) as f32; // [0, 1), exact
+    (2.0 * u - 1.0) * a
 }
 
 /// Shape and character set of a synthetic model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntheticSpec {
+    /// The architecture.
+    pub arch: Arch,
+    /// The special tokens.
+    pub specials: Specials,
     /// The characters (sorted, distinct).
     pub chars: Vec<char>,
     /// Embedding width.
     pub embed: usize,
     /// Hidden width.
     pub hidden: usize,
-    /// Layers.
+    /// Layers (1 for the n-gram MLP).
     pub layers: usize,
     /// Records mode flag.
     pub records: bool,
@@ -53,95 +45,114 @@ fn matrix(rng: &mut SplitMix64, rows: usize, cols: usize, a: f32) -> Matrix {
     Matrix {
         rows,
         cols,
-        data: (0..rows * cols).map(|_| rng.uniform(a)).collect(),
+        data: (0..rows * cols).map(|_| uniform(rng, a)).collect(),
     }
 }
 
 fn vector(rng: &mut SplitMix64, n: usize, a: f32) -> Vec<f32> {
-    (0..n).map(|_| rng.uniform(a)).collect()
+    (0..n).map(|_| uniform(rng, a)).collect()
 }
 
-/// A float GRU with pseudo-random weights (uniform, PyTorch-like scale times the gains).
-pub fn synthetic_gru(spec: &SyntheticSpec) -> FloatGru {
-    let mut rng = SplitMix64(spec.seed);
-    let v = spec.chars.len() + 3;
+/// A float model with pseudo-random weights (uniform, PyTorch-like scale times the gains),
+/// drawn in PyTorch's `state_dict` order: the embedding, each layer's `weight_ih`,
+/// `weight_hh`, `bias_ih`, `bias_hh` (or the n-gram's hidden layer), the projection.
+pub fn synthetic_model(spec: &SyntheticSpec) -> FloatModel {
+    let mut rng = SplitMix64::new(spec.seed);
+    let vocab = Vocab::new(spec.specials, spec.chars.clone()).expect("sorted, distinct chars");
+    let v = vocab.size();
     let h = spec.hidden;
-    let k = spec.gain / (h as f32).sqrt();
     let embed = matrix(&mut rng, v, spec.embed, 1.0);
-    let layers = (0..spec.layers)
-        .map(|l| {
-            let input = if l == 0 { spec.embed } else { h };
-            FloatLayer {
-                w_ih: matrix(&mut rng, 3 * h, input, k),
-                w_hh: matrix(&mut rng, 3 * h, h, k),
-                b_ih: vector(&mut rng, 3 * h, k),
-                b_hh: vector(&mut rng, 3 * h, k),
-            }
-        })
-        .collect();
+    let (body, layers) = match spec.arch {
+        Arch::Recurrent(cell) => {
+            let g = cell.gates() as usize * h;
+            let k = spec.gain / (h as f32).sqrt();
+            let layers = (0..spec.layers)
+                .map(|l| {
+                    let input = if l == 0 { spec.embed } else { h };
+                    FloatLayer {
+                        w_ih: matrix(&mut rng, g, input, k),
+                        w_hh: matrix(&mut rng, g, h, k),
+                        b_ih: vector(&mut rng, g, k),
+                        b_hh: vector(&mut rng, g, k),
+                    }
+                })
+                .collect();
+            (Body::Recurrent(layers), spec.layers)
+        }
+        Arch::Ngram { context, .. } => {
+            let fan = context as usize * spec.embed;
+            let k = spec.gain / (fan as f32).sqrt();
+            let w = matrix(&mut rng, h, fan, k);
+            let b = vector(&mut rng, h, k);
+            (Body::Ngram { w, b }, 1)
+        }
+    };
     let kp = spec.proj_gain / (h as f32).sqrt();
-    FloatGru {
-        vocab_size: v,
-        hidden: h,
-        records: spec.records,
-        chars: spec.chars.clone(),
+    FloatModel {
+        hyper: Hyper {
+            vocab_size: v as u32,
+            embed_dim: spec.embed as u32,
+            hidden_dim: h as u32,
+            num_layers: layers as u32,
+            records: spec.records,
+            weights: WeightsKind::Float,
+            arch: spec.arch,
+            specials: spec.specials,
+        },
+        vocab,
         embed,
+        body,
         proj_w: matrix(&mut rng, v, h, kp),
         proj_b: vector(&mut rng, v, kp),
-        layers,
     }
 }
 
-/// The header of a float model.
-pub fn float_hyper(gru: &FloatGru) -> Hyper {
-    Hyper {
-        vocab_size: gru.vocab_size as u32,
-        embed_dim: gru.embed.cols as u32,
-        hidden_dim: gru.hidden as u32,
-        num_layers: gru.layers.len() as u32,
-        records: gru.records,
-        weights: WeightsKind::Float,
-    }
+/// A FLOAT model file (f32 tensors) holding `m`.
+pub fn float_file(m: &FloatModel) -> Result<Vec<u8>, FormatError> {
+    m.to_file(false)
 }
 
-/// A FLOAT model file (f32 tensors) holding `gru`.
-pub fn float_file(gru: &FloatGru) -> Result<Vec<u8>, FormatError> {
-    let mut w = ModelWriter::new(float_hyper(gru), &gru.chars)?;
-    let dims = |m: &Matrix| [m.rows as u32, m.cols as u32];
-    w.add_f32("embed.weight", &dims(&gru.embed), &gru.embed.data)?;
-    for (k, l) in gru.layers.iter().enumerate() {
-        w.add_f32(&format!("rnn.weight_ih_l{k}"), &dims(&l.w_ih), &l.w_ih.data)?;
-        w.add_f32(&format!("rnn.weight_hh_l{k}"), &dims(&l.w_hh), &l.w_hh.data)?;
-        w.add_f32(
-            &format!("rnn.bias_ih_l{k}"),
-            &[l.b_ih.len() as u32],
-            &l.b_ih,
-        )?;
-        w.add_f32(
-            &format!("rnn.bias_hh_l{k}"),
-            &[l.b_hh.len() as u32],
-            &l.b_hh,
-        )?;
-    }
-    w.add_f32("proj.weight", &dims(&gru.proj_w), &gru.proj_w.data)?;
-    w.add_f32("proj.bias", &[gru.proj_b.len() as u32], &gru.proj_b)?;
-    w.to_bytes()
-}
-
-/// The spec of the golden fixture `tests/fixtures/tiny-int8.mynah`: 2 layers of 32 units
-/// over 26 lowercase letters, space, ',' and '.' (records mode), seed 2024.
-pub fn fixture_spec() -> SyntheticSpec {
+/// The spec of the golden fixture of `arch` (`tests/fixtures/tiny-*.mynah`): over 26
+/// lowercase letters, space, ',' and '.' (records mode). The GRU (`tiny-int8`) has 2 layers
+/// of 32 units, seed 2024; the LSTM 2 layers of 24, the RNN 1 layer of 32, the n-gram MLP
+/// a context of 4 and 32 hidden units.
+pub fn fixture_spec(arch: Arch) -> SyntheticSpec {
     let mut chars: Vec<char> = ('a'..='z').collect();
     chars.extend([' ', ',', '.']);
     chars.sort_unstable();
+    let (hidden, layers, seed, gain) = match arch {
+        Arch::Recurrent(Cell::Gru) => (32, 2, 2024, 2.0),
+        Arch::Recurrent(Cell::Lstm) => (24, 2, 2025, 2.0),
+        Arch::Recurrent(Cell::Rnn) => (32, 1, 2026, 1.5),
+        Arch::Ngram { .. } => (32, 1, 2027, 2.0),
+    };
     SyntheticSpec {
+        arch,
+        specials: Specials::DEFAULT,
         chars,
         embed: 8,
-        hidden: 32,
-        layers: 2,
+        hidden,
+        layers,
         records: true,
-        seed: 2024,
-        gain: 2.0,
+        seed,
+        gain,
         proj_gain: 6.0,
     }
+}
+
+/// The four architectures of the golden fixtures, with their file stems in
+/// `tests/fixtures/`.
+pub fn fixture_archs() -> [(&'static str, Arch); 4] {
+    [
+        ("tiny-int8", Arch::GRU),
+        ("tiny-lstm-int8", Arch::Recurrent(Cell::Lstm)),
+        ("tiny-rnn-int8", Arch::Recurrent(Cell::Rnn)),
+        (
+            "tiny-ngram-int8",
+            Arch::Ngram {
+                context: 4,
+                activation: Activation::Relu,
+            },
+        ),
+    ]
 }

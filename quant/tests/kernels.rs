@@ -5,8 +5,8 @@ use mynah_runtime::kernels::{
     dot_i8_i16, exp_neg_q30, gru_blend, requantize, sigmoid_q15, tanh_q15, ACT_MAX, MAX_COLS,
     ONE_Q15, PRE_FRAC,
 };
-use mynah_runtime::{softmax_q30, Temperature};
-use mynah_tools::quantize::{decode_multiplier, encode_multiplier};
+use mynah_quant::quantize::{decode_multiplier, encode_multiplier};
+use mynah_runtime::{softmax_q30, SampleOptions, Temperature};
 use proptest::prelude::*;
 
 const Q16: f64 = 65536.0;
@@ -152,7 +152,13 @@ proptest! {
     ) {
         let q: Vec<i32> = logits.iter().map(|&l| (l * Q16).round() as i32).collect();
         let mut w = vec![0u32; q.len()];
-        let total = softmax_q30(&q, Temperature::from_milli(milli), false, &mut w);
+        let opts = SampleOptions {
+            temperature: Temperature::from_milli(milli),
+            top_k: 0,
+            first_char: 3,
+            stop: None,
+        };
+        let total = softmax_q30(&q, &opts, &mut w);
         prop_assert!(total > 0);
         let t = f64::from(milli) / 1000.0;
         // Same eligibility as the runtime: ids 0..3 (PAD, BOS, EOS) excluded.

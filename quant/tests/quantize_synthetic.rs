@@ -1,32 +1,34 @@
-//! Quantize → integer runtime against the float reference on synthetic models.
+//! Quantize → integer runtime against the float reference on synthetic models of every
+//! architecture.
 //!
 //! Metric: over text the float model itself generated (so the loss is meaningful), the mean
 //! KL divergence KL(p_float ‖ p_int8) of the next-character distributions, the fraction of
 //! positions where both rank the same character first, and the relative gap of nats/char.
 
-use mynah_format::{AlignedBytes, Model, BOS};
+use mynah_format::{Activation, AlignedBytes, Arch, Cell, Model, Specials};
+use mynah_quant::engine::Agreement;
+use mynah_quant::quantize::{agreement, quantize, QuantizeOptions};
+use mynah_quant::reference::FloatModel;
+use mynah_quant::sampling::Sampler;
+use mynah_quant::synthetic::{float_file, synthetic_model, SyntheticSpec};
 use mynah_runtime::{Next, Pcg32, SampleOptions, Temperature};
-use mynah_tools::engine::Agreement;
-use mynah_tools::quantize::{agreement, quantize, QuantizeOptions};
-use mynah_tools::reference::FloatGru;
-use mynah_tools::sampling::Sampler;
-use mynah_tools::synthetic::{float_file, synthetic_gru, SyntheticSpec};
 
-/// `n` records sampled from `gru` at temperature 1, as evaluation sequences.
-fn sampled_text(gru: &FloatGru, seed: u64, records: usize, max_len: usize) -> Vec<Vec<u32>> {
-    let mut s = Sampler::float(gru.clone());
+/// `n` records sampled from `m` at temperature 1, as evaluation sequences.
+fn sampled_text(m: &FloatModel, seed: u64, records: usize, max_len: usize) -> Vec<Vec<u32>> {
+    let mut s = Sampler::float(m.clone());
     let mut rng = Pcg32::new(seed);
-    let opts = SampleOptions::new(Temperature::ONE, gru.records);
-    let id = |c: char| gru.chars.binary_search(&c).unwrap() as u32 + 3;
+    let file = AlignedBytes::copy_from(&float_file(m).unwrap());
+    let model = Model::parse(&file).unwrap();
+    let opts = SampleOptions::new(Temperature::ONE, &model.vocab(), m.hyper.records);
     (0..records)
         .map(|_| {
             s.reset();
-            let mut seq = vec![BOS];
+            let mut seq: Vec<u32> = m.vocab.bos().into_iter().collect();
             for _ in 0..max_len {
                 match s.next(&opts, &mut rng).unwrap() {
-                    Next::Char(c) => seq.push(id(c)),
+                    Next::Char(c) => seq.push(m.vocab.id_of(c).unwrap()),
                     Next::Eos => {
-                        seq.push(mynah_format::EOS);
+                        seq.extend(m.vocab.eos());
                         break;
                     }
                 }
@@ -36,11 +38,13 @@ fn sampled_text(gru: &FloatGru, seed: u64, records: usize, max_len: usize) -> Ve
         .collect()
 }
 
-fn spec(layers: usize, hidden: usize, seed: u64) -> SyntheticSpec {
+fn spec_of(arch: Arch, layers: usize, hidden: usize, seed: u64) -> SyntheticSpec {
     let mut chars: Vec<char> = ('a'..='z').collect();
     chars.extend([' ', '.', ',', '\n']);
     chars.sort_unstable();
     SyntheticSpec {
+        arch,
+        specials: Specials::DEFAULT,
         chars,
         embed: 16,
         hidden,
@@ -52,14 +56,18 @@ fn spec(layers: usize, hidden: usize, seed: u64) -> SyntheticSpec {
     }
 }
 
+fn spec(layers: usize, hidden: usize, seed: u64) -> SyntheticSpec {
+    spec_of(Arch::GRU, layers, hidden, seed)
+}
+
 fn measure(spec: &SyntheticSpec, opts: &QuantizeOptions) -> Agreement {
-    let gru = synthetic_gru(spec);
-    let file = AlignedBytes::copy_from(&float_file(&gru).unwrap());
+    let m = synthetic_model(spec);
+    let file = AlignedBytes::copy_from(&float_file(&m).unwrap());
     let model = Model::parse(&file).unwrap();
-    let calib = sampled_text(&gru, 7, 2, 500);
-    let text = sampled_text(&gru, 99, 2, 1000);
+    let calib = sampled_text(&m, 7, 2, 500);
+    let text = sampled_text(&m, 99, 2, 1000);
     let int8 = quantize(&model, &calib, opts).unwrap();
-    agreement(&gru, &int8, &text).unwrap()
+    agreement(&m, &int8, &text).unwrap()
 }
 
 fn check(name: &str, a: &Agreement) {
@@ -117,7 +125,7 @@ fn weights_that_could_overflow_are_refused_at_load() {
     use mynah_format::{DType, ModelWriter};
     let mut s = spec(1, 32, 5);
     s.chars.truncate(10);
-    let gru = synthetic_gru(&s);
+    let gru = synthetic_model(&s);
     let file = AlignedBytes::copy_from(&float_file(&gru).unwrap());
     let int8 = quantize(
         &Model::parse(&file).unwrap(),
@@ -143,7 +151,10 @@ fn weights_that_could_overflow_are_refused_at_load() {
         assert!(matches!(t.dtype(), DType::I8 | DType::I16 | DType::I32));
     }
     let bad = AlignedBytes::copy_from(&w.to_bytes().unwrap());
-    let err = mynah_runtime::IntModel::<32, 16, 1>::new(&Model::parse(&bad).unwrap()).unwrap_err();
+    let err = mynah_runtime::IntModel::<mynah_runtime::Gru, 32, 16, 1>::new(
+        &Model::parse(&bad).unwrap(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, mynah_runtime::RuntimeError::OutOfRange { row: 0, .. }),
         "{err}"
@@ -158,4 +169,43 @@ fn three_layers_of_an_odd_width_follow_the_float_model() {
         "3x45",
         &measure(&spec(3, 45, 21), &QuantizeOptions::default()),
     );
+}
+
+#[test]
+fn an_lstm_follows_the_float_model() {
+    let lstm = Arch::Recurrent(Cell::Lstm);
+    check(
+        "lstm 1x96",
+        &measure(&spec_of(lstm, 1, 96, 31), &QuantizeOptions::default()),
+    );
+    check(
+        "lstm 2x48",
+        &measure(&spec_of(lstm, 2, 48, 32), &QuantizeOptions::default()),
+    );
+}
+
+#[test]
+fn a_tanh_rnn_follows_the_float_model() {
+    let rnn = Arch::Recurrent(Cell::Rnn);
+    let mut s = spec_of(rnn, 1, 128, 41);
+    // A plain RNN with the GRU's gain explodes into saturation; PyTorch's init scale.
+    s.gain = 1.0;
+    check("rnn 1x128", &measure(&s, &QuantizeOptions::default()));
+    let mut s = spec_of(rnn, 2, 64, 42);
+    s.gain = 1.0;
+    check("rnn 2x64", &measure(&s, &QuantizeOptions::default()));
+}
+
+#[test]
+fn the_ngram_mlp_follows_the_float_model() {
+    for (activation, seed) in [(Activation::Relu, 51), (Activation::Tanh, 52)] {
+        let arch = Arch::Ngram {
+            context: 5,
+            activation,
+        };
+        check(
+            &format!("ngram {activation} c5x128"),
+            &measure(&spec_of(arch, 1, 128, seed), &QuantizeOptions::default()),
+        );
+    }
 }

@@ -85,6 +85,8 @@ fn float_file(s: &Seed) -> Result<Vec<u8>> {
         num_layers: s.layers,
         records: s.records,
         weights: WeightsKind::Float,
+        arch: mynah_format::Arch::GRU,
+        specials: mynah_format::Specials::DEFAULT,
     };
     let mut w = ModelWriter::new(hyper, &chars)?;
     let mut rng = XorShift(0x9E37_79B9 ^ s.hidden ^ (s.layers << 8));

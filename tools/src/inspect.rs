@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use mynah_format::{Model, BOS, EOS, PAD};
+use mynah_format::{Arch, Model};
 
 /// Writes a human-readable description of `model` (header, vocabulary, tensors,
 /// size and checksum) to `out`. `name` is how the file is called in the report.
@@ -18,15 +18,22 @@ pub fn write_report(out: &mut dyn Write, name: &str, model: &Model<'_>) -> io::R
     };
     writeln!(out, "flags        0x{:08x} {mode}", h.flags())?;
     writeln!(out, "weights      {}", h.weights)?;
+    let arch = match h.arch {
+        Arch::Recurrent(c) => format!("{c} (embedding -> {c} -> linear)"),
+        ngram => format!("{ngram}: embeddings of the last tokens -> hidden -> linear"),
+    };
+    writeln!(out, "arch         {arch}")?;
     writeln!(out, "vocab_size   {}", h.vocab_size)?;
     writeln!(out, "embed_dim    {}", h.embed_dim)?;
     writeln!(out, "hidden_dim   {}", h.hidden_dim)?;
     writeln!(out, "num_layers   {}", h.num_layers)?;
     writeln!(
         out,
-        "vocabulary   {} ids: PAD={PAD} BOS={BOS} EOS={EOS}, {} characters from id 3:",
+        "vocabulary   {} ids: specials {}, {} characters from id {}:",
         vocab.len(),
-        vocab.char_count()
+        vocab.specials(),
+        vocab.char_count(),
+        vocab.first_char_id()
     )?;
     writeln!(out, "  \"{}\"", vocab.as_str().escape_debug())?;
     writeln!(out, "tensors      {}", model.tensor_count())?;

@@ -6,13 +6,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod engine;
 pub mod inspect;
 pub mod quant_info;
-pub mod quantize;
-pub mod reference;
-pub mod sampling;
-pub mod synthetic;
 pub mod tables;
 
 use std::io;

@@ -2,12 +2,37 @@
 
 use std::io::{self, Write};
 
-use mynah_format::{Model, WeightsKind};
+use mynah_format::{Arch, Hyper, Model, WeightsKind};
 use mynah_runtime::{names, Footprint};
 
-/// Code and tables of the runtime on a Cortex-M0 (thumbv6m, opt-level "s", LTO), measured
-/// by `scripts/check-no-float.sh` (image minus the model it embeds).
-pub const CODE_BYTES_THUMBV6M: usize = 21_500;
+/// The firmware code sizes `make size` measured (`docs/measurements/code-size.tsv`, one
+/// line per architecture: `arch`, `target`, `code_bytes`), embedded when `mynah` is built.
+const CODE_SIZES: &str = include_str!("../../docs/measurements/code-size.tsv");
+
+/// The measured code and constants (without the model) of the Cortex-M4 firmware for a
+/// model of `arch`, and the target it was measured on.
+pub fn measured_code_bytes(arch: Arch) -> Option<(usize, &'static str)> {
+    CODE_SIZES
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?, f.next()?, f.next()?.trim().parse().ok()?))
+        })
+        .find(|&(a, _, _)| a == arch.name())
+        .map(|(_, target, bytes)| (bytes, target))
+}
+
+/// "~N bytes code and tables (measured on TARGET by make size)", or why there is no figure.
+fn code_note(arch: Arch) -> String {
+    match measured_code_bytes(arch) {
+        Some((bytes, target)) => format!(
+            "{bytes} bytes code and tables (a {} firmware on {target}, measured by `make size`)",
+            arch.name()
+        ),
+        None => format!("code not measured for {} (run `make size`)", arch.name()),
+    }
+}
 
 fn range<T: Copy + PartialOrd>(v: impl Iterator<Item = T>) -> Option<(T, T)> {
     v.fold(None, |acc, x| match acc {
@@ -45,15 +70,14 @@ fn dense(out: &mut dyn Write, model: &Model<'_>, n: names::DenseNames) -> io::Re
     )
 }
 
-/// Rough INT8 file size of a model with these dimensions (what `--dtype int8` writes).
-pub fn int8_file_estimate(v: usize, h: usize, layers: usize) -> usize {
-    let g = 3 * h;
-    let dense = |rows: usize, cols: usize| rows * cols + rows * 9 + 4 * 64;
-    let mut n = 64 + 128 + v * 4 + v * g * 2 + 64;
-    for k in 0..layers {
-        n += dense(g, h) * if k == 0 { 1 } else { 2 };
-    }
-    n + dense(v, h) + 64 * (1 + 8 * layers + 4)
+/// The exact size of the INT8 file `--dtype int8` writes for a model like `model`: the
+/// writer's own layout over the INT8 tensor table.
+pub fn int8_file_size(model: &Model<'_>) -> Option<usize> {
+    let hyper = Hyper {
+        weights: WeightsKind::Int8,
+        ..model.hyper()
+    };
+    mynah_format::file_size(&hyper, model.vocab().as_str().len()).ok()
 }
 
 /// Writes the quantization parameters (INT8 files) and the estimated footprint on a
@@ -65,11 +89,14 @@ pub fn write_quantization(out: &mut dyn Write, model: &Model<'_>) -> io::Result<
         h.hidden_dim as usize,
         h.num_layers as usize,
     );
-    let fp = Footprint::of(hd, v, l);
+    let fp = Footprint::of(h.arch, hd, v, l);
     if h.weights == WeightsKind::Int8 {
         writeln!(out, "quantization (runtime/QUANTIZATION.md)")?;
         writeln!(out, "  activations Q15 in i16; pre-activations and logits Q16 in i32; weights i8, one scale per row")?;
-        if let Some(t) = model.tensor(names::INPUT_TABLE) {
+        if let Some(t) = model
+            .tensor(names::INPUT_TABLE)
+            .or_else(|| model.tensor(names::NGRAM_TABLE))
+        {
             let max = t
                 .i16s()
                 .map(|e| e.iter().map(|&x| x.unsigned_abs()).max().unwrap_or(0))
@@ -83,37 +110,47 @@ pub fn write_quantization(out: &mut dyn Write, model: &Model<'_>) -> io::Result<
                 f64::from(max) * 2f64.powi(-t.frac_bits())
             )?;
         }
+        if let Some(e) = model.tensor(names::NGRAM_HIDDEN_EXP) {
+            let exp = e.i8s().ok().and_then(|v| v.first().copied()).unwrap_or(0);
+            writeln!(
+                out,
+                "  {:<18} hidden activations are Q15 of value / 2^{exp}",
+                e.name()
+            )?;
+        }
         for k in 0..h.num_layers {
             if k > 0 {
                 dense(out, model, names::ih(k))?;
             }
-            dense(out, model, names::hh(k))?;
+            if h.arch.cell().is_some() {
+                dense(out, model, names::hh(k))?;
+            }
         }
         dense(out, model, names::proj())?;
         writeln!(out, "footprint (integer runtime)")?;
         writeln!(
             out,
-            "  flash  {} bytes model (read in place) + ~{} bytes code and tables (thumbv6m)",
+            "  flash  {} bytes model (read in place) + {}",
             model.file_size(),
-            CODE_BYTES_THUMBV6M
+            code_note(h.arch)
         )?;
     } else {
         writeln!(
             out,
             "footprint after `mynah-train export --dtype int8` (integer runtime)"
         )?;
+        let size = int8_file_size(model).map_or("?".into(), |n| n.to_string());
         writeln!(
             out,
-            "  flash  ~{} bytes model + ~{} bytes code and tables (thumbv6m)",
-            int8_file_estimate(v, hd, l),
-            CODE_BYTES_THUMBV6M
+            "  flash  {size} bytes model (the INT8 file) + {}",
+            code_note(h.arch)
         )?;
     }
     writeln!(
         out,
-        "  RAM    {} bytes state (2·H·L) + {} bytes scratch (26·H + 8·V) = {} bytes",
+        "  RAM    {} bytes state + {} bytes scratch = {} bytes (runtime::Footprint)",
         fp.state_bytes,
         fp.scratch_bytes,
-        fp.state_bytes + fp.scratch_bytes
+        fp.total()
     )
 }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mynah_tools::synthetic::{fixture_spec, float_file, synthetic_gru};
+use mynah_format::{Arch, Specials};
+use mynah_quant::synthetic::{fixture_archs, fixture_spec, float_file, synthetic_model};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny-int8.mynah")
@@ -158,19 +159,8 @@ fn bad_inputs_are_clear_errors() {
     assert!(fails(&["bench", f.to_str().unwrap(), "--repeat", "0"]).contains("--repeat"));
 }
 
-#[test]
-fn eval_json_and_float_against_int8() {
-    let dir = tempfile::tempdir().unwrap();
-    let gru = synthetic_gru(&fixture_spec());
-    let float = dir.path().join("tiny-f32.mynah");
-    std::fs::write(&float, float_file(&gru).unwrap()).unwrap();
-    let corpus = dir.path().join("corpus.txt");
-    let lines: Vec<String> = (0..40)
-        .map(|i| format!("the mynah sings, {} times.", ["one", "two", "six"][i % 3]))
-        .collect();
-    std::fs::write(&corpus, lines.join("\n")).unwrap();
-    let c = corpus.to_str().unwrap();
-    let parse = |s: &str| -> (f64, f64, u64) {
+/// `{"nats_per_char": x, "bits_per_char": y, "chars": n}` of `mynah eval --json`.
+fn parse_json(s: &str) -> (f64, f64, u64) {
         let s = s.trim();
         assert!(
             s.starts_with('{') && s.ends_with('}') && s.lines().count() == 1,
@@ -190,7 +180,33 @@ fn eval_json_and_float_against_int8() {
             get("bits_per_char").parse().unwrap(),
             get("chars").parse().unwrap(),
         )
-    };
+}
+
+/// 40 records of 27 characters.
+fn corpus(dir: &Path) -> PathBuf {
+    let corpus = dir.join("corpus.txt");
+    let lines: Vec<String> = (0..40)
+        .map(|i| format!("the mynah sings, {} times.", ["one", "two", "six"][i % 3]))
+        .collect();
+    std::fs::write(&corpus, lines.join("\n")).unwrap();
+    corpus
+}
+
+#[test]
+fn eval_json_and_float_against_int8() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let c = corpus.to_str().unwrap();
+    for (name, arch) in fixture_archs() {
+        eval_float_against_int8(dir.path(), name, arch, c);
+    }
+}
+
+fn eval_float_against_int8(dir: &Path, name: &str, arch: Arch, c: &str) {
+    let m = synthetic_model(&fixture_spec(arch));
+    let float = dir.join(format!("{name}-f32.mynah"));
+    std::fs::write(&float, float_file(&m).unwrap()).unwrap();
+    let parse = parse_json;
     let (fn_, fb, fc) = parse(&ok(&[
         "eval",
         float.to_str().unwrap(),
@@ -202,7 +218,7 @@ fn eval_json_and_float_against_int8() {
         "all",
         "--json",
     ]));
-    let f = fixture();
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/fixtures/{name}.mynah"));
     let (qn, qb, qc) = parse(&ok(&[
         "eval",
         f.to_str().unwrap(),
@@ -219,7 +235,7 @@ fn eval_json_and_float_against_int8() {
     assert_eq!(fc, 40 * 28);
     assert!((fb - fn_ / std::f64::consts::LN_2).abs() < 1e-9);
     assert!((qb - qn / std::f64::consts::LN_2).abs() < 1e-9);
-    assert!(((qn - fn_) / fn_).abs() < 0.01, "float {fn_} int8 {qn}");
+    assert!(((qn - fn_) / fn_).abs() < 0.01, "{name}: float {fn_} int8 {qn}");
     // Float files sample too (reference forward, same PRNG).
     let s = ok(&[
         "sample",
@@ -244,6 +260,56 @@ fn eval_json_and_float_against_int8() {
         text.contains("nats/char") && text.contains("int8 runtime"),
         "{text}"
     );
+    let out = ok(&["bench", f.to_str().unwrap(), "--chars", "500", "--repeat", "1"]);
+    assert!(out.contains(&format!("int8 runtime, {arch}")), "{out}");
+}
+
+/// A model without <BOS> and <EOS> (a tutorial's plain vocabulary): it starts from a prime,
+/// is scored from its second character and never stops by itself.
+#[test]
+fn a_model_without_specials_starts_from_its_prime() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let c = corpus.to_str().unwrap();
+    let mut spec = fixture_spec(Arch::Recurrent(mynah_format::Cell::Lstm));
+    spec.specials = Specials::NONE;
+    spec.chars = "the mynahsigwoxt,.".chars().collect();
+    spec.chars.sort_unstable();
+    spec.chars.dedup();
+    let float = dir.path().join("plain-f32.mynah");
+    std::fs::write(&float, float_file(&synthetic_model(&spec)).unwrap()).unwrap();
+    let int8 = dir.path().join("plain-int8.mynah");
+    let (f, q) = (float.to_str().unwrap(), int8.to_str().unwrap());
+    ok(&["quantize", f, "-o", q, "--calib", c, "--mode", "lines"]);
+    let inspect = ok(&["inspect", q]);
+    assert!(inspect.contains("specials none"), "{inspect}");
+    for m in [f, q] {
+        let e = fails(&["sample", m, "--max-len", "10"]);
+        assert!(e.contains("no <BOS>") && e.contains("--prime"), "{e}");
+        let s = ok(&["sample", m, "--prime", "the", "--max-len", "40", "--count", "2"]);
+        // No <EOS>: every sample runs to its full length.
+        assert!(
+            s.lines().all(|l| l.chars().count() == 43),
+            "{s}"
+        );
+        let (_, _, chars) = parse_json(&ok(&[
+            "eval", m, "--corpus", c, "--split", "all", "--json",
+        ]));
+        // Every record from its second character, no <EOS>.
+        assert_eq!(chars, 40 * 26);
+    }
+}
+
+#[test]
+fn an_unknown_split_or_mode_is_an_error() {
+    let f = fixture();
+    let f = f.to_str().unwrap();
+    let out = mynah(&["eval", f, "--corpus", f, "--split", "validation"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("validation") && err.contains("`val`"), "{err}");
+    let out = mynah(&["eval", f, "--corpus", f, "--mode", "records"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -266,4 +332,7 @@ fn bench_and_inspect() {
         out.contains("rnn.weight_ih_l1") && out.contains("RAM    128 bytes state"),
         "{out}"
     );
+    let v1 = fixture().with_file_name("tiny-int8-v1.mynah");
+    let out = ok(&["inspect", v1.to_str().unwrap()]);
+    assert!(out.contains("version      1") && out.contains("arch         gru"), "{out}");
 }

@@ -5,10 +5,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use mynah_format::MappedModel;
+use mynah_quant::engine::is_int8;
 use mynah_runtime::{Next, Pcg32, SampleOptions, Temperature};
-use mynah_tools::engine::{is_int8, load_int};
-use mynah_tools::reference::FloatGru;
-use mynah_tools::sampling::Sampler;
 
 /// Arguments of `mynah bench`.
 #[derive(Debug, clap::Args)]
@@ -35,27 +33,33 @@ pub fn run(args: &Args) -> Result<()> {
     let mapped = MappedModel::open(&args.model)?;
     let model = mapped.model();
     let name = args.model.display().to_string();
-    let int;
-    let (mut sampler, engine) = if is_int8(&model) {
-        int = load_int(&model).with_context(|| name.clone())?;
-        (Sampler::int(&int), "int8 runtime")
+    let mut int = None;
+    let mut sampler = super::sampler(&model, &mut int, &name)?;
+    let engine = if is_int8(&model) {
+        "int8 runtime"
     } else {
-        (
-            Sampler::float(FloatGru::from_model(&model).with_context(|| name.clone())?),
-            "f32 reference",
-        )
+        "f32 reference"
     };
     let h = model.hyper();
-    let opts = SampleOptions::new(Temperature::ONE, h.records);
+    let opts = SampleOptions::new(Temperature::ONE, &model.vocab(), h.records);
+    // A model without <BOS> starts from its first character.
+    let prime: String = match model.vocab().bos() {
+        Some(_) => String::new(),
+        None => model.vocab().chars().take(1).collect(),
+    };
     let mut generate = |n: usize| -> Result<u64> {
         // Every run is the same stream: the model's start state and the seed.
-        sampler.reset();
+        let mut restart = |s: &mut mynah_quant::sampling::Sampler<'_, '_>| -> Result<()> {
+            s.reset();
+            Ok(s.prime(&prime).with_context(|| name.clone())?)
+        };
+        restart(&mut sampler)?;
         let mut rng = Pcg32::new(args.seed);
         let mut check = 0u64;
         for _ in 0..n {
             match sampler.next(&opts, &mut rng)? {
                 Next::Char(c) => check = check.wrapping_mul(31).wrapping_add(u64::from(c)),
-                Next::Eos => sampler.reset(),
+                Next::Eos => restart(&mut sampler)?,
             }
         }
         Ok(check)
@@ -72,8 +76,8 @@ pub fn run(args: &Args) -> Result<()> {
     let (best, median) = (runs[0], runs[runs.len() / 2]);
     let per_char = |secs: f64| secs * 1e6 / args.chars.max(1) as f64;
     println!(
-        "model        {name} ({}, {}x{}, vocab {})",
-        engine, h.num_layers, h.hidden_dim, h.vocab_size
+        "model        {name} ({}, {} {}x{}, vocab {})",
+        engine, h.arch, h.num_layers, h.hidden_dim, h.vocab_size
     );
     if engine == "int8 runtime" {
         println!("kernels      {}", mynah_runtime::kernels::kernel_set());

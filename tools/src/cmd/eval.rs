@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use mynah_format::MappedModel;
-use mynah_text::{Corpus, Split, UnkPolicy, Vocab};
-use mynah_tools::engine::{is_int8, load_int, score, FloatRunner, IntRunner, LanguageModel};
-use mynah_tools::reference::FloatGru;
+use mynah_quant::engine::{
+    file_vocab, is_int8, load_int, score, FloatRunner, IntRunner, LanguageModel,
+};
+use mynah_quant::reference::FloatModel;
+use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
 
 /// Arguments of `mynah eval`.
 #[derive(Debug, clap::Args)]
@@ -16,9 +18,9 @@ pub struct Args {
     /// The corpus to score.
     #[arg(long, value_name = "PATH")]
     pub corpus: PathBuf,
-    /// Corpus mode [default: lines for records models, else text].
-    #[arg(long, value_parser = ["text", "lines", "csv"])]
-    pub mode: Option<String>,
+    /// Corpus mode: text, lines or csv [default: lines for records models, else text].
+    #[arg(long)]
+    pub mode: Option<ModeKind>,
     /// CSV column, counted from 0.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub csv_column: usize,
@@ -26,11 +28,11 @@ pub struct Args {
     #[arg(long)]
     pub csv_header: bool,
     /// Which part of the corpus: the last 10% (val), the first 90% (train), or all.
-    #[arg(long, value_parser = ["val", "train", "all"], default_value = "val")]
-    pub split: String,
+    #[arg(long, default_value = "val")]
+    pub split: Split,
     /// Characters the model does not know: error, or skip them.
-    #[arg(long, value_parser = ["error", "skip"], default_value = "error")]
-    pub unk: String,
+    #[arg(long, default_value = "error")]
+    pub unk: UnkPolicy,
     /// Print one JSON object {"nats_per_char", "bits_per_char", "chars"}.
     #[arg(long)]
     pub json: bool,
@@ -42,27 +44,22 @@ pub fn run(args: &Args) -> Result<()> {
     let model = mapped.model();
     let name = args.model.display().to_string();
     let mode = super::corpus_mode(
-        args.mode.as_deref(),
+        args.mode,
         args.csv_column,
         args.csv_header,
         model.hyper().records,
-    )?;
-    let split = match args.split.as_str() {
-        "train" => Split::Train,
-        "all" => Split::All,
-        _ => Split::Val,
-    };
-    let unk: UnkPolicy = args.unk.parse()?;
+    );
+    let split = args.split;
     let corpus = Corpus::load(&args.corpus, mode)?;
-    let vocab = Vocab::from_chars(model.vocab().chars().collect()).with_context(|| name.clone())?;
-    let seqs = corpus.part(split).eval_sequences(&vocab, unk)?;
+    let vocab = file_vocab(&model).with_context(|| name.clone())?;
+    let seqs = corpus.part(split).eval_sequences(&vocab, args.unk)?;
     let int;
     let mut lm: Box<dyn LanguageModel> = if is_int8(&model) {
         int = load_int(&model).with_context(|| name.clone())?;
         Box::new(IntRunner::new(&int))
     } else {
         Box::new(FloatRunner::new(
-            FloatGru::from_model(&model).with_context(|| name.clone())?,
+            FloatModel::from_model(&model).with_context(|| name.clone())?,
         ))
     };
     let s = score(lm.as_mut(), &seqs)?;

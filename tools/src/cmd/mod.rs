@@ -9,21 +9,34 @@ pub mod sample;
 /// The corpus mode of `--mode` (with `--csv-column`, `--csv-header`); without it, the
 /// model's own: lines for records models, else text.
 pub(crate) fn corpus_mode(
-    mode: Option<&str>,
+    mode: Option<mynah_text::ModeKind>,
     csv_column: usize,
     csv_header: bool,
     records: bool,
-) -> anyhow::Result<mynah_text::Mode> {
-    use mynah_text::Mode;
-    Ok(match mode {
-        Some("text") => Mode::Text,
-        Some("lines") => Mode::Lines,
-        Some("csv") => Mode::Csv {
-            column: csv_column,
-            header: csv_header,
-        },
-        Some(other) => anyhow::bail!("unknown --mode {other}"),
-        None if records => Mode::Lines,
-        None => Mode::Text,
-    })
+) -> mynah_text::Mode {
+    use mynah_text::ModeKind;
+    let kind = mode.unwrap_or(if records {
+        ModeKind::Lines
+    } else {
+        ModeKind::Text
+    });
+    kind.with(csv_column, csv_header)
+}
+
+/// The FLOAT model of a file, or the INT8 one loaded into the runtime, as a sampler.
+pub(crate) fn sampler<'m, 'a>(
+    model: &mynah_format::Model<'a>,
+    int: &'m mut Option<Box<mynah_quant::engine::HostModel<'a>>>,
+    name: &str,
+) -> anyhow::Result<mynah_quant::sampling::Sampler<'m, 'a>> {
+    use anyhow::Context;
+    use mynah_quant::{engine, reference::FloatModel, sampling::Sampler};
+    if engine::is_int8(model) {
+        let loaded = int.insert(engine::load_int(model).with_context(|| name.to_owned())?);
+        Ok(Sampler::int(loaded))
+    } else {
+        Ok(Sampler::float(
+            FloatModel::from_model(model).with_context(|| name.to_owned())?,
+        ))
+    }
 }

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use mynah_format::MappedModel;
-use mynah_text::{Corpus, Split, UnkPolicy, Vocab};
-use mynah_tools::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
-use mynah_tools::reference::FloatGru;
+use mynah_quant::engine::file_vocab;
+use mynah_quant::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
+use mynah_quant::reference::FloatModel;
+use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
 
 /// Arguments of `mynah quantize`.
 #[derive(Debug, clap::Args)]
@@ -20,9 +21,9 @@ pub struct Args {
     /// Calibration corpus (its training part is used); usually the training corpus.
     #[arg(long, value_name = "PATH")]
     pub calib: PathBuf,
-    /// Corpus mode [default: lines for records models, else text].
-    #[arg(long, value_parser = ["text", "lines", "csv"])]
-    pub mode: Option<String>,
+    /// Corpus mode: text, lines or csv [default: lines for records models, else text].
+    #[arg(long)]
+    pub mode: Option<ModeKind>,
     /// CSV column, counted from 0.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub csv_column: usize,
@@ -36,8 +37,8 @@ pub struct Args {
     #[arg(long)]
     pub no_bias_correction: bool,
     /// Also compare float and int8 on this split of the corpus (val, train, all).
-    #[arg(long, value_parser = ["val", "train", "all"])]
-    pub compare: Option<String>,
+    #[arg(long)]
+    pub compare: Option<Split>,
 }
 
 /// Quantizes, writes the file atomically, optionally prints the agreement.
@@ -46,13 +47,13 @@ pub fn run(args: &Args) -> Result<()> {
     let model = mapped.model();
     let name = args.model.display().to_string();
     let mode = super::corpus_mode(
-        args.mode.as_deref(),
+        args.mode,
         args.csv_column,
         args.csv_header,
         model.hyper().records,
-    )?;
+    );
     let corpus = Corpus::load(&args.calib, mode)?;
-    let vocab = Vocab::from_chars(model.vocab().chars().collect()).with_context(|| name.clone())?;
+    let vocab = file_vocab(&model).with_context(|| name.clone())?;
     let calib = calibration_streams(&corpus, &vocab, args.calib_chars)?;
     let opts = QuantizeOptions {
         bias_correction: !args.no_bias_correction,
@@ -61,15 +62,10 @@ pub fn run(args: &Args) -> Result<()> {
     mynah_format::write_atomic(&args.output, &bytes)
         .with_context(|| args.output.display().to_string())?;
     println!("wrote {} ({} bytes)", args.output.display(), bytes.len());
-    if let Some(split) = &args.compare {
-        let split = match split.as_str() {
-            "train" => Split::Train,
-            "all" => Split::All,
-            _ => Split::Val,
-        };
+    if let Some(split) = args.compare {
         let seqs = corpus.part(split).eval_sequences(&vocab, UnkPolicy::Skip)?;
-        let gru = FloatGru::from_model(&model)?;
-        let a = agreement(&gru, &bytes, &seqs)?;
+        let float = FloatModel::from_model(&model)?;
+        let a = agreement(&float, &bytes, &seqs)?;
         println!(
             "compared on {} chars of the {} split",
             a.positions,

@@ -5,10 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use mynah_format::MappedModel;
+use mynah_quant::sampling::parse_temperature;
 use mynah_runtime::{Next, Pcg32, SampleOptions};
-use mynah_tools::engine::{is_int8, load_int};
-use mynah_tools::reference::FloatGru;
-use mynah_tools::sampling::{parse_temperature, Sampler};
 
 /// Arguments of `mynah sample`.
 #[derive(Debug, clap::Args)]
@@ -18,7 +16,8 @@ pub struct Args {
     /// Sampling temperature: 0 is greedy, 1 the model's own distribution.
     #[arg(long, default_value = "0.8", allow_hyphen_values = true)]
     pub temperature: String,
-    /// Text to start from (fed after `<BOS>`, printed before the generated characters).
+    /// Text to start from (fed after `<BOS>`, printed before the generated characters). A
+    /// model without `<BOS>` (imported from a tutorial) needs at least one character.
     #[arg(long, default_value = "")]
     pub prime: String,
     /// Characters to generate per sample (records models may stop earlier, at `<EOS>`).
@@ -40,20 +39,18 @@ pub fn run(args: &Args) -> Result<()> {
     let temperature = parse_temperature(&args.temperature).context("--temperature")?;
     let mapped = MappedModel::open(&args.model)?;
     let model = mapped.model();
-    let name = args.model.display();
-    let int;
-    let mut sampler = if is_int8(&model) {
-        int = load_int(&model).with_context(|| name.to_string())?;
-        Sampler::int(&int)
-    } else {
-        Sampler::float(FloatGru::from_model(&model).with_context(|| name.to_string())?)
-    };
+    let name = args.model.display().to_string();
+    let mut int = None;
+    let mut sampler = super::sampler(&model, &mut int, &name)?;
     let records = model.hyper().records;
-    let opts = SampleOptions {
-        temperature,
-        top_k: args.top_k,
-        allow_eos: records,
-    };
+    let mut opts = SampleOptions::new(temperature, &model.vocab(), records);
+    opts.top_k = args.top_k;
+    if model.vocab().bos().is_none() && args.prime.is_empty() {
+        anyhow::bail!(
+            "{name} has no <BOS> token, so it starts from text: give --prime with at least one \
+             character"
+        );
+    }
     let mut rng = Pcg32::new(args.seed);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

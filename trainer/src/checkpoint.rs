@@ -3,24 +3,28 @@
 //!
 //! A checkpoint is a safetensors file holding the parameters under PyTorch's names, Adam's
 //! moments as `adam.m.<name>` / `adam.v.<name>`, and in `__metadata__`:
-//! - `format`: `mynah-checkpoint`, `format_version`: `1`;
+//! - `format`: `mynah-checkpoint`, `format_version`: `2`;
 //! - `mynah`: JSON [`CheckpointMeta`] (configuration, vocabulary, corpus fingerprint, run state);
-//! - the keys every mynah safetensors file has (see [`ModelKeys`]): `vocab`, `specials`,
-//!   `mode`, `embed`, `hidden`, `layers`.
+//! - the keys every mynah safetensors file has (see [`ModelKeys`]).
 
-use crate::config::TrainConfig;
+use crate::config::{parse_named, TrainConfig};
 use crate::data::DataPosition;
+use crate::model::infer_hyper;
 use crate::params::{read_safetensors, to_safetensors, write_atomic, HostTensor};
-use anyhow::{bail, Context, Result};
-use mynah_text::Vocab;
+use anyhow::{bail, ensure, Context, Result};
+use mynah_format::{Activation, Arch, Cell, Hyper, Special, Specials};
+use mynah_text::{ModeKind, Vocab};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `__metadata__["format"]` of a checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "mynah-checkpoint";
-/// Bumped when the layout changes incompatibly.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Bumped when the layout changes incompatibly: 2 lists every token in `vocab` and has an
+/// architecture; version 1 (GRUs with `<PAD>`, `<BOS>`, `<EOS>`) is still read.
+pub const CHECKPOINT_VERSION: u32 = 2;
+/// The oldest version read.
+const MIN_CHECKPOINT_VERSION: u32 = 1;
 /// The latest state of a run.
 pub const LATEST: &str = "latest.safetensors";
 /// The state with the lowest validation loss so far.
@@ -69,12 +73,47 @@ pub struct CorpusInfo {
 pub struct CheckpointMeta {
     /// The run's configuration.
     pub config: TrainConfig,
-    /// The characters (ids 3, 4, ...).
+    /// The characters, in id order after the specials.
     pub vocab: Vec<char>,
+    /// The special tokens, in id order (absent in version 1: `<PAD>`, `<BOS>`, `<EOS>`).
+    #[serde(default = "default_specials")]
+    pub specials: Vec<String>,
     /// The corpus.
     pub corpus: CorpusInfo,
     /// Progress.
     pub state: RunState,
+}
+
+fn default_specials() -> Vec<String> {
+    special_names(Specials::DEFAULT)
+}
+
+fn special_names(specials: Specials) -> Vec<String> {
+    specials.iter().map(|s| s.name().to_owned()).collect()
+}
+
+impl CheckpointMeta {
+    /// The metadata of a run over `vocab`.
+    pub fn new(config: TrainConfig, vocab: &Vocab, corpus: CorpusInfo, state: RunState) -> Self {
+        CheckpointMeta {
+            config,
+            vocab: vocab.chars().to_vec(),
+            specials: special_names(vocab.specials()),
+            corpus,
+            state,
+        }
+    }
+
+    /// The run's vocabulary.
+    pub fn vocab(&self) -> Result<Vocab> {
+        let mut specials = Specials::NONE;
+        for name in &self.specials {
+            let s = Special::from_name(name)
+                .with_context(|| format!("checkpoint lists {name:?} as a special token"))?;
+            specials = specials.with(s);
+        }
+        Vocab::new(specials, self.vocab.clone()).context("checkpoint vocabulary")
+    }
 }
 
 /// What every mynah safetensors file (checkpoint or export) says about its model.
@@ -83,50 +122,111 @@ pub struct ModelKeys {
     /// The vocabulary.
     pub vocab: Vocab,
     /// `text`, `lines` or `csv`.
-    pub mode: String,
+    pub mode: ModeKind,
+    /// The architecture.
+    pub arch: Arch,
 }
 
 impl ModelKeys {
-    /// Metadata entries: `vocab` (JSON array of the characters, ids 3..), `specials`
-    /// (`["<PAD>","<BOS>","<EOS>"]`, ids 0..2), `mode`, and the sizes.
-    pub fn to_metadata(
-        &self,
-        embed: u32,
-        hidden: u32,
-        layers: u32,
-    ) -> Result<HashMap<String, String>> {
-        let chars: Vec<String> = self.vocab.chars().iter().map(char::to_string).collect();
-        Ok(HashMap::from([
-            ("vocab".to_owned(), serde_json::to_string(&chars)?),
+    /// Metadata entries: `vocab` (JSON array of every id's token in id order, specials
+    /// included), `mode`, `arch` (`gru`, `lstm`, `rnn` or `ngram`), the sizes, and for the
+    /// n-gram `context` and `activation`.
+    pub fn to_metadata(&self, hyper: &Hyper) -> Result<HashMap<String, String>> {
+        let mut meta = HashMap::from([
             (
-                "specials".to_owned(),
-                serde_json::to_string(&["<PAD>", "<BOS>", "<EOS>"])?,
+                "vocab".to_owned(),
+                serde_json::to_string(&self.vocab.tokens())?,
             ),
-            ("mode".to_owned(), self.mode.clone()),
-            ("embed".to_owned(), embed.to_string()),
-            ("hidden".to_owned(), hidden.to_string()),
-            ("layers".to_owned(), layers.to_string()),
-        ]))
+            ("mode".to_owned(), self.mode.name().to_owned()),
+            ("arch".to_owned(), self.arch.name().to_owned()),
+            ("embed".to_owned(), hyper.embed_dim.to_string()),
+            ("hidden".to_owned(), hyper.hidden_dim.to_string()),
+            ("layers".to_owned(), hyper.num_layers.to_string()),
+        ]);
+        if let Arch::Ngram {
+            context,
+            activation,
+        } = self.arch
+        {
+            meta.insert("context".into(), context.to_string());
+            meta.insert("activation".into(), activation.name().into());
+        }
+        Ok(meta)
     }
 
-    /// Reads the entries written by [`ModelKeys::to_metadata`].
+    /// Reads the entries written by [`ModelKeys::to_metadata`], or by a mynah-train of
+    /// checkpoint version 1 (GRUs; `vocab` the characters, `specials` the specials).
     pub fn from_metadata(meta: &HashMap<String, String>) -> Result<ModelKeys> {
-        let vocab_json = meta
-            .get("vocab")
-            .context("no `vocab` key in the safetensors metadata (not a mynah model file)")?;
-        let strings: Vec<String> = serde_json::from_str(vocab_json)
-            .context("metadata key `vocab` is not a JSON array of strings")?;
-        let mut chars = Vec::with_capacity(strings.len());
-        for s in &strings {
-            let mut it = s.chars();
-            match (it.next(), it.next()) {
-                (Some(c), None) => chars.push(c),
-                _ => bail!("metadata key `vocab` holds {s:?}, which is not one character"),
-            }
-        }
-        let vocab = Vocab::from_chars(chars).context("metadata key `vocab`")?;
-        let mode = meta.get("mode").cloned().unwrap_or_else(|| "text".into());
-        Ok(ModelKeys { vocab, mode })
+        let mode = match meta.get("mode") {
+            Some(m) => m.parse().context("metadata key `mode`")?,
+            None => ModeKind::Text,
+        };
+        Ok(ModelKeys {
+            vocab: vocab_from_metadata(meta)?,
+            mode,
+            arch: arch_from_metadata(meta)?,
+        })
+    }
+
+    /// The float model `params` hold, checked against these keys.
+    pub fn hyper(&self, params: &[HostTensor]) -> Result<Hyper> {
+        let hyper = infer_hyper(
+            self.arch,
+            self.vocab.specials(),
+            self.mode.is_records(),
+            params,
+        )?;
+        ensure!(
+            hyper.vocab_size as usize == self.vocab.size(),
+            "the vocabulary has {} tokens but embed.weight has {} rows",
+            self.vocab.size(),
+            hyper.vocab_size
+        );
+        Ok(hyper)
+    }
+}
+
+/// The vocabulary of a mynah safetensors file: `vocab` lists every token in id order, or (in
+/// the layout of checkpoint version 1, told by its `specials` key) the characters after the
+/// specials `specials` lists.
+pub fn vocab_from_metadata(meta: &HashMap<String, String>) -> Result<Vocab> {
+    let json = meta
+        .get("vocab")
+        .context("no `vocab` key in the safetensors metadata (not a mynah model file)")?;
+    let mut tokens: Vec<String> = serde_json::from_str(json)
+        .context("metadata key `vocab` is not a JSON array of strings")?;
+    if let Some(specials) = meta.get("specials") {
+        let specials: Vec<String> = serde_json::from_str(specials)
+            .context("metadata key `specials` is not a JSON array of strings")?;
+        tokens.splice(0..0, specials);
+    }
+    let reordered = Vocab::from_tokens(&tokens).context("metadata key `vocab`")?;
+    // Our own files are in mynah's id order; a foreign order is for `import`.
+    ensure!(
+        reordered.is_identity(),
+        "metadata key `vocab` is not in mynah's id order (specials first, then the characters \
+         sorted); import such a model with `mynah-train import`"
+    );
+    Ok(reordered.vocab)
+}
+
+/// The architecture named by the metadata (`gru` when absent, as in version 1).
+fn arch_from_metadata(meta: &HashMap<String, String>) -> Result<Arch> {
+    let get = |key: &str| {
+        meta.get(key)
+            .with_context(|| format!("an n-gram model file needs the metadata key `{key}`"))
+    };
+    match meta.get("arch").map_or("gru", String::as_str) {
+        "ngram" => Ok(Arch::Ngram {
+            context: get("context")?
+                .parse()
+                .context("metadata key `context` is not a number")?,
+            activation: parse_named::<Activation>(get("activation")?)
+                .context("metadata key `activation`")?,
+        }),
+        name => Cell::from_name(name).map(Arch::Recurrent).with_context(|| {
+            format!("metadata key `arch` is {name:?}: expected gru, lstm, rnn or ngram")
+        }),
     }
 }
 
@@ -144,11 +244,13 @@ impl Checkpoint {
     /// Writes the checkpoint to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let c = &self.meta.config;
+        let vocab = self.meta.vocab()?;
         let keys = ModelKeys {
-            vocab: Vocab::from_chars(self.meta.vocab.clone())?,
-            mode: c.mode.clone(),
+            mode: c.mode,
+            arch: c.arch(),
+            vocab,
         };
-        let mut metadata = keys.to_metadata(c.embed, c.hidden, c.layers)?;
+        let mut metadata = keys.to_metadata(&c.hyper(&keys.vocab)?)?;
         metadata.insert("format".into(), CHECKPOINT_FORMAT.into());
         metadata.insert("format_version".into(), CHECKPOINT_VERSION.to_string());
         metadata.insert("mynah".into(), serde_json::to_string(&self.meta)?);
@@ -165,12 +267,15 @@ impl Checkpoint {
                 path.display()
             );
         }
-        let version = file.metadata.get("format_version").map(String::as_str);
-        if version != Some(&CHECKPOINT_VERSION.to_string()) {
+        let version = file.metadata.get("format_version");
+        let known = (MIN_CHECKPOINT_VERSION..=CHECKPOINT_VERSION)
+            .any(|v| version.is_some_and(|s| *s == v.to_string()));
+        if !known {
             bail!(
-                "{} is a checkpoint of format version {}, this mynah-train reads version {CHECKPOINT_VERSION}",
+                "{} is a checkpoint of format version {}, this mynah-train reads versions \
+                 {MIN_CHECKPOINT_VERSION} to {CHECKPOINT_VERSION}",
                 path.display(),
-                version.unwrap_or("?")
+                version.map_or("?", String::as_str)
             );
         }
         let meta: CheckpointMeta = serde_json::from_str(
@@ -190,8 +295,10 @@ impl Checkpoint {
 /// A model read from any mynah safetensors file: a checkpoint, or the output of
 /// `mynah-train export --safetensors`.
 pub struct LoadedModel {
-    /// Vocabulary and mode.
+    /// Vocabulary, mode and architecture.
     pub keys: ModelKeys,
+    /// The float model the parameters make.
+    pub hyper: Hyper,
     /// Parameters.
     pub params: Vec<HostTensor>,
     /// Present when the file is a checkpoint.
@@ -211,13 +318,17 @@ pub fn load_model(path: &Path, which: Which) -> Result<LoadedModel> {
     } else {
         None
     };
-    let params = file
+    let params: Vec<HostTensor> = file
         .tensors
         .into_iter()
         .filter(|t| !t.name.starts_with("adam."))
         .collect();
+    let hyper = keys
+        .hyper(&params)
+        .with_context(|| format!("{}", file_path.display()))?;
     Ok(LoadedModel {
         keys,
+        hyper,
         params,
         meta,
         path: file_path,
@@ -253,5 +364,72 @@ pub fn resolve(path: &Path, which: Which) -> Result<PathBuf> {
         Ok(path.to_owned())
     } else {
         bail!("{} does not exist", path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn both_vocabulary_layouts_read() {
+        let old = meta(&[
+            ("vocab", r#"["a","b"]"#),
+            ("specials", r#"["<PAD>","<BOS>","<EOS>"]"#),
+        ]);
+        let new = meta(&[("vocab", r#"["<PAD>","<BOS>","<EOS>","a","b"]"#)]);
+        let v = vocab_from_metadata(&old).unwrap();
+        assert_eq!(v, vocab_from_metadata(&new).unwrap());
+        assert_eq!(v.tokens(), ["<PAD>", "<BOS>", "<EOS>", "a", "b"]);
+        let bare = vocab_from_metadata(&meta(&[("vocab", r#"["a","b"]"#)])).unwrap();
+        assert_eq!(bare.specials(), Specials::NONE);
+        let e = vocab_from_metadata(&meta(&[("vocab", r#"["b","a"]"#)])).unwrap_err();
+        assert!(e.to_string().contains("mynah-train import"), "{e}");
+    }
+
+    #[test]
+    fn keys_round_trip_every_arch() {
+        let vocab = Vocab::from_texts(["ab"]).unwrap();
+        for arch in [
+            Arch::GRU,
+            Arch::Recurrent(Cell::Lstm),
+            Arch::Ngram {
+                context: 5,
+                activation: Activation::Tanh,
+            },
+        ] {
+            let keys = ModelKeys {
+                vocab: vocab.clone(),
+                mode: ModeKind::Lines,
+                arch,
+            };
+            let hyper = Hyper {
+                vocab_size: 5,
+                embed_dim: 2,
+                hidden_dim: 3,
+                num_layers: 1,
+                records: true,
+                weights: mynah_format::WeightsKind::Float,
+                arch,
+                specials: vocab.specials(),
+            };
+            let m = keys.to_metadata(&hyper).unwrap();
+            assert_eq!(m["arch"], arch.name());
+            assert_eq!(ModelKeys::from_metadata(&m).unwrap(), keys);
+        }
+        // Version 1 files have no `arch` and no `mode` key may be missing.
+        let v1 = meta(&[("vocab", r#"["<PAD>","<BOS>","<EOS>","a"]"#)]);
+        let keys = ModelKeys::from_metadata(&v1).unwrap();
+        assert_eq!((keys.arch, keys.mode), (Arch::GRU, ModeKind::Text));
+        let bad = meta(&[("vocab", r#"["a"]"#), ("arch", "ngram"), ("context", "3")]);
+        let e = ModelKeys::from_metadata(&bad).unwrap_err().to_string();
+        assert!(e.contains("`activation`"), "{e}");
     }
 }

@@ -1,9 +1,12 @@
 //! Training configuration: defaults, range checks, and what `--resume` may change.
 
 use anyhow::{bail, ensure, Result};
-use mynah_text::{Mode, UnkPolicy};
+use mynah_format::{Activation, Arch, Cell, Hyper, WeightsKind, MAX_CONTEXT};
+use mynah_text::{Mode, ModeKind, UnkPolicy, Vocab};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+pub use crate::choices::{parse_named, ArchKind};
 
 /// Defaults, chosen so that `mynah-train train --corpus X --out Y` trains a good model on a
 /// laptop CPU in a few minutes without tuning (see the README's table).
@@ -38,6 +41,8 @@ pub mod defaults {
     pub const LOG_EVERY: u64 = 50;
     /// Random seed.
     pub const SEED: u64 = 1234;
+    /// Tokens the n-gram model sees.
+    pub const CONTEXT: u32 = 8;
 }
 
 /// Adam's constants (PyTorch's defaults); stored in checkpoints for the record.
@@ -57,13 +62,26 @@ pub struct TrainConfig {
     /// Corpus file (absolute path).
     pub corpus: PathBuf,
     /// `text`, `lines` or `csv`.
-    pub mode: String,
+    pub mode: ModeKind,
     /// CSV column (0-based), csv mode only.
     pub csv_column: usize,
     /// Whether the CSV has a header row.
     pub csv_header: bool,
     /// Unknown-character policy for the validation part: `error` or `skip`.
-    pub unk: String,
+    #[serde(with = "crate::choices::named")]
+    pub unk: UnkPolicy,
+    /// `recurrent` or `ngram` (absent in runs from before n-grams: recurrent).
+    #[serde(default, with = "crate::choices::named")]
+    pub arch: ArchKind,
+    /// The recurrent cell (absent in runs from before LSTMs: GRU).
+    #[serde(default = "default_cell", with = "crate::choices::named")]
+    pub cell: Cell,
+    /// Tokens the n-gram model sees.
+    #[serde(default = "default_context")]
+    pub context: u32,
+    /// The n-gram model's hidden nonlinearity.
+    #[serde(default = "default_activation", with = "crate::choices::named")]
+    pub activation: Activation,
     /// Embedding width.
     pub embed: u32,
     /// Hidden size.
@@ -112,13 +130,21 @@ pub struct Overrides {
     /// --corpus
     pub corpus: Option<PathBuf>,
     /// --mode
-    pub mode: Option<String>,
+    pub mode: Option<ModeKind>,
     /// --csv-column
     pub csv_column: Option<usize>,
     /// --csv-header
     pub csv_header: bool,
     /// --unk
-    pub unk: Option<String>,
+    pub unk: Option<UnkPolicy>,
+    /// --arch
+    pub arch: Option<ArchKind>,
+    /// --cell
+    pub cell: Option<Cell>,
+    /// --context
+    pub context: Option<u32>,
+    /// --activation
+    pub activation: Option<Activation>,
     /// --embed
     pub embed: Option<u32>,
     /// --hidden
@@ -162,12 +188,18 @@ impl TrainConfig {
         if stop == (None, None, None) {
             stop.0 = Some(defaults::STEPS);
         }
+        let arch = o.arch.unwrap_or_default();
+        check_arch_options(arch, o)?;
         let c = TrainConfig {
             corpus,
-            mode: o.mode.clone().unwrap_or_else(|| "text".into()),
+            mode: o.mode.unwrap_or(ModeKind::Text),
             csv_column: o.csv_column.unwrap_or(0),
             csv_header: o.csv_header,
-            unk: o.unk.clone().unwrap_or_else(|| "error".into()),
+            unk: o.unk.unwrap_or_default(),
+            arch,
+            cell: o.cell.unwrap_or_else(default_cell),
+            context: o.context.unwrap_or(defaults::CONTEXT),
+            activation: o.activation.unwrap_or_else(default_activation),
             embed: o.embed.unwrap_or(defaults::EMBED),
             hidden: o.hidden.unwrap_or(defaults::HIDDEN),
             layers: o.layers.unwrap_or(defaults::LAYERS),
@@ -196,17 +228,13 @@ impl TrainConfig {
     /// The configuration of a resumed run: the checkpoint's, where the options given now may
     /// only change the stop conditions and the reporting intervals.
     pub fn resumed(stored: &TrainConfig, o: &Overrides) -> Result<Self> {
+        check_arch_options(o.arch.unwrap_or(stored.arch), o)?;
         let mut conflicts = Vec::new();
         macro_rules! same {
             ($field:ident, $flag:literal) => {
                 if let Some(v) = &o.$field {
                     if *v != stored.$field {
-                        conflicts.push(format!(
-                            "{} {} (the run has {})",
-                            $flag,
-                            fmt_value(v),
-                            fmt_value(&stored.$field)
-                        ));
+                        conflicts.push(format!("{} {} (the run has {})", $flag, v, stored.$field));
                     }
                 }
             };
@@ -214,6 +242,10 @@ impl TrainConfig {
         same!(mode, "--mode");
         same!(csv_column, "--csv-column");
         same!(unk, "--unk");
+        same!(arch, "--arch");
+        same!(cell, "--cell");
+        same!(context, "--context");
+        same!(activation, "--activation");
         same!(embed, "--embed");
         same!(hidden, "--hidden");
         same!(layers, "--layers");
@@ -257,8 +289,6 @@ impl TrainConfig {
 
     /// Range checks, with the flag to fix in each message.
     pub fn validate(&self) -> Result<()> {
-        self.text_mode()?;
-        self.unk_policy()?;
         ensure!(
             (1..=MAX_DIM).contains(&self.embed),
             "--embed {} is out of range: it must be 1..={MAX_DIM}",
@@ -273,6 +303,17 @@ impl TrainConfig {
             (1..=4).contains(&self.layers),
             "--layers {} is out of range: it must be 1..=4",
             self.layers
+        );
+        ensure!(
+            self.arch == ArchKind::Recurrent || self.layers == 1,
+            "--layers {} does not fit --arch ngram: the n-gram model has exactly 1 hidden layer \
+             (--hidden sets its width)",
+            self.layers
+        );
+        ensure!(
+            (1..=MAX_CONTEXT).contains(&self.context),
+            "--context {} is out of range: it must be 1..={MAX_CONTEXT}",
+            self.context
         );
         ensure!(
             self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout),
@@ -325,32 +366,71 @@ impl TrainConfig {
     }
 
     /// The corpus mode.
-    pub fn text_mode(&self) -> Result<Mode> {
-        parse_mode(&self.mode, self.csv_column, self.csv_header)
+    pub fn text_mode(&self) -> Mode {
+        self.mode.with(self.csv_column, self.csv_header)
     }
 
-    /// The unknown-character policy.
-    pub fn unk_policy(&self) -> Result<UnkPolicy> {
-        Ok(self.unk.parse::<UnkPolicy>()?)
+    /// The model's architecture.
+    pub fn arch(&self) -> Arch {
+        match self.arch {
+            ArchKind::Recurrent => Arch::Recurrent(self.cell),
+            ArchKind::Ngram => Arch::Ngram {
+                context: self.context,
+                activation: self.activation,
+            },
+        }
+    }
+
+    /// The float model this configuration trains over `vocab`.
+    pub fn hyper(&self, vocab: &Vocab) -> Result<Hyper> {
+        let hyper = Hyper {
+            vocab_size: u32::try_from(vocab.size())?,
+            embed_dim: self.embed,
+            hidden_dim: self.hidden,
+            num_layers: self.layers,
+            records: self.mode.is_records(),
+            weights: WeightsKind::Float,
+            arch: self.arch(),
+            specials: vocab.specials(),
+        };
+        hyper
+            .validate()
+            .map_err(|e| anyhow::anyhow!("the model does not fit the model file: {e}"))?;
+        Ok(hyper)
     }
 }
 
-/// `text` | `lines` | `csv` plus the CSV options.
-pub fn parse_mode(mode: &str, csv_column: usize, csv_header: bool) -> Result<Mode> {
-    Ok(match mode {
-        "text" => Mode::Text,
-        "lines" => Mode::Lines,
-        "csv" => Mode::Csv {
-            column: csv_column,
-            header: csv_header,
-        },
-        other => bail!("unknown --mode {other:?}: expected text, lines or csv"),
-    })
+/// `--cell` belongs to recurrent models, `--context` and `--activation` to the n-gram: a flag
+/// that the architecture ignores is a mistake worth reporting.
+fn check_arch_options(arch: ArchKind, o: &Overrides) -> Result<()> {
+    match arch {
+        ArchKind::Recurrent => {
+            let given = [
+                ("--context", o.context.is_some()),
+                ("--activation", o.activation.is_some()),
+            ];
+            if let Some((flag, _)) = given.iter().find(|g| g.1) {
+                bail!("{flag} is an option of the n-gram model: add --arch ngram");
+            }
+        }
+        ArchKind::Ngram => ensure!(
+            o.cell.is_none(),
+            "--cell is an option of recurrent models; --arch ngram has no recurrent cell"
+        ),
+    }
+    Ok(())
 }
 
-fn fmt_value<T: std::fmt::Debug>(v: &T) -> String {
-    let s = format!("{v:?}");
-    s.trim_matches('"').to_owned()
+fn default_cell() -> Cell {
+    Cell::Gru
+}
+
+fn default_context() -> u32 {
+    defaults::CONTEXT
+}
+
+fn default_activation() -> Activation {
+    Activation::Relu
 }
 
 #[cfg(test)]
@@ -410,5 +490,120 @@ mod tests {
         };
         let e = TrainConfig::resumed(&c, &other).unwrap_err().to_string();
         assert!(e.contains("--hidden 7 (the run has 256)"), "{e}");
+        let lstm = Overrides {
+            cell: Some(Cell::Lstm),
+            ..Default::default()
+        };
+        let e = TrainConfig::resumed(&c, &lstm).unwrap_err().to_string();
+        assert!(e.contains("--cell lstm (the run has gru)"), "{e}");
+        let ngram = Overrides {
+            arch: Some(ArchKind::Ngram),
+            ..Default::default()
+        };
+        let e = TrainConfig::resumed(&c, &ngram).unwrap_err().to_string();
+        assert!(e.contains("--arch ngram (the run has recurrent)"), "{e}");
+        let n = TrainConfig::from_overrides(&ngram, "x".into()).unwrap();
+        let wider = Overrides {
+            context: Some(9),
+            activation: Some(Activation::Tanh),
+            ..Default::default()
+        };
+        let e = TrainConfig::resumed(&n, &wider).unwrap_err().to_string();
+        assert!(
+            e.contains("--context 9 (the run has 8), --activation tanh (the run has relu)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ngram_options_are_checked() {
+        let ngram = |o: Overrides| {
+            TrainConfig::from_overrides(
+                &Overrides {
+                    arch: Some(ArchKind::Ngram),
+                    ..o
+                },
+                "x".into(),
+            )
+        };
+        let c = ngram(Overrides::default()).unwrap();
+        assert_eq!(
+            c.arch(),
+            Arch::Ngram {
+                context: defaults::CONTEXT,
+                activation: Activation::Relu
+            }
+        );
+        for (o, needle) in [
+            (
+                Overrides {
+                    layers: Some(2),
+                    ..Default::default()
+                },
+                "--layers 2 does not fit --arch ngram",
+            ),
+            (
+                Overrides {
+                    context: Some(0),
+                    ..Default::default()
+                },
+                "--context 0 is out of range: it must be 1..=32",
+            ),
+            (
+                Overrides {
+                    context: Some(99),
+                    ..Default::default()
+                },
+                "--context 99 is out of range",
+            ),
+            (
+                Overrides {
+                    cell: Some(Cell::Lstm),
+                    ..Default::default()
+                },
+                "--cell is an option of recurrent models",
+            ),
+        ] {
+            let e = ngram(o).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        let recurrent_with_context = Overrides {
+            context: Some(4),
+            ..Default::default()
+        };
+        let e = TrainConfig::from_overrides(&recurrent_with_context, "x".into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--context is an option of the n-gram model"),
+            "{e}"
+        );
+        let e = parse_named::<Cell>("foo").unwrap_err().to_string();
+        assert_eq!(e, "unknown --cell \"foo\": expected gru, lstm or rnn");
+        assert!(parse_named::<Activation>("x").is_err());
+        assert_eq!(parse_named::<ArchKind>("ngram").unwrap(), ArchKind::Ngram);
+    }
+
+    #[test]
+    fn json_spells_choices_by_name_and_old_configs_load_as_gru() {
+        let c = TrainConfig::from_overrides(&Overrides::default(), "x".into()).unwrap();
+        let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            (&json["mode"], &json["unk"], &json["arch"], &json["cell"]),
+            (
+                &"text".into(),
+                &"error".into(),
+                &"recurrent".into(),
+                &"gru".into()
+            )
+        );
+        assert_eq!(json["activation"], "relu");
+        let obj = json.as_object_mut().unwrap();
+        for key in ["arch", "cell", "context", "activation"] {
+            obj.remove(key);
+        }
+        let old: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old, c);
+        assert_eq!(old.arch(), Arch::GRU);
     }
 }

@@ -1,10 +1,10 @@
 //! The evaluation convention, computed with libtorch.
 
-use crate::model::CharGru;
-use mynah_text::PAD;
+use crate::data::IGNORE;
+use crate::model::{CharModel, State};
 use tch::{Kind, Reduction, Tensor};
 
-/// Steps per GRU call when scoring one long stream; the hidden state is carried between calls.
+/// Steps per forward call when scoring one long stream; the state is carried between calls.
 const STREAM_CHUNK: usize = 4096;
 /// Upper bound on padded tokens per batch when scoring records.
 const RECORD_BATCH_TOKENS: usize = 1 << 16;
@@ -37,15 +37,15 @@ impl Score {
 ///
 /// A single sequence (text mode) is run in chunks of [`STREAM_CHUNK`] steps, batch 1, with the
 /// state carried: identical to one pass. Several sequences (records) are sorted by length and
-/// batched with `PAD` after their end; a GRU is causal, so the padding changes nothing before
-/// it, and `PAD` targets are not scored.
-pub fn score(model: &CharGru, sequences: &[Vec<u32>]) -> Score {
+/// batched with padding after their end; every model is causal, so the padding changes nothing
+/// before it, and padded targets are not scored.
+pub fn score(model: &CharModel, sequences: &[Vec<u32>]) -> Score {
     let device = model.vs.device();
     tch::no_grad(|| {
         let mut nll = 0.0f64;
         let mut symbols = 0usize;
         if let [seq] = sequences {
-            let mut h: Option<Tensor> = None;
+            let mut state: Option<State> = None;
             let steps = seq.len().saturating_sub(1);
             let mut start = 0;
             while start < steps {
@@ -54,14 +54,14 @@ pub fn score(model: &CharGru, sequences: &[Vec<u32>]) -> Score {
                 let tgt: Vec<i64> = seq[start + 1..=end].iter().map(|&x| i64::from(x)).collect();
                 let input = Tensor::from_slice(&inp).view([1, -1]).to_device(device);
                 let target = Tensor::from_slice(&tgt).to_device(device);
-                let (logits, h1) = model.forward(&input, h.as_ref(), false);
+                let (logits, next) = model.forward(&input, state.as_ref(), false);
                 nll += logits
-                    .view([-1, model.dims.vocab])
+                    .view([-1, model.vocab_size()])
                     .to_kind(Kind::Float)
-                    .cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, -100, 0.0)
+                    .cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, IGNORE, 0.0)
                     .double_value(&[]);
                 symbols += end - start;
-                h = Some(h1);
+                state = Some(next);
                 start = end;
             }
             return Score { nll, symbols };
@@ -82,8 +82,9 @@ pub fn score(model: &CharGru, sequences: &[Vec<u32>]) -> Score {
                 .len()
                 .saturating_sub(1)
                 .max(1);
-            let mut inp = vec![i64::from(PAD); rows.len() * len];
-            let mut tgt = vec![i64::from(PAD); rows.len() * len];
+            // Any valid id pads the inputs.
+            let mut inp = vec![0i64; rows.len() * len];
+            let mut tgt = vec![IGNORE; rows.len() * len];
             for (r, &k) in rows.iter().enumerate() {
                 let s = &sequences[k];
                 let n = s.len().saturating_sub(1);
@@ -100,9 +101,9 @@ pub fn score(model: &CharGru, sequences: &[Vec<u32>]) -> Score {
             let target = Tensor::from_slice(&tgt).to_device(device);
             let (logits, _) = model.forward(&input, None, false);
             nll += logits
-                .view([-1, model.dims.vocab])
+                .view([-1, model.vocab_size()])
                 .to_kind(Kind::Float)
-                .cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, i64::from(PAD), 0.0)
+                .cross_entropy_loss::<Tensor>(&target, None, Reduction::Sum, IGNORE, 0.0)
                 .double_value(&[]);
             i = j;
         }
@@ -113,68 +114,118 @@ pub fn score(model: &CharGru, sequences: &[Vec<u32>]) -> Score {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Dims;
+    use mynah_format::{Activation, Arch, Cell, Hyper, Specials, WeightsKind};
     use tch::Device;
 
-    fn model() -> CharGru {
+    fn archs() -> [(Arch, u32); 4] {
+        [
+            (Arch::GRU, 2),
+            (Arch::Recurrent(Cell::Lstm), 2),
+            (Arch::Recurrent(Cell::Rnn), 1),
+            (
+                Arch::Ngram {
+                    context: 3,
+                    activation: Activation::Tanh,
+                },
+                1,
+            ),
+        ]
+    }
+
+    fn model(arch: Arch, layers: u32) -> CharModel {
         tch::manual_seed(3);
-        CharGru::new(
-            Device::Cpu,
-            Dims {
-                vocab: 8,
-                embed: 4,
-                hidden: 5,
-                layers: 2,
-            },
-            0.0,
-        )
+        let hyper = Hyper {
+            vocab_size: 8,
+            embed_dim: 4,
+            hidden_dim: 5,
+            num_layers: layers,
+            records: false,
+            weights: WeightsKind::Float,
+            arch,
+            specials: Specials::DEFAULT,
+        };
+        CharModel::new(Device::Cpu, hyper, 0.0).unwrap()
     }
 
     /// Σ −ln p by feeding one token at a time.
-    fn slow(m: &CharGru, seq: &[u32]) -> f64 {
-        let mut h: Option<Tensor> = None;
+    fn slow(m: &CharModel, seq: &[u32]) -> f64 {
+        let mut state: Option<State> = None;
         let mut nll = 0.0;
         for w in seq.windows(2) {
             let x = Tensor::from_slice(&[i64::from(w[0])]).view([1, 1]);
-            let (logits, h1) = m.forward(&x, h.as_ref(), false);
+            let (logits, next) = m.forward(&x, state.as_ref(), false);
             let lp = logits.view([-1]).log_softmax(0, Kind::Float);
             nll -= lp.double_value(&[i64::from(w[1])]);
-            h = Some(h1);
+            state = Some(next);
         }
         nll
     }
 
     #[test]
     fn stream_chunks_equal_one_token_at_a_time() {
-        let m = model();
-        let seq: Vec<u32> = std::iter::once(1)
-            .chain((0..STREAM_CHUNK + 37).map(|i| 3 + (i * 7 % 5) as u32))
-            .collect();
-        let s = score(&m, std::slice::from_ref(&seq));
-        assert_eq!(s.symbols, seq.len() - 1);
-        let short = &seq[..40];
-        let want = slow(&m, short);
-        let got = score(&m, &[short.to_vec()]).nll;
-        assert!((got - want).abs() < 1e-4 * want, "{got} {want}");
-        // Chunking: compare a chunked run against one covering the same prefix in one go.
-        let full = s.nll;
-        assert!(full.is_finite() && full > 0.0);
+        for (arch, layers) in archs() {
+            let m = model(arch, layers);
+            let seq: Vec<u32> = std::iter::once(1)
+                .chain((0..STREAM_CHUNK + 37).map(|i| 3 + (i * 7 % 5) as u32))
+                .collect();
+            let s = score(&m, std::slice::from_ref(&seq));
+            assert_eq!(s.symbols, seq.len() - 1);
+            // The chunk boundary falls inside the last 100 tokens.
+            let tail = &seq[seq.len() - 100..];
+            let head = score(&m, &[seq[..seq.len() - 99].to_vec()]).nll;
+            let mut state: Option<State> = None;
+            let all = Tensor::from_slice(
+                &seq[..seq.len() - 100]
+                    .iter()
+                    .map(|&x| i64::from(x))
+                    .collect::<Vec<_>>(),
+            )
+            .view([1, -1]);
+            let (_, st) = m.forward(&all, state.as_ref(), false);
+            state = Some(st);
+            let mut rest = 0.0;
+            for w in tail.windows(2) {
+                let x = Tensor::from_slice(&[i64::from(w[0])]).view([1, 1]);
+                let (logits, next) = m.forward(&x, state.as_ref(), false);
+                rest -= logits
+                    .view([-1])
+                    .log_softmax(0, Kind::Float)
+                    .double_value(&[i64::from(w[1])]);
+                state = Some(next);
+            }
+            let want = head + rest;
+            assert!(
+                (s.nll - want).abs() < 1e-4 * want,
+                "{arch}: {} {want}",
+                s.nll
+            );
+            let short = &seq[..40];
+            let want = slow(&m, short);
+            let got = score(&m, &[short.to_vec()]).nll;
+            assert!((got - want).abs() < 1e-4 * want, "{arch}: {got} {want}");
+        }
     }
 
     #[test]
     fn batched_records_equal_records_one_by_one() {
-        let m = model();
-        let recs: Vec<Vec<u32>> = (0..9)
-            .map(|n| {
-                let mut r = vec![1];
-                r.extend((0..n * 3).map(|i| 3 + (i % 5) as u32));
-                r.push(2);
-                r
-            })
-            .collect();
-        let s = score(&m, &recs);
-        let want: f64 = recs.iter().map(|r| slow(&m, r)).sum();
-        assert_eq!(s.symbols, recs.iter().map(|r| r.len() - 1).sum::<usize>());
-        assert!((s.nll - want).abs() < 1e-4 * want, "{} {want}", s.nll);
+        for (arch, layers) in archs() {
+            let m = model(arch, layers);
+            let recs: Vec<Vec<u32>> = (0..9)
+                .map(|n| {
+                    let mut r = vec![1];
+                    r.extend((0..n * 3).map(|i| 3 + (i % 5) as u32));
+                    r.push(2);
+                    r
+                })
+                .collect();
+            let s = score(&m, &recs);
+            let want: f64 = recs.iter().map(|r| slow(&m, r)).sum();
+            assert_eq!(s.symbols, recs.iter().map(|r| r.len() - 1).sum::<usize>());
+            assert!(
+                (s.nll - want).abs() < 1e-4 * want,
+                "{arch}: {} {want}",
+                s.nll
+            );
+        }
     }
 }

@@ -1,10 +1,13 @@
-//! `mynah-train export`: a checkpoint → a model file (format v1) and/or plain safetensors.
+//! `mynah-train export`: a checkpoint → a model file (format v2) and/or plain safetensors.
 
-use crate::checkpoint::{load_model, LoadedModel, ModelKeys, Which};
-use crate::model::Dims;
+use crate::checkpoint::{load_model, LoadedModel, Which};
+use crate::model::param_specs;
 use crate::params::{to_safetensors, write_atomic, HostTensor};
 use anyhow::{bail, ensure, Context, Result};
-use mynah_format::{Hyper, ModelWriter, WeightsKind};
+use mynah_format::{tensor_name, Hyper, ModelWriter};
+use mynah_quant::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
+use mynah_quant::reference::FloatModel;
+use mynah_text::Vocab;
 use std::path::PathBuf;
 
 /// Weight types of `--dtype`.
@@ -43,34 +46,41 @@ pub fn run(req: &ExportRequest) -> Result<()> {
         "nothing to export: give -o model.mynah and/or --safetensors out.safetensors"
     );
     let model = load_model(&req.input, req.which)?;
-    let dims = Dims::infer(&model.params).with_context(|| model.path.display().to_string())?;
-    let ordered = canonical(&model.params, &dims)?;
-    let layers = u32::try_from(dims.layers)?;
-    let embed = u32::try_from(dims.embed)?;
-    let hidden = u32::try_from(dims.hidden)?;
+    let hyper = model.hyper;
     if let Some(out) = &req.output {
         let bytes = match req.dtype {
-            ExportDtype::F32 | ExportDtype::F16 => {
-                float_model(&model.keys, &dims, &ordered, req.dtype == ExportDtype::F16)?
-            }
+            ExportDtype::F32 | ExportDtype::F16 => float_file(
+                &model.keys.vocab,
+                &hyper,
+                &model.params,
+                req.dtype == ExportDtype::F16,
+            )?,
             ExportDtype::Int8 => {
-                let float = float_model(&model.keys, &dims, &ordered, false)?;
+                let float = float_file(&model.keys.vocab, &hyper, &model.params, false)?;
                 quantize_int8(&float, &model, req)?
             }
         };
         write_atomic(out, &bytes)?;
         println!(
-            "wrote {} ({} bytes, {:?}, vocabulary {}, embed {embed}, hidden {hidden}, layers {layers}, {} mode) from {}",
+            "wrote {} ({} bytes, {:?}, {}, vocabulary {}, embed {}, hidden {}, layers {}, {} mode) from {}",
             out.display(),
             bytes.len(),
             req.dtype,
+            hyper.arch,
             model.keys.vocab.size(),
+            hyper.embed_dim,
+            hyper.hidden_dim,
+            hyper.num_layers,
             model.keys.mode,
             model.path.display()
         );
     }
     if let Some(out) = &req.safetensors {
-        let metadata = model.keys.to_metadata(embed, hidden, layers)?;
+        let ordered = param_specs(&hyper)
+            .iter()
+            .map(|p| find(&model.params, &p.name).cloned())
+            .collect::<Result<Vec<_>>>()?;
+        let metadata = model.keys.to_metadata(&hyper)?;
         write_atomic(out, &to_safetensors(&ordered, metadata)?)?;
         println!(
             "wrote {} (PyTorch names, f32) from {}",
@@ -81,69 +91,51 @@ pub fn run(req: &ExportRequest) -> Result<()> {
     Ok(())
 }
 
-/// The parameters in canonical order, checked against `dims`.
-fn canonical(params: &[HostTensor], dims: &Dims) -> Result<Vec<HostTensor>> {
-    dims.params()
+fn find<'t>(params: &'t [HostTensor], name: &str) -> Result<&'t HostTensor> {
+    params
         .iter()
-        .map(|(name, _)| {
-            params
-                .iter()
-                .find(|t| &t.name == name)
-                .cloned()
-                .with_context(|| format!("missing tensor {name}"))
-        })
-        .collect()
+        .find(|t| t.name == name)
+        .with_context(|| format!("missing tensor {name}"))
 }
 
-/// A float model file (format v1) with the tensors as f32 or f16.
-pub fn float_model(
-    keys: &ModelKeys,
-    dims: &Dims,
-    tensors: &[HostTensor],
+/// A float model file with the tensors of the format's table for `hyper`, as f32 or f16.
+pub fn float_file(
+    vocab: &Vocab,
+    hyper: &Hyper,
+    params: &[HostTensor],
     f16: bool,
 ) -> Result<Vec<u8>> {
-    let hyper = Hyper {
-        vocab_size: u32::try_from(dims.vocab)?,
-        embed_dim: u32::try_from(dims.embed)?,
-        hidden_dim: u32::try_from(dims.hidden)?,
-        num_layers: u32::try_from(dims.layers)?,
-        records: keys.mode != "text",
-        weights: WeightsKind::Float,
-    };
-    let mut w = ModelWriter::new(hyper, keys.vocab.chars()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    for t in tensors {
-        let shape = t
-            .shape
-            .iter()
-            .map(|&d| u32::try_from(d))
-            .collect::<Result<Vec<_>, _>>()?;
-        let added = if f16 {
-            let halves: Vec<half::f16> = t.data.iter().map(|&x| half::f16::from_f32(x)).collect();
-            w.add_f16(&t.name, &shape, &halves)
-        } else {
-            w.add_f32(&t.name, &shape, &t.data)
-        };
-        added.map_err(|e| anyhow::anyhow!("tensor {}: {e}", t.name))?;
+    let mut w = ModelWriter::new(*hyper, vocab.chars()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for spec in hyper.table().specs {
+        for k in (0..hyper.num_layers).filter(|&k| spec.layers.has(k, hyper.num_layers)) {
+            let name = tensor_name(spec, k);
+            let t = find(params, &name)?;
+            let shape = hyper.shape_of(spec, k);
+            let added = if f16 {
+                let halves: Vec<half::f16> =
+                    t.data.iter().map(|&x| half::f16::from_f32(x)).collect();
+                w.add_f16(&name, shape.dims(), &halves)
+            } else {
+                w.add_f32(&name, shape.dims(), &t.data)
+            };
+            added.map_err(|e| anyhow::anyhow!("tensor {name}: {e}"))?;
+        }
     }
     w.to_bytes()
         .map_err(|e| anyhow::anyhow!("cannot build the model file: {e}"))
 }
 
-/// `--dtype int8`: quantizes the float model file with `mynah_tools::quantize` (the scheme is
+/// `--dtype int8`: quantizes the float model file with `mynah_quant` (the scheme is
 /// runtime/QUANTIZATION.md), calibrated on the first `--calib-chars` characters of the
 /// training part of the corpus, and prints how closely the int8 model follows the float one
 /// on that text.
-fn quantize_int8(float_model: &[u8], model: &LoadedModel, req: &ExportRequest) -> Result<Vec<u8>> {
-    use mynah_tools::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
+fn quantize_int8(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) -> Result<Vec<u8>> {
     let (path, mode) = match (&req.calib_corpus, &model.meta) {
-        (Some(p), Some(meta)) => (p.clone(), meta.config.text_mode()?),
-        (Some(p), None) => (
-            p.clone(),
-            crate::config::parse_mode(&model.keys.mode, 0, false)?,
-        ),
+        (Some(p), Some(meta)) => (p.clone(), meta.config.text_mode()),
+        (Some(p), None) => (p.clone(), model.keys.mode.with(0, false)),
         // An imported run may have no corpus (an empty path).
         (None, Some(meta)) if !meta.config.corpus.as_os_str().is_empty() => {
-            (meta.config.corpus.clone(), meta.config.text_mode()?)
+            (meta.config.corpus.clone(), meta.config.text_mode())
         }
         (None, _) => bail!(
             "--dtype int8 needs calibration text: give --calib-corpus PATH (the training corpus)"
@@ -151,11 +143,11 @@ fn quantize_int8(float_model: &[u8], model: &LoadedModel, req: &ExportRequest) -
     };
     let corpus = mynah_text::Corpus::load(&path, mode)?;
     let calib = calibration_streams(&corpus, &model.keys.vocab, req.calib_chars)?;
-    let aligned = mynah_format::AlignedBytes::copy_from(float_model);
+    let aligned = mynah_format::AlignedBytes::copy_from(float_file);
     let float = aligned.model()?;
     let bytes = quantize(&float, &calib, &QuantizeOptions::default())?;
-    let gru = mynah_tools::reference::FloatGru::from_model(&float)?;
-    let a = agreement(&gru, &bytes, &calib)?;
+    let reference = FloatModel::from_model(&float)?;
+    let a = agreement(&reference, &bytes, &calib)?;
     println!(
         "int8 vs float on {} calibration chars of {}: {:.4} vs {:.4} nats/char ({:+.2}%), mean KL {:.2e}, top-1 agreement {:.4}",
         a.positions,
@@ -167,4 +159,70 @@ fn quantize_int8(float_model: &[u8], model: &LoadedModel, req: &ExportRequest) -
         a.top1
     );
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CharModel;
+    use mynah_format::{Activation, Arch, Cell, WeightsKind};
+    use mynah_quant::reference::FloatModel;
+    use tch::{Device, Kind, Tensor};
+
+    /// The exported float file, run by the float reference one token at a time, gives the
+    /// logits libtorch gives for the whole sequence: same tensors, same semantics.
+    #[test]
+    fn the_float_reference_runs_the_exported_file_like_libtorch() {
+        let vocab = Vocab::from_texts(["abcde"]).unwrap();
+        for (arch, layers) in [
+            (Arch::GRU, 2),
+            (Arch::Recurrent(Cell::Lstm), 2),
+            (Arch::Recurrent(Cell::Rnn), 1),
+            (
+                Arch::Ngram {
+                    context: 3,
+                    activation: Activation::Relu,
+                },
+                1,
+            ),
+            (
+                Arch::Ngram {
+                    context: 2,
+                    activation: Activation::Tanh,
+                },
+                1,
+            ),
+        ] {
+            let hyper = Hyper {
+                vocab_size: 8,
+                embed_dim: 4,
+                hidden_dim: 6,
+                num_layers: layers,
+                records: false,
+                weights: WeightsKind::Float,
+                arch,
+                specials: vocab.specials(),
+            };
+            tch::manual_seed(7);
+            let model = CharModel::new(Device::Cpu, hyper, 0.0).unwrap();
+            let bytes = float_file(&vocab, &hyper, &model.to_host().unwrap(), false).unwrap();
+            let aligned = mynah_format::AlignedBytes::copy_from(&bytes);
+            let reference = FloatModel::from_model(&aligned.model().unwrap()).unwrap();
+            let ids = [1i64, 3, 4, 7, 5, 3, 6, 6, 4];
+            let (logits, _) = model.forward(&Tensor::from_slice(&ids).view([1, -1]), None, false);
+            let want = Vec::<f32>::try_from(logits.to_kind(Kind::Float).reshape([-1])).unwrap();
+            let mut state = reference.zero_state();
+            let mut got = Vec::new();
+            let mut step = vec![0f32; 8];
+            for &id in &ids {
+                reference
+                    .step(&mut state, u32::try_from(id).unwrap(), &mut step)
+                    .unwrap();
+                got.extend_from_slice(&step);
+            }
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() < 1e-5, "{arch}: logit {i}: {g} vs {w}");
+            }
+        }
+    }
 }

@@ -6,17 +6,21 @@
 
 use crate::adam::Adam;
 use crate::checkpoint::{Checkpoint, CheckpointMeta, CorpusInfo, BEST, LATEST};
-use crate::config::{parse_mode, Overrides, TrainConfig};
+use crate::config::{Overrides, TrainConfig};
 use crate::evaluate::score;
 use crate::metrics::Metrics;
-use crate::model::{CharGru, Dims};
+use crate::model::{infer_hyper, CharModel};
 use crate::params::{write_atomic, HostTensor};
 use crate::{select_device, DeviceChoice};
 use anyhow::{bail, ensure, Context, Result};
-use mynah_text::{Corpus, Split, UnkPolicy, Vocab, FIRST_CHAR_ID};
+use mynah_format::{Arch, Specials};
+use mynah_text::{Corpus, ModeKind, Split, UnkPolicy, Vocab};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// Import reads models with `<PAD>`, `<BOS>`, `<EOS>` at ids 0-2: the characters start here.
+const FIRST_CHAR_ID: u32 = Specials::DEFAULT.count();
 
 /// `mynah-train import --help`, after the options.
 pub const IMPORT_AFTER_HELP: &str = "\
@@ -93,7 +97,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
         Some(path) => (read_vocab_json(path)?, path.display().to_string()),
         None => match file.metadata.get("vocab") {
             Some(json) => (
-                parse_vocab(json).with_context(|| format!("{shown}: metadata key `vocab`"))?,
+                metadata_vocab(json).with_context(|| format!("{shown}: metadata key `vocab`"))?,
                 format!("the `vocab` metadata of {shown}"),
             ),
             None => bail!(
@@ -107,21 +111,22 @@ pub fn run(a: ImportArgs) -> Result<()> {
     let one_hot = model.one_hot;
     let params = model.into_params(&perm)?;
 
-    let mode = a
+    let mode: ModeKind = a
         .mode
-        .clone()
-        .or_else(|| file.metadata.get("mode").cloned())
-        .unwrap_or_else(|| "text".into());
-    let text_mode = parse_mode(&mode, a.csv_column.unwrap_or(0), a.csv_header)
+        .as_deref()
+        .or_else(|| file.metadata.get("mode").map(String::as_str))
+        .unwrap_or("text")
+        .parse()
         .with_context(|| format!("{shown}: metadata key `mode`"))?;
-    let dims = Dims::infer(&params)?;
+    let text_mode = mode.with(a.csv_column.unwrap_or(0), a.csv_header);
+    let hyper = infer_hyper(Arch::GRU, Specials::DEFAULT, mode.is_records(), &params)?;
     let overrides = Overrides {
-        mode: Some(mode.clone()),
+        mode: Some(mode),
         csv_column: a.csv_column,
         csv_header: a.csv_header,
-        embed: Some(u32::try_from(dims.embed)?),
-        hidden: Some(u32::try_from(dims.hidden)?),
-        layers: Some(u32::try_from(dims.layers)?),
+        embed: Some(hyper.embed_dim),
+        hidden: Some(hyper.hidden_dim),
+        layers: Some(hyper.num_layers),
         ..Overrides::default()
     };
     // An imported run without a corpus has an empty corpus path and fingerprint; `eval`,
@@ -134,7 +139,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
         .context("the imported model does not fit mynah's limits")?;
 
     let device = select_device(DeviceChoice::Cpu, a.threads)?;
-    let gru = CharGru::from_host(device, &params, 0.0)?;
+    let gru = CharModel::from_host(device, hyper, &params, 0.0)?;
     let mut state = crate::train::fresh_state(&config);
     let mut info = CorpusInfo {
         path: corpus_path,
@@ -167,11 +172,11 @@ pub fn run(a: ImportArgs) -> Result<()> {
             val / std::f64::consts::LN_2,
             path.display()
         ));
-        let trained = Vocab::from_texts(corpus.part(Split::Train).texts())?;
-        if trained != vocab {
+        let train = corpus.part(Split::Train);
+        if train.encode(&vocab, UnkPolicy::Error).is_err() {
             notes.push(format!(
-                "note: the training part of {} (the first 90%) has other characters than the \
-                 model, so `train --resume` cannot fine-tune on it",
+                "note: the training part of {} (the first 90%) has characters the model does \
+                 not know, so `train --resume` cannot fine-tune on it",
                 path.display()
             ));
         }
@@ -179,12 +184,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
 
     let adam = Adam::new(gru.named_params(), config.beta1, config.beta2, config.eps);
     let ckpt = Checkpoint {
-        meta: CheckpointMeta {
-            config: config.clone(),
-            vocab: vocab.chars().to_vec(),
-            corpus: info,
-            state,
-        },
+        meta: CheckpointMeta::new(config.clone(), &vocab, info, state),
         params: gru.to_host()?,
         adam: adam.state()?,
     };
@@ -199,21 +199,21 @@ pub fn run(a: ImportArgs) -> Result<()> {
     println!(
         "imported {shown}: GRU, vocabulary {} ({} characters from {vocab_source}{}), embed {}{}, \
          hidden {}, layers {}, {mode} mode; run directory {}",
-        dims.vocab,
+        hyper.vocab_size,
         vocab.chars().len(),
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             ""
         } else {
             ", reordered by code point"
         },
-        dims.embed,
+        hyper.embed_dim,
         if one_hot {
             " (one-hot input: identity embedding)"
         } else {
             ""
         },
-        dims.hidden,
-        dims.layers,
+        hyper.hidden_dim,
+        hyper.num_layers,
         a.out.display()
     );
     for n in notes {
@@ -680,6 +680,23 @@ fn parse_vocab(json: &str) -> Result<Vec<char>> {
     let strings: Vec<String> = serde_json::from_str(json).context(
         "expected a JSON array of one-character strings, the characters of ids 3, 4, ...",
     )?;
+    chars_of(&strings)
+}
+
+/// The `vocab` metadata of a safetensors file: `export --safetensors` lists every token,
+/// `<PAD>`, `<BOS>`, `<EOS>` first; older exports and other files only the characters.
+fn metadata_vocab(json: &str) -> Result<Vec<char>> {
+    let mut strings: Vec<String> = serde_json::from_str(json).context(
+        "expected a JSON array of one-character strings, the characters of ids 3, 4, ...",
+    )?;
+    if strings.starts_with(&["<PAD>".into(), "<BOS>".into(), "<EOS>".into()]) {
+        strings.drain(..FIRST_CHAR_ID as usize);
+    }
+    chars_of(&strings)
+}
+
+/// One character per string, in order.
+fn chars_of(strings: &[String]) -> Result<Vec<char>> {
     strings
         .iter()
         .enumerate()
@@ -778,7 +795,8 @@ mod tests {
         let p = r.into_params(&[0, 1, 2, 3, 4, 5]).unwrap();
         assert_eq!(p[0].shape, [6, 6]);
         assert_eq!(&p[0].data[..8], &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
-        assert_eq!(Dims::infer(&p).unwrap().embed, 6);
+        let h = infer_hyper(Arch::GRU, Specials::DEFAULT, false, &p).unwrap();
+        assert_eq!(h.embed_dim, 6);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! `mynah-train`: trains character-level GRU language models with libtorch, evaluates them by
-//! mynah's evaluation convention, and exports them to the mynah model file.
+//! `mynah-train`: trains character-level language models (GRU, LSTM, RNN or the n-gram MLP)
+//! with libtorch, evaluates them by mynah's evaluation convention, exports them to the mynah
+//! model file and samples them by mynah's one sampling rule.
 #![forbid(unsafe_code)]
 
 mod adam;
 mod checkpoint;
+mod choices;
 mod config;
 mod data;
 mod evaluate;
@@ -12,18 +14,20 @@ mod import;
 mod metrics;
 mod model;
 mod params;
-mod rng;
+mod sample;
 mod train;
 
 use anyhow::{bail, Context, Result};
 use checkpoint::{load_model, Which};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use config::{parse_mode, Overrides};
-use mynah_text::{Corpus, Split, UnkPolicy};
+use config::{parse_named, Overrides};
+use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Trains character-level GRU language models (embedding → GRU → linear) with libtorch.
+/// Trains character-level language models (embedding → GRU, LSTM or RNN → linear, or the
+/// n-gram MLP) with libtorch.
 #[derive(Parser)]
 #[command(name = "mynah-train", version, about, long_about = None)]
 struct Cli {
@@ -77,28 +81,45 @@ struct TrainArgs {
     resume: Option<PathBuf>,
     /// text: one stream, trained on random windows. lines: each non-empty line is a record.
     /// csv: each non-empty field of --csv-column is a record. [default: text]
-    #[arg(long, value_parser = ["text", "lines", "csv"])]
-    mode: Option<String>,
+    #[arg(long, value_parser = mode_parser())]
+    mode: Option<ModeKind>,
     /// CSV column holding the text, counted from 0 (csv mode). [default: 0]
     #[arg(long, value_name = "N")]
     csv_column: Option<usize>,
     /// The CSV file starts with a header row (skipped).
     #[arg(long)]
     csv_header: bool,
-    /// Characters of the validation part that never occur in the training part: `error`
-    /// stops with their position, `skip` leaves them out of validation. [default: error]
-    #[arg(long, value_parser = ["error", "skip"])]
-    unk: Option<String>,
+    /// Characters the model does not know when validating (a resumed run's vocabulary may
+    /// lack some): `error` stops with their position, `skip` leaves them out. [default: error]
+    #[arg(long, value_parser = unk_parser())]
+    unk: Option<UnkPolicy>,
+    /// The model: `recurrent` (embedding → --cell layers → linear) or `ngram` (the
+    /// embeddings of the last --context characters, concatenated → one hidden layer of
+    /// --hidden units → linear). [default: recurrent]
+    #[arg(long, value_name = "ARCH")]
+    arch: Option<String>,
+    /// The recurrent cell: gru, lstm or rnn (tanh), as PyTorch's nn.GRU, nn.LSTM, nn.RNN.
+    /// [default: gru]
+    #[arg(long, value_name = "CELL")]
+    cell: Option<String>,
+    /// Characters the n-gram model sees, 1..=32 (--arch ngram). [default: 8]
+    #[arg(long, value_name = "N")]
+    context: Option<u32>,
+    /// The n-gram model's hidden nonlinearity: relu or tanh (--arch ngram). [default: relu]
+    #[arg(long, value_name = "FN")]
+    activation: Option<String>,
     /// Embedding width. [default: 32]
     #[arg(long, value_name = "N")]
     embed: Option<u32>,
-    /// GRU hidden size, 1..=4096. [default: 256]
+    /// Hidden size (of each recurrent layer, or of the n-gram's hidden layer), 1..=4096.
+    /// [default: 256]
     #[arg(long, value_name = "N")]
     hidden: Option<u32>,
-    /// GRU layers, 1..=4. [default: 1]
+    /// Recurrent layers, 1..=4 (the n-gram model has exactly 1). [default: 1]
     #[arg(long, value_name = "N")]
     layers: Option<u32>,
-    /// Dropout between GRU layers (PyTorch semantics; no effect with 1 layer). [default: 0]
+    /// Dropout between recurrent layers (PyTorch semantics; no effect with 1 layer).
+    /// [default: 0]
     #[arg(long, value_name = "P")]
     dropout: Option<f64>,
     /// Characters per training window (text mode). [default: 128]
@@ -177,9 +198,9 @@ struct CorpusArgs {
     /// Corpus to score [default: the checkpoint's training corpus].
     #[arg(long, value_name = "PATH")]
     corpus: Option<PathBuf>,
-    /// Corpus mode [default: the model's].
-    #[arg(long, value_parser = ["text", "lines", "csv"])]
-    mode: Option<String>,
+    /// Corpus mode: text, lines or csv [default: the model's].
+    #[arg(long, value_parser = mode_parser())]
+    mode: Option<ModeKind>,
     /// CSV column, counted from 0 [default: the checkpoint's, else 0].
     #[arg(long, value_name = "N")]
     csv_column: Option<usize>,
@@ -199,8 +220,8 @@ struct EvalArgs {
     split: SplitArg,
     /// Characters the model does not know: error, or skip them [default: the run's policy,
     /// else error].
-    #[arg(long, value_parser = ["error", "skip"])]
-    unk: Option<String>,
+    #[arg(long, value_parser = unk_parser())]
+    unk: Option<UnkPolicy>,
     /// Which checkpoint of a run directory.
     #[arg(long, value_enum, default_value_t = Which::Best)]
     checkpoint: Which,
@@ -222,7 +243,7 @@ enum SplitArg {
 struct ExportArgs {
     /// A run directory or a checkpoint file.
     input: PathBuf,
-    /// The mynah model file to write (format v1).
+    /// The mynah model file to write (format v2).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Weight type of the model file.
@@ -246,9 +267,12 @@ struct ExportArgs {
 struct SampleArgs {
     /// A run directory, a checkpoint, or an exported .safetensors.
     model: PathBuf,
-    /// Softmax temperature; 0 = greedy.
-    #[arg(long, default_value_t = 0.8)]
-    temperature: f64,
+    /// Softmax temperature, 0 (greedy) to 1000, rounded to thousandths as `mynah sample` does.
+    #[arg(long, default_value = "0.8")]
+    temperature: String,
+    /// Sample only from the K most likely characters; 0 = all.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    top_k: u32,
     #[arg(
         long,
         default_value_t = 300,
@@ -257,7 +281,7 @@ struct SampleArgs {
     max_chars: usize,
     #[arg(long, default_value = "", help = "Text to continue (after <BOS>)")]
     prompt: String,
-    /// Random seed.
+    /// Random seed (PCG32, as `mynah sample --seed`).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Which checkpoint of a run directory.
@@ -301,6 +325,10 @@ fn run_train(a: TrainArgs) -> Result<ExitCode> {
         csv_column: a.csv_column,
         csv_header: a.csv_header,
         unk: a.unk,
+        arch: a.arch.as_deref().map(parse_named).transpose()?,
+        cell: a.cell.as_deref().map(parse_named).transpose()?,
+        context: a.context,
+        activation: a.activation.as_deref().map(parse_named).transpose()?,
         embed: a.embed,
         hidden: a.hidden,
         layers: a.layers,
@@ -346,18 +374,15 @@ fn run_eval(a: EvalArgs) -> Result<()> {
                 .filter(|p| !p.as_os_str().is_empty())
         })
         .context("--corpus PATH is required (the model file does not name its corpus)")?;
-    let mode_name = a.corpus.mode.unwrap_or_else(|| loaded.keys.mode.clone());
+    let kind = a.corpus.mode.unwrap_or(loaded.keys.mode);
     let column = a
         .corpus
         .csv_column
         .or_else(|| run.map(|c| c.csv_column))
         .unwrap_or(0);
-    let header = a.corpus.csv_header || run.is_some_and(|c| c.csv_header && mode_name == "csv");
-    let mode = parse_mode(&mode_name, column, header)?;
-    let unk: UnkPolicy = match a.unk.as_deref().or(run.map(|c| c.unk.as_str())) {
-        Some(s) => s.parse()?,
-        None => UnkPolicy::Error,
-    };
+    let header = a.corpus.csv_header || run.is_some_and(|c| c.csv_header && kind == ModeKind::Csv);
+    let mode = kind.with(column, header);
+    let unk = a.unk.or(run.map(|c| c.unk)).unwrap_or_default();
     let corpus = Corpus::load(&corpus_path, mode)?;
     let split = match a.split {
         SplitArg::Val => Split::Val,
@@ -366,7 +391,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     };
     let seqs = corpus.part(split).eval_sequences(&loaded.keys.vocab, unk)?;
     let device = select_device(a.runtime.device, a.runtime.threads)?;
-    let model = model::CharGru::from_host(device, &loaded.params, 0.0)
+    let model = model::CharModel::from_host(device, loaded.hyper, &loaded.params, 0.0)
         .with_context(|| loaded.path.display().to_string())?;
     let s = evaluate::score(&model, &seqs);
     if a.json {
@@ -393,27 +418,28 @@ fn run_eval(a: EvalArgs) -> Result<()> {
 }
 
 fn run_sample(a: SampleArgs) -> Result<()> {
-    if !a.temperature.is_finite() || a.temperature < 0.0 {
-        bail!(
-            "--temperature {} must be 0 (greedy) or positive",
-            a.temperature
-        );
-    }
+    let temperature =
+        mynah_quant::sampling::parse_temperature(&a.temperature).context("--temperature")?;
     let loaded = load_model(&a.model, a.checkpoint)?;
     let device = select_device(a.runtime.device, a.runtime.threads)?;
-    let model = model::CharGru::from_host(device, &loaded.params, 0.0)
+    let model = model::CharModel::from_host(device, loaded.hyper, &loaded.params, 0.0)
         .with_context(|| loaded.path.display().to_string())?;
-    let mut rng = rng::Rng::new(a.seed);
-    let text = model.generate(
-        &loaded.keys.vocab,
-        &a.prompt,
-        a.max_chars,
-        a.temperature,
-        loaded.keys.mode != "text",
-        &mut rng,
-    )?;
+    let vocab = &loaded.keys.vocab;
+    let opts = sample::options(vocab, loaded.hyper.records, temperature, a.top_k);
+    let mut rng = mynah_runtime::Pcg32::new(a.seed);
+    let text = sample::generate(&model, vocab, &a.prompt, a.max_chars, &opts, &mut rng)?;
     println!("{}{text}", a.prompt);
     Ok(())
+}
+
+/// `--mode`: the names clap lists in `--help` and checks, typed.
+fn mode_parser() -> impl TypedValueParser<Value = ModeKind> {
+    PossibleValuesParser::new(["text", "lines", "csv"]).try_map(|s| s.parse::<ModeKind>())
+}
+
+/// `--unk`: the names clap lists in `--help` and checks, typed.
+fn unk_parser() -> impl TypedValueParser<Value = UnkPolicy> {
+    PossibleValuesParser::new(["error", "skip"]).try_map(|s| s.parse::<UnkPolicy>())
 }
 
 /// The libtorch device for `--device`, with `--threads` applied.
@@ -468,6 +494,7 @@ mod tests {
             ("--sample-every", defaults::SAMPLE_EVERY.to_string()),
             ("--log-every", defaults::LOG_EVERY.to_string()),
             ("--seed", defaults::SEED.to_string()),
+            ("--context", defaults::CONTEXT.to_string()),
         ] {
             let at = flat
                 .find(&format!("{flag} <"))

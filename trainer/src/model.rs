@@ -1,183 +1,261 @@
-//! The model: embedding → GRU → linear, with PyTorch's parameter names and GRU semantics.
+//! The model: embedding → GRU, LSTM or RNN layers → linear, or the n-gram MLP, with PyTorch's
+//! parameter names, initialization and semantics. Which tensors a model has comes from the
+//! model file's float table ([`mynah_format::layout::table`]), so the trainer, the file and
+//! the float reference never disagree.
 
 use crate::params::HostTensor;
-use crate::rng::Rng;
-use anyhow::{bail, ensure, Context, Result};
-use mynah_text::{Vocab, BOS, EOS, FIRST_CHAR_ID};
+use anyhow::{ensure, Context, Result};
+use mynah_format::layout::TensorSpec;
+use mynah_format::{tensor_name, Activation, Arch, Cell, Hyper, Specials, WeightsKind};
 use tch::{nn, Device, Kind, Tensor};
 
-/// The model's sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dims {
-    /// Ids, specials included.
-    pub vocab: i64,
-    /// Embedding width.
-    pub embed: i64,
-    /// Hidden size.
-    pub hidden: i64,
-    /// GRU layers.
-    pub layers: i64,
+/// One parameter: its PyTorch name and shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// E.g. `rnn.weight_ih_l0`.
+    pub name: String,
+    /// Outermost dimension first.
+    pub shape: Vec<i64>,
 }
 
-impl Dims {
-    /// Parameter names and shapes in the canonical order (PyTorch's `state_dict` order).
-    pub fn params(&self) -> Vec<(String, Vec<i64>)> {
-        let (v, e, h) = (self.vocab, self.embed, self.hidden);
-        let mut out = vec![("embed.weight".to_owned(), vec![v, e])];
-        for l in 0..self.layers {
-            let input = if l == 0 { e } else { h };
-            out.push((format!("rnn.weight_ih_l{l}"), vec![3 * h, input]));
-            out.push((format!("rnn.weight_hh_l{l}"), vec![3 * h, h]));
-            out.push((format!("rnn.bias_ih_l{l}"), vec![3 * h]));
-            out.push((format!("rnn.bias_hh_l{l}"), vec![3 * h]));
+/// The float tensors of `hyper` in PyTorch's `state_dict` order (module by module, each
+/// module's tensors layer by layer), derived from the format's float table.
+pub fn param_specs(hyper: &Hyper) -> Vec<ParamSpec> {
+    let specs = hyper.table().specs;
+    let mut modules: Vec<&str> = Vec::new();
+    for s in specs {
+        if !modules.contains(&module(s)) {
+            modules.push(module(s));
         }
-        out.push(("proj.weight".to_owned(), vec![v, h]));
-        out.push(("proj.bias".to_owned(), vec![v]));
-        out
     }
-
-    /// Number of scalar parameters.
-    pub fn param_count(&self) -> i64 {
-        self.params()
-            .iter()
-            .map(|(_, s)| s.iter().product::<i64>())
-            .sum()
+    let mut out = Vec::new();
+    for m in modules {
+        for k in 0..hyper.num_layers {
+            for s in specs.iter().filter(|s| module(s) == m) {
+                if s.layers.has(k, hyper.num_layers) {
+                    out.push(ParamSpec {
+                        name: tensor_name(s, k),
+                        shape: hyper
+                            .shape_of(s, k)
+                            .dims()
+                            .iter()
+                            .map(|&d| i64::from(d))
+                            .collect(),
+                    });
+                }
+            }
+        }
     }
+    out
+}
 
-    /// The sizes implied by a set of named tensors (from a checkpoint or an exported file).
-    pub fn infer(tensors: &[HostTensor]) -> Result<Dims> {
-        let get = |name: &str| {
-            tensors
-                .iter()
-                .find(|t| t.name == name)
-                .with_context(|| format!("the model file has no tensor {name:?}"))
-        };
-        let embed = get("embed.weight")?;
-        ensure!(embed.shape.len() == 2, "embed.weight must have rank 2");
-        let hh = get("rnn.weight_hh_l0")?;
-        ensure!(hh.shape.len() == 2, "rnn.weight_hh_l0 must have rank 2");
-        let layers = (0..)
-            .take_while(|l| {
-                tensors
-                    .iter()
-                    .any(|t| t.name == format!("rnn.weight_hh_l{l}"))
-            })
-            .count();
-        let dims = Dims {
-            vocab: i64::try_from(embed.shape[0])?,
-            embed: i64::try_from(embed.shape[1])?,
-            hidden: i64::try_from(hh.shape[1])?,
-            layers: i64::try_from(layers)?,
-        };
+/// `embed`, `rnn`, `hidden` or `proj`: the PyTorch module a tensor belongs to.
+fn module(spec: &TensorSpec) -> &'static str {
+    spec.name.split('.').next().unwrap_or(spec.name)
+}
+
+/// Number of scalar parameters.
+pub fn param_count(hyper: &Hyper) -> i64 {
+    param_specs(hyper)
+        .iter()
+        .map(|p| p.shape.iter().product::<i64>())
+        .sum()
+}
+
+/// The hyperparameters of the float model `tensors` hold (a checkpoint's or an exported
+/// file's), given what tensors cannot tell; every tensor of the table must be there with the
+/// right shape.
+pub fn infer_hyper(
+    arch: Arch,
+    specials: Specials,
+    records: bool,
+    tensors: &[HostTensor],
+) -> Result<Hyper> {
+    let [vocab, embed] = matrix(find(tensors, "embed.weight")?)?;
+    let [_, hidden] = matrix(find(tensors, "proj.weight")?)?;
+    let probe = Hyper {
+        vocab_size: u32::try_from(vocab)?,
+        embed_dim: u32::try_from(embed)?,
+        hidden_dim: u32::try_from(hidden)?,
+        num_layers: 1,
+        records,
+        weights: WeightsKind::Float,
+        arch,
+        specials,
+    };
+    // Layer k exists when the first per-layer tensor of the table has a layer-k tensor.
+    let layers = match probe.table().specs.iter().find(|s| s.layers.per_layer()) {
+        Some(s) => (0..)
+            .take_while(|&k| tensors.iter().any(|t| t.name == tensor_name(s, k)))
+            .count(),
+        None => 1,
+    };
+    let hyper = Hyper {
+        num_layers: u32::try_from(layers)?,
+        ..probe
+    };
+    hyper
+        .validate()
+        .map_err(|e| anyhow::anyhow!("the model ({arch}, {layers} layers) is not valid: {e}"))?;
+    for p in param_specs(&hyper) {
+        let t = find(tensors, &p.name)?;
+        let want: Vec<usize> = p.shape.iter().map(|&d| d as usize).collect();
         ensure!(
-            (1..=4).contains(&dims.layers),
-            "the model has {layers} GRU layers; 1..=4 are supported"
+            t.shape == want,
+            "tensor {} has shape {:?}, expected {want:?}",
+            p.name,
+            t.shape
         );
-        for (name, shape) in dims.params() {
-            let t = get(&name)?;
-            let want: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-            ensure!(
-                t.shape == want,
-                "tensor {name} has shape {:?}, expected {want:?}",
-                t.shape
-            );
-        }
-        Ok(dims)
+    }
+    Ok(hyper)
+}
+
+fn find<'t>(tensors: &'t [HostTensor], name: &str) -> Result<&'t HostTensor> {
+    tensors
+        .iter()
+        .find(|t| t.name == name)
+        .with_context(|| format!("the model file has no tensor {name:?}"))
+}
+
+fn matrix(t: &HostTensor) -> Result<[usize; 2]> {
+    match t.shape[..] {
+        [r, c] => Ok([r, c]),
+        _ => anyhow::bail!("{} must have rank 2, it has shape {:?}", t.name, t.shape),
     }
 }
 
-/// A character-level GRU language model on a libtorch device.
-pub struct CharGru {
+/// What a stream carries from one call of [`CharModel::forward`] to the next.
+pub enum State {
+    /// GRU and RNN: the hidden vectors `[layers, B, H]`.
+    Hidden(Tensor),
+    /// LSTM: hidden vectors and cell states, both `[layers, B, H]`.
+    Lstm {
+        /// Hidden vectors.
+        h: Tensor,
+        /// Cell states.
+        c: Tensor,
+    },
+    /// N-gram: the last `context - 1` token ids `[B, context - 1]`, oldest first.
+    Context(Tensor),
+}
+
+/// What sits between the embedding and the projection.
+enum Body {
+    /// `[w_ih, w_hh, b_ih, b_hh]` per layer, the order `Tensor::gru` and friends expect.
+    Recurrent { cell: Cell, weights: Vec<Tensor> },
+    /// The hidden layer over the concatenated context embeddings.
+    Ngram {
+        w: Tensor,
+        b: Tensor,
+        context: i64,
+        activation: Activation,
+        /// `<BOS>` pads the context at the start of a sequence.
+        bos: i64,
+    },
+}
+
+/// A character-level language model of any architecture on a libtorch device.
+pub struct CharModel {
     /// Owns the parameters.
     pub vs: nn::VarStore,
-    /// Sizes.
-    pub dims: Dims,
+    /// Sizes, architecture and specials.
+    pub hyper: Hyper,
     dropout: f64,
+    /// In [`param_specs`] order.
+    params: Vec<(String, Tensor)>,
     embed: Tensor,
-    /// `[w_ih, w_hh, b_ih, b_hh]` per layer, the order `Tensor::gru` expects.
-    rnn: Vec<Tensor>,
+    body: Body,
     proj_w: Tensor,
     proj_b: Tensor,
 }
 
-impl CharGru {
-    /// A freshly initialized model, initialized like PyTorch's modules: embedding N(0, 1),
-    /// GRU and projection U(-1/√fan, 1/√fan).
-    pub fn new(device: Device, dims: Dims, dropout: f64) -> CharGru {
+impl CharModel {
+    /// A freshly initialized model, initialized like PyTorch's modules: `nn.Embedding`
+    /// N(0, 1), `nn.GRU`/`nn.LSTM`/`nn.RNN` U(-1/√H, 1/√H), `nn.Linear` weight and bias
+    /// U(-1/√fan_in, 1/√fan_in). `hyper` must be valid (e.g. from [`infer_hyper`]).
+    pub fn new(device: Device, hyper: Hyper, dropout: f64) -> Result<CharModel> {
         let vs = nn::VarStore::new(device);
-        let root = vs.root();
-        let embed = (&root / "embed").var(
-            "weight",
-            &[dims.vocab, dims.embed],
-            nn::Init::Randn {
-                mean: 0.0,
-                stdev: 1.0,
-            },
-        );
-        let rnn_path = &root / "rnn";
-        #[allow(clippy::cast_precision_loss)]
-        let k = 1.0 / (dims.hidden as f64).sqrt();
-        let u = nn::Init::Uniform { lo: -k, up: k };
-        let mut rnn = Vec::new();
-        for (name, shape) in dims.params() {
-            if let Some(short) = name.strip_prefix("rnn.") {
-                rnn.push(rnn_path.var(short, &shape, u));
+        let specs = param_specs(&hyper);
+        let mut params = Vec::with_capacity(specs.len());
+        // Created in state_dict order, so one seed gives the same initial weights every time.
+        for p in &specs {
+            let (module, var) = p.name.split_once('.').unwrap_or(("", &p.name));
+            let t = (vs.root() / module).var(var, &p.shape, init_of(&hyper, &specs, p));
+            params.push((p.name.clone(), t));
+        }
+        let get = |name: &str| -> Result<Tensor> {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.shallow_clone())
+                .with_context(|| format!("the {} model has no tensor {name}", hyper.arch))
+        };
+        let body = match hyper.arch {
+            Arch::Recurrent(cell) => {
+                let weights: Vec<Tensor> = params
+                    .iter()
+                    .filter(|(n, _)| n.starts_with("rnn."))
+                    .map(|(_, t)| t.shallow_clone())
+                    .collect();
+                flatten_for_cudnn(device, &hyper, cell, &weights);
+                Body::Recurrent { cell, weights }
             }
-        }
-        if device.is_cuda() && tch::Cuda::cudnn_is_available() {
-            // cuDNN wants all GRU weights in one buffer; this re-seats the parameters as views
-            // of one (like PyTorch's flatten_parameters), else every call copies them and warns.
-            tch::no_grad(|| {
-                let _ = Tensor::internal_cudnn_rnn_flatten_weight(
-                    &rnn,
-                    4,
-                    dims.embed,
-                    3, // CUDNN_GRU
-                    dims.hidden,
-                    0,
-                    dims.layers,
-                    true,
-                    false,
-                );
-            });
-        }
-        let proj = &root / "proj";
-        let proj_w = proj.var("weight", &[dims.vocab, dims.hidden], u);
-        let proj_b = proj.var("bias", &[dims.vocab], u);
-        CharGru {
+            Arch::Ngram {
+                context,
+                activation,
+            } => Body::Ngram {
+                w: get("hidden.weight")?,
+                b: get("hidden.bias")?,
+                context: i64::from(context),
+                activation,
+                bos: i64::from(
+                    hyper
+                        .specials
+                        .bos()
+                        .context("an n-gram model needs <BOS>")?,
+                ),
+            },
+        };
+        Ok(CharModel {
+            embed: get("embed.weight")?,
+            proj_w: get("proj.weight")?,
+            proj_b: get("proj.bias")?,
             vs,
-            dims,
+            hyper,
             dropout,
-            embed,
-            rnn,
-            proj_w,
-            proj_b,
-        }
+            params,
+            body,
+        })
     }
 
-    /// A model holding `tensors` (all of [`Dims::params`], f32).
-    pub fn from_host(device: Device, tensors: &[HostTensor], dropout: f64) -> Result<CharGru> {
-        let dims = Dims::infer(tensors)?;
-        let model = CharGru::new(device, dims, dropout);
+    /// A model of `hyper` holding `tensors` (all of [`param_specs`], f32).
+    pub fn from_host(
+        device: Device,
+        hyper: Hyper,
+        tensors: &[HostTensor],
+        dropout: f64,
+    ) -> Result<CharModel> {
+        let model = CharModel::new(device, hyper, dropout)?;
         model.load(tensors)?;
         Ok(model)
     }
 
-    /// The parameters in canonical order (shallow clones sharing storage and gradients).
+    /// `vocab_size`, as libtorch counts.
+    pub fn vocab_size(&self) -> i64 {
+        i64::from(self.hyper.vocab_size)
+    }
+
+    /// The parameters in [`param_specs`] order (shallow clones sharing storage and gradients).
     pub fn named_params(&self) -> Vec<(String, Tensor)> {
-        let mut out = vec![("embed.weight".to_owned(), self.embed.shallow_clone())];
-        let names = self.dims.params();
-        for (i, t) in self.rnn.iter().enumerate() {
-            out.push((names[1 + i].0.clone(), t.shallow_clone()));
-        }
-        out.push(("proj.weight".to_owned(), self.proj_w.shallow_clone()));
-        out.push(("proj.bias".to_owned(), self.proj_b.shallow_clone()));
-        out
+        self.params
+            .iter()
+            .map(|(n, t)| (n.clone(), t.shallow_clone()))
+            .collect()
     }
 
     /// Copies the parameters to host memory.
     pub fn to_host(&self) -> Result<Vec<HostTensor>> {
-        self.named_params()
+        self.params
             .iter()
             .map(|(n, t)| HostTensor::from_tch(n, t))
             .collect()
@@ -195,167 +273,266 @@ impl CharGru {
         Ok(())
     }
 
-    /// Logits `[B, T, V]` for `input` ids `[B, T]` and the final hidden state
-    /// `[layers, B, H]`, from `h0` (zeros when `None`). `train` enables dropout.
-    pub fn forward(&self, input: &Tensor, h0: Option<&Tensor>, train: bool) -> (Tensor, Tensor) {
-        let batch = input.size()[0];
-        let zeros;
-        let h0 = match h0 {
-            Some(h) => h,
-            None => {
-                zeros = Tensor::zeros(
-                    [self.dims.layers, batch, self.dims.hidden],
-                    (Kind::Float, self.vs.device()),
-                );
-                &zeros
+    /// Logits `[B, T, V]` for `input` ids `[B, T]` and the state after them, from `state`
+    /// (the start of a sequence when `None`). `train` enables dropout between layers.
+    pub fn forward(&self, input: &Tensor, state: Option<&State>, train: bool) -> (Tensor, State) {
+        let (top, state) = match &self.body {
+            Body::Recurrent { cell, weights } => {
+                self.recurrent(*cell, weights, input, state, train)
+            }
+            Body::Ngram {
+                w,
+                b,
+                context,
+                activation,
+                bos,
+            } => {
+                let (windows, next) = ngram_windows(input, state, *context, *bos);
+                let size = windows.size();
+                let x = Tensor::embedding(&self.embed, &windows, -1, false, false)
+                    .reshape([size[0], size[1], -1]);
+                let h = x.linear(w, Some(b));
+                let h = match activation {
+                    Activation::Relu => h.relu(),
+                    Activation::Tanh => h.tanh(),
+                };
+                (h, State::Context(next))
             }
         };
-        let x = Tensor::embedding(&self.embed, input, -1, false, false);
-        let (out, h) = x.gru(
-            h0,
-            &self.rnn,
-            true,
-            self.dims.layers,
-            self.dropout,
-            train,
-            false,
-            true,
-        );
-        (out.linear(&self.proj_w, Some(&self.proj_b)), h)
+        (top.linear(&self.proj_w, Some(&self.proj_b)), state)
     }
 
-    /// Generates up to `max_chars` characters after `<BOS>` and `prompt`.
-    ///
-    /// `temperature == 0` is greedy decoding. Specials other than `<EOS>` are never produced;
-    /// `<EOS>` ends the sample in record mode and is never produced in text mode.
-    pub fn generate(
+    /// The top layer's outputs `[B, T, H]` of a recurrent model, and its state.
+    fn recurrent(
         &self,
-        vocab: &Vocab,
-        prompt: &str,
-        max_chars: usize,
-        temperature: f64,
-        records: bool,
-        rng: &mut Rng,
-    ) -> Result<String> {
-        let mut context = vec![i64::from(BOS)];
-        for ch in prompt.chars() {
-            match vocab.id_of(ch) {
-                Some(id) => context.push(i64::from(id)),
-                None => bail!("the prompt's character {ch:?} is not in the model's vocabulary"),
+        cell: Cell,
+        weights: &[Tensor],
+        input: &Tensor,
+        state: Option<&State>,
+        train: bool,
+    ) -> (Tensor, State) {
+        let layers = i64::from(self.hyper.num_layers);
+        let zeros = || {
+            Tensor::zeros(
+                [layers, input.size()[0], i64::from(self.hyper.hidden_dim)],
+                (Kind::Float, self.vs.device()),
+            )
+        };
+        let x = Tensor::embedding(&self.embed, input, -1, false, false);
+        let p = self.dropout;
+        match (cell, state) {
+            (Cell::Lstm, state) => {
+                let (h0, c0) = match state {
+                    Some(State::Lstm { h, c }) => (h.shallow_clone(), c.shallow_clone()),
+                    // Anything else is the start of a sequence.
+                    _ => (zeros(), zeros()),
+                };
+                let (out, h, c) = x.lstm(&[h0, c0], weights, true, layers, p, train, false, true);
+                (out, State::Lstm { h, c })
+            }
+            (cell, state) => {
+                let h0 = match state {
+                    Some(State::Hidden(h)) => h.shallow_clone(),
+                    _ => zeros(),
+                };
+                let (out, h) = if cell == Cell::Gru {
+                    x.gru(&h0, weights, true, layers, p, train, false, true)
+                } else {
+                    x.rnn_tanh(&h0, weights, true, layers, p, train, false, true)
+                };
+                (out, State::Hidden(h))
             }
         }
-        let device = self.vs.device();
-        tch::no_grad(|| {
-            let mut out = String::new();
-            let input = Tensor::from_slice(&context).view([1, -1]).to_device(device);
-            let (mut logits, mut h) = self.forward(&input, None, false);
-            for _ in 0..max_chars {
-                let last: Vec<f32> = Vec::try_from(
-                    logits
-                        .select(1, -1)
-                        .view([-1])
-                        .to_kind(Kind::Float)
-                        .to_device(Device::Cpu),
-                )?;
-                let id = pick(&last, temperature, records, rng);
-                if id == EOS {
-                    break;
-                }
-                out.extend(vocab.char_of(id));
-                let input = Tensor::from_slice(&[i64::from(id)])
-                    .view([1, 1])
-                    .to_device(device);
-                (logits, h) = self.forward(&input, Some(&h), false);
-            }
-            Ok(out)
-        })
     }
 }
 
-/// Chooses the next id from logits: greedy at temperature 0, else softmax sampling.
-fn pick(logits: &[f32], temperature: f64, records: bool, rng: &mut Rng) -> u32 {
-    let allowed = |id: usize| id >= FIRST_CHAR_ID as usize || (records && id == EOS as usize);
-    let candidates = logits.iter().enumerate().filter(|(i, _)| allowed(*i));
-    if temperature <= 0.0 {
-        let best = candidates.fold((FIRST_CHAR_ID as usize, f32::NEG_INFINITY), |b, (i, &l)| {
-            if l > b.1 {
-                (i, l)
-            } else {
-                b
-            }
-        });
-        return u32::try_from(best.0).unwrap_or(FIRST_CHAR_ID);
-    }
-    let max = candidates
-        .clone()
-        .map(|(_, &l)| f64::from(l))
-        .fold(f64::NEG_INFINITY, f64::max);
-    let weights: Vec<(usize, f64)> = candidates
-        .map(|(i, &l)| (i, ((f64::from(l) - max) / temperature).exp()))
-        .collect();
-    let total: f64 = weights.iter().map(|w| w.1).sum();
-    let mut x = rng.unit_f64() * total;
-    for &(i, w) in &weights {
-        x -= w;
-        if x < 0.0 {
-            return u32::try_from(i).unwrap_or(FIRST_CHAR_ID);
+/// PyTorch's initialization of parameter `p`.
+fn init_of(hyper: &Hyper, specs: &[ParamSpec], p: &ParamSpec) -> nn::Init {
+    let uniform = |fan_in: i64| {
+        #[allow(clippy::cast_precision_loss)]
+        let k = 1.0 / (fan_in.max(1) as f64).sqrt();
+        nn::Init::Uniform { lo: -k, up: k }
+    };
+    let module = p.name.split('.').next().unwrap_or("");
+    match module {
+        "embed" => nn::Init::Randn {
+            mean: 0.0,
+            stdev: 1.0,
+        },
+        "rnn" => uniform(i64::from(hyper.hidden_dim)),
+        // nn.Linear: weight and bias by the weight's fan-in (its columns).
+        _ => {
+            let weight = format!("{module}.weight");
+            let fan_in = specs
+                .iter()
+                .find(|s| s.name == weight)
+                .and_then(|s| s.shape.get(1).copied())
+                .unwrap_or(1);
+            uniform(fan_in)
         }
     }
-    weights
-        .last()
-        .and_then(|w| u32::try_from(w.0).ok())
-        .unwrap_or(FIRST_CHAR_ID)
+}
+
+/// cuDNN wants all recurrent weights in one buffer; this re-seats the parameters as views of
+/// one (like PyTorch's flatten_parameters), else every call copies them and warns.
+fn flatten_for_cudnn(device: Device, hyper: &Hyper, cell: Cell, weights: &[Tensor]) {
+    if !(device.is_cuda() && tch::Cuda::cudnn_is_available()) {
+        return;
+    }
+    // cuDNN's rnnMode.
+    let mode = match cell {
+        Cell::Rnn => 1,
+        Cell::Lstm => 2,
+        Cell::Gru => 3,
+    };
+    tch::no_grad(|| {
+        let _ = Tensor::internal_cudnn_rnn_flatten_weight(
+            weights,
+            4,
+            i64::from(hyper.embed_dim),
+            mode,
+            i64::from(hyper.hidden_dim),
+            0,
+            i64::from(hyper.num_layers),
+            true,
+            false,
+        );
+    });
+}
+
+/// Each position's context `[B, T, context]` (oldest first) for `input` `[B, T]`: the ids
+/// before it in this call, after the carried ones (`context - 1` `<BOS>` at the start of a
+/// sequence, as the runtime's ring starts), and the ids to carry into the next call.
+fn ngram_windows(
+    input: &Tensor,
+    state: Option<&State>,
+    context: i64,
+    bos: i64,
+) -> (Tensor, Tensor) {
+    let carried = match state {
+        Some(State::Context(ids)) => ids.shallow_clone(),
+        _ => Tensor::full(
+            [input.size()[0], context - 1],
+            bos,
+            (Kind::Int64, input.device()),
+        ),
+    };
+    let all = Tensor::cat(&[carried, input.shallow_clone()], 1);
+    let len = all.size()[1];
+    let next = all.narrow(1, len - (context - 1), context - 1);
+    (all.unfold(1, context, 1), next)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mynah_format::Specials;
 
-    #[test]
-    fn names_and_shapes_match_pytorch() {
-        let d = Dims {
-            vocab: 10,
-            embed: 4,
-            hidden: 6,
-            layers: 2,
-        };
-        let names: Vec<String> = d.params().into_iter().map(|p| p.0).collect();
-        assert_eq!(
-            names,
-            [
-                "embed.weight",
-                "rnn.weight_ih_l0",
-                "rnn.weight_hh_l0",
-                "rnn.bias_ih_l0",
-                "rnn.bias_hh_l0",
-                "rnn.weight_ih_l1",
-                "rnn.weight_hh_l1",
-                "rnn.bias_ih_l1",
-                "rnn.bias_hh_l1",
-                "proj.weight",
-                "proj.bias"
-            ]
-        );
-        let m = CharGru::new(Device::Cpu, d, 0.0);
-        let vars = m.vs.variables();
-        assert_eq!(vars.len(), names.len());
-        for (name, shape) in d.params() {
-            assert_eq!(vars[&name].size(), shape, "{name}");
+    pub fn hyper(arch: Arch, layers: u32) -> Hyper {
+        Hyper {
+            vocab_size: 10,
+            embed_dim: 4,
+            hidden_dim: 6,
+            num_layers: layers,
+            records: false,
+            weights: WeightsKind::Float,
+            arch,
+            specials: Specials::DEFAULT,
         }
-        let (logits, h) = m.forward(&Tensor::from_slice(&[1i64, 3, 4]).view([1, 3]), None, false);
-        assert_eq!(logits.size(), [1, 3, 10]);
-        assert_eq!(h.size(), [2, 1, 6]);
     }
 
     #[test]
-    fn pick_respects_specials() {
-        let mut rng = Rng::new(1);
-        // EOS has the highest logit, but text mode never ends.
-        assert_eq!(pick(&[9.0, 9.0, 9.0, 1.0, 2.0], 0.0, false, &mut rng), 4);
-        assert_eq!(pick(&[9.0, 9.0, 9.0, 1.0, 2.0], 0.0, true, &mut rng), 2);
-        for _ in 0..100 {
-            let id = pick(&[50.0, 50.0, 0.0, 0.0, 0.0], 1.0, false, &mut rng);
-            assert!(id >= 3);
+    fn names_and_shapes_follow_pytorch_for_every_arch() {
+        for cell in Cell::ALL {
+            let h = hyper(Arch::Recurrent(cell), 2);
+            let g = i64::from(cell.gates()) * 6;
+            let specs = param_specs(&h);
+            let got: Vec<(String, Vec<i64>)> =
+                specs.into_iter().map(|p| (p.name, p.shape)).collect();
+            let want: Vec<(String, Vec<i64>)> = [
+                ("embed.weight", vec![10, 4]),
+                ("rnn.weight_ih_l0", vec![g, 4]),
+                ("rnn.weight_hh_l0", vec![g, 6]),
+                ("rnn.bias_ih_l0", vec![g]),
+                ("rnn.bias_hh_l0", vec![g]),
+                ("rnn.weight_ih_l1", vec![g, 6]),
+                ("rnn.weight_hh_l1", vec![g, 6]),
+                ("rnn.bias_ih_l1", vec![g]),
+                ("rnn.bias_hh_l1", vec![g]),
+                ("proj.weight", vec![10, 6]),
+                ("proj.bias", vec![10]),
+            ]
+            .into_iter()
+            .map(|(n, s)| (n.to_owned(), s))
+            .collect();
+            assert_eq!(got, want, "{cell}");
         }
+        let ngram = Arch::Ngram {
+            context: 3,
+            activation: Activation::Tanh,
+        };
+        let names: Vec<(String, Vec<i64>)> = param_specs(&hyper(ngram, 1))
+            .into_iter()
+            .map(|p| (p.name, p.shape))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("embed.weight".to_owned(), vec![10, 4]),
+                ("hidden.weight".to_owned(), vec![6, 12]),
+                ("hidden.bias".to_owned(), vec![6]),
+                ("proj.weight".to_owned(), vec![10, 6]),
+                ("proj.bias".to_owned(), vec![10]),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_arch_runs_and_infers_back() {
+        let archs = [
+            (Arch::Recurrent(Cell::Gru), 2),
+            (Arch::Recurrent(Cell::Lstm), 2),
+            (Arch::Recurrent(Cell::Rnn), 1),
+            (
+                Arch::Ngram {
+                    context: 3,
+                    activation: Activation::Relu,
+                },
+                1,
+            ),
+        ];
+        for (arch, layers) in archs {
+            let h = hyper(arch, layers);
+            let m = CharModel::new(Device::Cpu, h, 0.0).unwrap();
+            let vars = m.vs.variables();
+            assert_eq!(vars.len(), param_specs(&h).len(), "{arch}");
+            let input = Tensor::from_slice(&[1i64, 3, 4, 5, 1, 3, 4, 5]).view([2, 4]);
+            let (logits, _) = m.forward(&input, None, true);
+            assert_eq!(logits.size(), [2, 4, 10], "{arch}");
+            let host = m.to_host().unwrap();
+            assert_eq!(
+                infer_hyper(arch, Specials::DEFAULT, false, &host).unwrap(),
+                h
+            );
+        }
+        let gru = CharModel::new(Device::Cpu, hyper(Arch::GRU, 1), 0.0).unwrap();
+        let mut host = gru.to_host().unwrap();
+        host.retain(|t| t.name != "proj.bias");
+        let e = infer_hyper(Arch::GRU, Specials::DEFAULT, false, &host).unwrap_err();
+        assert!(e.to_string().contains("proj.bias"), "{e}");
+    }
+
+    #[test]
+    fn ngram_contexts_start_with_bos_and_carry_across_calls() {
+        let input = Tensor::from_slice(&[1i64, 5, 6, 7]).view([1, 4]);
+        let (w, next) = ngram_windows(&input, None, 3, 1);
+        let w: Vec<i64> = Vec::try_from(w.reshape([-1])).unwrap();
+        assert_eq!(w, [1, 1, 1, 1, 1, 5, 1, 5, 6, 5, 6, 7]);
+        let more = Tensor::from_slice(&[8i64]).view([1, 1]);
+        let (w, _) = ngram_windows(&more, Some(&State::Context(next)), 3, 1);
+        assert_eq!(Vec::<i64>::try_from(w.reshape([-1])).unwrap(), [6, 7, 8]);
+        let (w, next) = ngram_windows(&input, None, 1, 1);
+        assert_eq!(Vec::<i64>::try_from(w.reshape([-1])).unwrap(), [1, 5, 6, 7]);
+        assert_eq!(next.size(), [1, 0]);
     }
 }

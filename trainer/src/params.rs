@@ -3,7 +3,6 @@
 use anyhow::{bail, ensure, Context, Result};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -150,44 +149,11 @@ pub fn read_safetensors(path: &Path) -> Result<SafetensorsFile> {
     parse().with_context(|| format!("{} is not a valid safetensors file", path.display()))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename,
-/// then fsync of the directory, so a crash leaves either the old or the new file.
+/// Writes `bytes` to `path` with mynah's one atomic writer ([`mynah_format::write_atomic`]:
+/// temporary file, fsync, rename, directory fsync), so a crash leaves the old or the new file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Persist the rename itself. A directory we may not open, or a filesystem that cannot
-        // fsync directories (EINVAL), leaves that to the OS; other failures are reported.
-        let Ok(d) = std::fs::File::open(dir) else {
-            return Ok(());
-        };
-        match d.sync_all() {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
-                ) =>
-            {
-                Ok(())
-            }
-            other => other,
-        }
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
-    })
+    // The writer's error already names the path.
+    mynah_format::write_atomic(path, bytes).map_err(|e| anyhow::anyhow!("cannot write {e}"))
 }
 
 #[cfg(test)]

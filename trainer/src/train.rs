@@ -3,16 +3,17 @@
 use crate::adam::Adam;
 use crate::checkpoint::{Checkpoint, CheckpointMeta, CorpusInfo, RunState, BEST, LATEST};
 use crate::config::{Overrides, TrainConfig, MIN_LR_FRACTION};
-use crate::data::{Batcher, DataPosition, RecordBatcher, TextBatcher};
+use crate::data::{derive_rng, Batcher, DataPosition, RecordBatcher, TextBatcher, IGNORE};
 use crate::evaluate::{score, Score};
 use crate::metrics::{Metrics, Row};
-use crate::model::{CharGru, Dims};
+use crate::model::{param_count, CharModel};
 use crate::params::write_atomic;
-use crate::rng::Rng;
+use crate::sample::{generate, options};
 use crate::{select_device, DeviceChoice};
 use anyhow::{bail, ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use mynah_text::{Corpus, Encoded, Split, UnkPolicy, Vocab, PAD};
+use mynah_runtime::{Pcg32, Temperature};
+use mynah_text::{Corpus, Encoded, Split, UnkPolicy, Vocab};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use tch::{Kind, Reduction, Tensor};
 /// Characters per periodic sample.
 const SAMPLE_CHARS: usize = 200;
 /// Temperature of periodic samples.
-const SAMPLE_TEMPERATURE: f64 = 0.8;
+const SAMPLE_TEMPERATURE: Temperature = Temperature::from_milli(800);
 
 /// What `train` was asked to do, beyond the configuration.
 pub struct TrainRequest {
@@ -105,32 +106,44 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         .corpus
         .clone()
         .unwrap_or_else(|| config.corpus.clone());
-    let corpus = Corpus::load(&corpus_path, config.text_mode()?)?;
+    let corpus = Corpus::load(&corpus_path, config.text_mode())?;
     let info = CorpusInfo {
         path: std::path::absolute(&corpus_path).unwrap_or(corpus_path.clone()),
         fingerprint: format!("{:016x}", corpus.fingerprint()),
         chars: corpus.char_count(),
         records: corpus.record_count(),
     };
-    let vocab = Vocab::from_texts(corpus.part(Split::Train).texts())?;
-    if let Some(ckpt) = &resumed {
-        ensure!(
-            ckpt.meta.corpus.fingerprint == info.fingerprint && ckpt.meta.vocab == vocab.chars(),
-            "the corpus {} differs from the one the run was trained on ({} chars, fingerprint {}); \
-             resume with the same corpus",
-            corpus_path.display(),
-            ckpt.meta.corpus.chars,
-            ckpt.meta.corpus.fingerprint
-        );
-    }
-    let train = corpus.part(Split::Train).encode(&vocab, UnkPolicy::Error)?;
+    let vocab = match &resumed {
+        Some(ckpt) => {
+            ensure!(
+                ckpt.meta.corpus.fingerprint == info.fingerprint,
+                "the corpus {} differs from the one the run was trained on ({} chars, \
+                 fingerprint {}); resume with the same corpus",
+                corpus_path.display(),
+                ckpt.meta.corpus.chars,
+                ckpt.meta.corpus.fingerprint
+            );
+            // The run's own vocabulary: older runs built it from the training part only.
+            ckpt.meta.vocab()?
+        }
+        None => corpus.vocab()?,
+    };
+    let train = corpus
+        .part(Split::Train)
+        .encode(&vocab, UnkPolicy::Error)
+        .context("in the training part (the first 90% of the corpus)")?;
     let val = corpus
         .part(Split::Val)
-        .eval_sequences(&vocab, config.unk_policy()?)
+        .eval_sequences(&vocab, config.unk)
         .context("in the validation part (the last 10% of the corpus)")?;
+    let hyper = config.hyper(&vocab)?;
+    let records = config.mode.is_records();
+    let mut batcher = batcher(train, &config, &vocab)?;
 
     if resumed.is_none() {
         prepare_out_dir(&out)?;
+    } else {
+        remove_stale_temps(&out);
     }
     write_atomic(
         &out.join("config.json"),
@@ -138,25 +151,9 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
     )?;
 
     let device = select_device(req.device, req.threads)?;
-    let dims = Dims {
-        vocab: i64::try_from(vocab.size())?,
-        embed: i64::from(config.embed),
-        hidden: i64::from(config.hidden),
-        layers: i64::from(config.layers),
-    };
     tch::manual_seed(seed_i64(config.seed));
-    let model = CharGru::new(device, dims, config.dropout);
+    let model = CharModel::new(device, hyper, config.dropout)?;
     let mut adam = Adam::new(model.named_params(), config.beta1, config.beta2, config.eps);
-    let records = config.text_mode()?.is_records();
-    let mut batcher = match train {
-        Encoded::Stream(ids) => Batcher::Text(TextBatcher::new(ids, config.seq_len, config.batch)),
-        Encoded::Records(r) => Batcher::Records(RecordBatcher::new(
-            &r,
-            config.max_len,
-            config.batch,
-            config.seed,
-        )),
-    };
 
     let mut state = fresh_state(&config);
     let mut metrics = match &resumed {
@@ -176,7 +173,7 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
     let warmup = total_steps.map_or(config.warmup, |t| config.warmup.min(t / 10));
 
     println!(
-        "mynah-train: device {}; corpus {} ({} mode): {} chars{}, vocabulary {} (+3 specials)",
+        "mynah-train: device {}; corpus {} ({} mode): {} chars{}, vocabulary {} (+{} specials)",
         describe_device(device),
         corpus_path.display(),
         config.mode,
@@ -186,14 +183,16 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         } else {
             String::new()
         },
-        vocab.chars().len()
+        vocab.chars().len(),
+        vocab.first_char_id()
     );
     println!(
-        "model: embed {}, hidden {}, layers {} ({} parameters); batch {}, {}lr {:.1e}; {}",
+        "model: {}, embed {}, hidden {}, layers {} ({} parameters); batch {}, {}lr {:.1e}; {}",
+        hyper.arch,
         config.embed,
         config.hidden,
         config.layers,
-        dims.param_count(),
+        param_count(&hyper),
         config.batch,
         if records {
             String::new()
@@ -229,12 +228,8 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
     }
 
     let pb = progress_bar();
-    let meta_for = |state: &RunState| CheckpointMeta {
-        config: config.clone(),
-        vocab: vocab.chars().to_vec(),
-        corpus: info.clone(),
-        state: state.clone(),
-    };
+    let meta_for =
+        |state: &RunState| CheckpointMeta::new(config.clone(), &vocab, info.clone(), state.clone());
     let session_start = Instant::now();
     let prior_elapsed = state.elapsed_secs;
     let elapsed = || prior_elapsed + session_start.elapsed().as_secs_f64();
@@ -264,9 +259,9 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         adam.zero_grad();
         let (logits, _) = model.forward(&input, None, true);
         let mut loss = logits
-            .view([-1, dims.vocab])
+            .view([-1, model.vocab_size()])
             .to_kind(Kind::Float)
-            .cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, i64::from(PAD), 0.0);
+            .cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, IGNORE, 0.0);
         if req.debug_inject_nan_at == Some(state.step + 1) {
             loss *= f64::NAN;
         }
@@ -312,20 +307,17 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
                 last_val_step = Some(state.step);
             }
         }
-        if config.sample_every > 0 && state.step.is_multiple_of(config.sample_every) {
-            let mut rng = Rng::derive(config.seed, state.step ^ 0x5A3E_0000_0000_0000);
-            let text = model.generate(
-                &vocab,
-                "",
-                SAMPLE_CHARS,
-                SAMPLE_TEMPERATURE,
-                records,
-                &mut rng,
-            )?;
+        // A vocabulary without <BOS> has nothing to start a sample from.
+        let sample_now = config.sample_every > 0 && vocab.bos().is_some();
+        if sample_now && state.step.is_multiple_of(config.sample_every) {
+            let mut rng = Pcg32::new(config.seed ^ state.step ^ 0x5A3E_0000_0000_0000);
+            let opts = options(&vocab, records, SAMPLE_TEMPERATURE, 0);
+            let text = generate(&model, &vocab, "", SAMPLE_CHARS, &opts, &mut rng)?;
             pb.suspend(|| {
                 println!(
-                    "--- sample at step {} (temperature {SAMPLE_TEMPERATURE}) ---\n{text}\n---",
-                    state.step
+                    "--- sample at step {} (temperature {}) ---\n{text}\n---",
+                    state.step,
+                    f64::from(SAMPLE_TEMPERATURE.milli()) / 1000.0
                 )
             });
         }
@@ -371,6 +363,25 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         out.display()
     );
     Ok(ending)
+}
+
+/// The batches of the training part, framed by the vocabulary's specials.
+fn batcher(train: Encoded, config: &TrainConfig, vocab: &Vocab) -> Result<Batcher> {
+    Ok(match train {
+        Encoded::Stream(ids) => Batcher::Text(TextBatcher::new(
+            ids,
+            config.seq_len,
+            config.batch,
+            vocab.bos(),
+        )?),
+        Encoded::Records(r) => Batcher::Records(RecordBatcher::new(
+            &r,
+            config.max_len,
+            config.batch,
+            config.seed,
+            (vocab.bos(), vocab.eos()),
+        )?),
+    })
 }
 
 /// Training loss and throughput since the last metrics row.
@@ -451,7 +462,7 @@ fn record(
 
 /// Writes `best` (when this validation is the best so far) and then `latest`.
 fn save(
-    model: &CharGru,
+    model: &CharModel,
     adam: &Adam,
     meta: CheckpointMeta,
     out: &Path,
@@ -492,7 +503,7 @@ pub fn fresh_state(config: &TrainConfig) -> RunState {
     RunState {
         step: 0,
         data: DataPosition {
-            rng_state: Rng::derive(config.seed, 0x7E47).state,
+            rng_state: derive_rng(config.seed, 0x7E47).state,
             epoch: 0,
             batch_in_epoch: 0,
         },
@@ -538,6 +549,21 @@ pub fn prepare_out_dir(out: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))
+}
+
+/// A killed session may leave temporary files of the atomic writer (`.mynah-*.tmp`) behind;
+/// nothing reads them. Best effort: a directory we cannot clean fails at its next write.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".mynah-") && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The step count at which the run ends (steps or epochs, whichever comes first).

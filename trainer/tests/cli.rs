@@ -325,10 +325,9 @@ fn eval_json_matches_the_best_checkpoint_and_export_round_trips() {
         (h.embed_dim, h.hidden_dim, h.num_layers, h.records),
         (8, 32, 2, false)
     );
+    // The vocabulary is the whole corpus's (its validation part included).
     let vocab: String = {
-        let mut c: Vec<char> = text[..text.char_indices().nth(n_chars * 9 / 10).unwrap().0]
-            .chars()
-            .collect();
+        let mut c: Vec<char> = text.chars().collect();
         c.sort_unstable();
         c.dedup();
         c.into_iter().collect()
@@ -351,12 +350,19 @@ fn eval_json_matches_the_best_checkpoint_and_export_round_trips() {
     assert!(names
         .iter()
         .all(|n| n.starts_with("embed.") || n.starts_with("rnn.") || n.starts_with("proj.")));
-    let chars: Vec<String> = serde_json::from_str(&meta["vocab"]).unwrap();
-    assert_eq!(chars.concat(), vocab);
-    assert_eq!(meta["specials"], r#"["<PAD>","<BOS>","<EOS>"]"#);
+    // Every id's token in id order, specials included: as many as embed.weight has rows.
+    let tokens: Vec<String> = serde_json::from_str(&meta["vocab"]).unwrap();
+    assert_eq!(tokens[..3], ["<PAD>", "<BOS>", "<EOS>"]);
+    assert_eq!(tokens[3..].concat(), vocab);
+    assert_eq!(tokens.len(), tensors["embed.weight"].0[0]);
+    assert!(!meta.contains_key("specials"));
     assert_eq!(
-        (meta["mode"].as_str(), meta["layers"].as_str()),
-        ("text", "2")
+        (
+            meta["mode"].as_str(),
+            meta["layers"].as_str(),
+            meta["arch"].as_str()
+        ),
+        ("text", "2", "gru")
     );
     for (k, v) in &tensors {
         assert_eq!(ckpt[k], *v, "{k}");
@@ -459,6 +465,43 @@ fn bad_inputs_fail_cleanly_without_output() {
     fails(&s(&train(&good, &["--hidden", "0"])), "--hidden 0", &out);
     fails(&s(&train(&good, &["--layers", "5"])), "--layers 5", &out);
     fails(&s(&train(&good, &["--dropout", "1.5"])), "--dropout", &out);
+    fails(
+        &s(&train(&good, &["--cell", "foo"])),
+        "unknown --cell \"foo\": expected gru, lstm or rnn",
+        &out,
+    );
+    fails(
+        &s(&train(&good, &["--arch", "transformer"])),
+        "unknown --arch \"transformer\": expected recurrent or ngram",
+        &out,
+    );
+    fails(
+        &s(&train(&good, &["--arch", "ngram", "--layers", "2"])),
+        "--layers 2 does not fit --arch ngram",
+        &out,
+    );
+    for context in ["0", "99"] {
+        fails(
+            &s(&train(&good, &["--arch", "ngram", "--context", context])),
+            &format!("--context {context} is out of range: it must be 1..=32"),
+            &out,
+        );
+    }
+    fails(
+        &s(&train(&good, &["--arch", "ngram", "--activation", "x"])),
+        "unknown --activation \"x\": expected relu or tanh",
+        &out,
+    );
+    fails(
+        &s(&train(&good, &["--context", "4"])),
+        "--context is an option of the n-gram model: add --arch ngram",
+        &out,
+    );
+    fails(
+        &s(&train(&good, &["--arch", "ngram", "--cell", "lstm"])),
+        "--cell is an option of recurrent models",
+        &out,
+    );
     // An output directory that cannot be created (its parent is a file).
     let under_file = file.join("run");
     fails(
@@ -630,4 +673,129 @@ fn time_limited_csv_run_anneals_and_saves() {
     let json = ok(&["eval", p(&out), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(v["nats_per_char"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn csv_whose_validation_part_has_a_new_character_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,text\n");
+    for (i, line) in fixture(2000).lines().enumerate() {
+        csv.push_str(&format!("{i},{line}\n"));
+    }
+    // The last record, in the validation part, holds the only 'Z'.
+    csv.push_str("999,the Zebra\n");
+    let corpus = write(dir.path(), "t.csv", csv.as_bytes());
+    let out = dir.path().join("run");
+    let mut args = vec!["train", "--corpus", p(&corpus), "--out", p(&out)];
+    args.extend(TINY);
+    args.extend(["--mode", "csv", "--csv-column", "1", "--csv-header"]);
+    args.extend(["--batch", "8", "--steps", "4", "--eval-every", "2"]);
+    ok(&args);
+    let meta = ckpt_meta(&out.join("latest.safetensors"));
+    let vocab: Vec<String> = serde_json::from_value(meta["vocab"].clone()).unwrap();
+    assert!(vocab.contains(&"Z".to_owned()), "{vocab:?}");
+    assert!(meta["state"]["val_loss"].as_f64().unwrap().is_finite());
+    let json = ok(&["eval", p(&out), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["nats_per_char"].as_f64().unwrap().is_finite());
+}
+
+/// tests/fixtures/shakespeare-1x128.safetensors was exported before the vocabulary listed the
+/// specials (`vocab` = the characters, `specials` = the specials): it still evaluates, samples
+/// and exports, and re-exporting writes the new layout.
+#[test]
+fn the_old_safetensors_layout_still_reads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let fixtures = root.join("tests/fixtures");
+    let model = fixtures.join("shakespeare-1x128.safetensors");
+    let heldout = fixtures.join("shakespeare-heldout.txt");
+    let (_, meta) = read_st(&model);
+    assert!(meta.contains_key("specials"), "the fixture changed layout");
+    let json = ok(&[
+        "eval",
+        p(&model),
+        "--corpus",
+        p(&heldout),
+        "--split",
+        "all",
+        "--json",
+    ]);
+    let nats = common::nats_per_char(&json);
+    assert!((1.0..2.0).contains(&nats), "{nats}");
+    let sample = ok(&[
+        "sample",
+        p(&model),
+        "--prompt",
+        "ROMEO:",
+        "--max-chars",
+        "40",
+    ]);
+    assert!(sample.starts_with("ROMEO:"), "{sample}");
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("again.safetensors");
+    ok(&["export", p(&model), "--safetensors", p(&again)]);
+    let (tensors, new_meta) = read_st(&again);
+    let tokens: Vec<String> = serde_json::from_str(&new_meta["vocab"]).unwrap();
+    assert_eq!(tokens.len(), tensors["embed.weight"].0[0]);
+    let json = ok(&[
+        "eval",
+        p(&again),
+        "--corpus",
+        p(&heldout),
+        "--split",
+        "all",
+        "--json",
+    ]);
+    assert_eq!(common::nats_per_char(&json), nats);
+}
+
+/// Rewrites a checkpoint as mynah-train wrote it before architectures and specials were
+/// recorded (checkpoint version 1): no `arch`/`cell`/`context`/`activation` in the
+/// configuration, no `specials` in the run metadata, `vocab` the characters only.
+fn downgrade_to_version_1(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    let mut run: serde_json::Value = serde_json::from_str(&meta["mynah"]).unwrap();
+    for key in ["arch", "cell", "context", "activation"] {
+        run["config"].as_object_mut().unwrap().remove(key).unwrap();
+    }
+    run.as_object_mut().unwrap().remove("specials").unwrap();
+    let tokens: Vec<String> = serde_json::from_str(&meta["vocab"]).unwrap();
+    meta.insert("vocab".into(), serde_json::to_string(&tokens[3..]).unwrap());
+    meta.insert("specials".into(), r#"["<PAD>","<BOS>","<EOS>"]"#.into());
+    meta.remove("arch").unwrap();
+    meta.insert("format_version".into(), "1".into());
+    meta.insert("mynah".into(), run.to_string());
+    let views: Vec<(String, safetensors::tensor::TensorView)> = st.tensors();
+    let out = safetensors::serialize(views, &Some(meta)).unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_version_1_checkpoint_resumes_as_a_gru() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write(dir.path(), "c.txt", fixture(3000).as_bytes());
+    let flags = [
+        TINY,
+        &["--seq-len", "16", "--batch", "4", "--steps", "8"],
+        &["--eval-every", "4", "--log-every", "2", "--warmup", "2"],
+    ]
+    .concat();
+    let straight = dir.path().join("straight");
+    ok(&common::strs(&common::train_argv(
+        &corpus, &straight, &flags,
+    )));
+    let old = dir.path().join("old");
+    let mut a = common::train_argv(&corpus, &old, &flags);
+    a.extend(["--stop-at".into(), "4".into()]);
+    ok(&common::strs(&a));
+    for name in ["latest.safetensors", "best.safetensors"] {
+        downgrade_to_version_1(&old.join(name));
+    }
+    let json = ok(&["eval", p(&old), "--json"]);
+    assert!(common::nats_per_char(&json).is_finite());
+    ok(&["train", "--resume", p(&old)]);
+    common::assert_same_runs(&straight, &old);
 }

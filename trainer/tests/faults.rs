@@ -244,7 +244,11 @@ fn full_disk_gives_a_clear_error_and_keeps_the_checkpoint() {
         "{e}"
     );
     assert_eq!(std::fs::read(&latest).unwrap(), before);
-    assert!(!run.join(".latest.safetensors.tmp").exists());
+    assert_eq!(
+        temp_files(&run),
+        Vec::<PathBuf>::new(),
+        "a temporary file remains"
+    );
 
     // With room again the run continues from the kept checkpoint and ends like the
     // uninterrupted one.

@@ -1,6 +1,6 @@
 //! Killed runs: `mynah-train train` is killed with SIGKILL at random moments (some timed at
-//! random, some the instant a checkpoint's temporary file appears, i.e. during a checkpoint
-//! write) and continued with `--resume` until it finishes. After every kill each checkpoint
+//! random, some the instant an atomic write's temporary file appears, i.e. during the write
+//! of a checkpoint, of metrics.csv or of config.json) and continued with `--resume` until it finishes. After every kill each checkpoint
 //! on disk must parse and be bit-identical to the reference run's checkpoint of the same step
 //! (the previous one or the new one, never a torn mix), and the finished run must equal an
 //! uninterrupted one.
@@ -131,30 +131,37 @@ fn seed() -> u64 {
 #[derive(Default, Debug)]
 struct Stats {
     kills: usize,
-    /// Kills that left a checkpoint's temporary file behind: the write was cut off.
+    /// Kills that left a temporary file behind: the write was cut off.
     mid_write: usize,
     sessions: usize,
-}
-
-fn tmp_files(out: &Path) -> Vec<PathBuf> {
-    CHECKPOINTS
-        .iter()
-        .map(|c| out.join(format!(".{c}.tmp")))
-        .collect()
 }
 
 /// How a session is ended.
 enum Kill {
     /// After this long.
     After(Duration),
-    /// The instant a checkpoint's temporary file appears for the n-th time.
+    /// The instant a temporary file of the atomic writer appears for the n-th time.
     AtWrite(u32),
 }
 
-/// Waits for `child` to exit, or kills it as `how` says; `true` if it was killed.
-fn end_session(child: &mut Child, how: &Kill, out: &Path, limit: Duration) -> bool {
+/// Temporary files in `out` that were not there `before` (the session's own).
+fn new_temps(out: &Path, before: &[PathBuf]) -> usize {
+    temp_files(out)
+        .iter()
+        .filter(|t| !before.contains(t))
+        .count()
+}
+
+/// Waits for `child` to exit, or kills it as `how` says; `true` if it was killed. `before`:
+/// the temporary files that earlier kills left.
+fn end_session(
+    child: &mut Child,
+    how: &Kill,
+    out: &Path,
+    before: &[PathBuf],
+    limit: Duration,
+) -> bool {
     let start = Instant::now();
-    let tmps = tmp_files(out);
     let mut seen = 0;
     let mut present = false;
     loop {
@@ -164,7 +171,7 @@ fn end_session(child: &mut Child, how: &Kill, out: &Path, limit: Duration) -> bo
         let fire = match how {
             Kill::After(d) => start.elapsed() >= *d,
             Kill::AtWrite(n) => {
-                let now = tmps.iter().any(|t| t.exists());
+                let now = new_temps(out, before) > 0;
                 if now && !present {
                     seen += 1;
                 }
@@ -238,6 +245,7 @@ fn kill_cycle(r: &Reference, rng: &mut Rng, cycle: usize) -> Stats {
         } else {
             train_args(&r.corpus, &out)
         };
+        let before = temp_files(&out);
         let mut child = cmd(&strs(&args))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -253,13 +261,13 @@ fn kill_cycle(r: &Reference, rng: &mut Rng, cycle: usize) -> Stats {
         } else {
             Kill::AtWrite(1 + rng.below(3) as u32)
         };
-        let killed = end_session(&mut child, &how, &out, limit);
+        let killed = end_session(&mut child, &how, &out, &before, limit);
         let context = format!(
             "cycle {cycle}, session {} ({})",
             stats.sessions,
             match how {
                 Kill::After(d) => format!("killed after {d:?}"),
-                Kill::AtWrite(n) => format!("killed at checkpoint write {n}"),
+                Kill::AtWrite(n) => format!("killed at atomic write {n}"),
             }
         );
         if !killed {
@@ -272,13 +280,15 @@ fn kill_cycle(r: &Reference, rng: &mut Rng, cycle: usize) -> Stats {
             break;
         }
         stats.kills += 1;
-        if tmp_files(&out).iter().any(|t| t.exists()) {
+        if new_temps(&out, &before) > 0 {
             stats.mid_write += 1;
         }
         latest = check_on_disk(r, &out, latest, &context);
     }
     check_on_disk(r, &out, latest, &format!("cycle {cycle}, finished"));
     assert_same_runs(&r.straight, &out);
+    // Resuming clears what killed writes left behind.
+    assert_eq!(temp_files(&out), Vec::<PathBuf>::new(), "cycle {cycle}");
     let _ = std::fs::remove_dir_all(&out);
     stats
 }
@@ -297,7 +307,7 @@ fn kill_cycles(n: usize) {
         total.sessions += s.sessions;
     }
     eprintln!(
-        "kill test: {n} cycles, {} kills ({} during a checkpoint write), {} sessions; every \
+        "kill test: {n} cycles, {} kills ({} during an atomic write), {} sessions; every \
          checkpoint intact and every run equal to the uninterrupted one",
         total.kills, total.mid_write, total.sessions
     );

@@ -54,6 +54,23 @@ pub fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// The temporary files of mynah's atomic writer (`.mynah-*.tmp`) in `dir`: present while a
+/// write is under way, and left behind only by a write that was cut off.
+pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".mynah-") && n.ends_with(".tmp"))
+        })
+        .collect()
+}
+
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }

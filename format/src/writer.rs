@@ -438,11 +438,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".mynah-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(with_path)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".mynah-").suffix(".tmp");
+    // tempfile creates files readable by their owner only; a model or a checkpoint is an
+    // ordinary file: keep the permissions of the file it replaces, else rw-r--r--.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        builder.permissions(fs::Permissions::from_mode(mode));
+    }
+    let mut tmp = builder.tempfile_in(&dir).map_err(with_path)?;
     tmp.write_all(bytes).map_err(with_path)?;
     tmp.as_file().sync_all().map_err(with_path)?;
     tmp.persist(path).map_err(|e| with_path(e.error))?;

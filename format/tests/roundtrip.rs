@@ -366,3 +366,22 @@ proptest! {
         }
     }
 }
+
+/// Written files are ordinary files (rw-r--r--, or the permissions of the file they
+/// replace), not the owner-only files a temporary file starts as.
+#[cfg(unix)]
+#[test]
+fn atomic_writes_keep_ordinary_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.bin");
+    mynah_format::write_atomic(&path, b"one").unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o644);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    mynah_format::write_atomic(&path, b"two").unwrap();
+    assert_eq!(mode(&path), 0o640);
+    assert_eq!(std::fs::read(&path).unwrap(), b"two");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary file remains");
+}

@@ -227,7 +227,11 @@ fn main() -> Result<()> {
             ("Q15 activations, int16 cell state Q2.13 (±4)", 13, 4.0),
             ("Q15 activations, int16 cell state Q3.12 (±8)", 12, 8.0),
             ("Q15 activations, int16 cell state Q4.11 (±16)", 11, 16.0),
-            ("Q15 activations, int32 cell state Q16 (±32768)", 16, 32768.0),
+            (
+                "Q15 activations, int32 cell state Q16 (±32768)",
+                16,
+                32768.0,
+            ),
         ] {
             report(
                 name,

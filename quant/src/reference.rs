@@ -236,11 +236,12 @@ impl FloatModel {
             },
         };
         let v = model.vocab();
-        let vocab = Vocab::new(v.specials(), v.chars().collect())
-            .map_err(|_| ReferenceError::Format(FormatError::VocabCountMismatch {
+        let vocab = Vocab::new(v.specials(), v.chars().collect()).map_err(|_| {
+            ReferenceError::Format(FormatError::VocabCountMismatch {
                 expected: hy.vocab_size,
                 found: v.char_count(),
-            }))?;
+            })
+        })?;
         Ok(FloatModel {
             hyper: hy,
             vocab,
@@ -315,7 +316,10 @@ impl FloatModel {
         let mut w = ModelWriter::new(hyper, self.vocab.chars())?;
         for (name, shape, data) in self.tensors() {
             if half {
-                let h: Vec<_> = data.iter().map(|&x| mynah_format::half::f16::from_f32(x)).collect();
+                let h: Vec<_> = data
+                    .iter()
+                    .map(|&x| mynah_format::half::f16::from_f32(x))
+                    .collect();
                 w.add_f16(&name, &shape, &h)?;
             } else {
                 w.add_f32(&name, &shape, data)?;

@@ -46,9 +46,8 @@ pub fn parse_temperature(s: &str) -> Result<Temperature, TemperatureError> {
 /// The float counterpart of [`mynah_runtime::sample`]: same eligibility, top-k and tie
 /// rules, probabilities `∝ e^((l − max)/T)` in f64, drawn with 53 random bits.
 pub fn sample_f64(logits: &[f64], opts: &SampleOptions, rng: &mut Pcg32) -> Option<u32> {
-    let eligible = |id: usize| {
-        id >= opts.first_char as usize || opts.stop.is_some_and(|e| e as usize == id)
-    };
+    let eligible =
+        |id: usize| id >= opts.first_char as usize || opts.stop.is_some_and(|e| e as usize == id);
     let mut ids: Vec<usize> = (0..logits.len()).filter(|&i| eligible(i)).collect();
     if opts.top_k > 0 && (opts.top_k as usize) < ids.len() {
         // Stable sort by descending logit keeps lower ids first among ties.
@@ -170,11 +169,7 @@ impl<'m, 'a> Sampler<'m, 'a> {
                 if Some(token) == opts.stop {
                     return Ok(Next::Eos);
                 }
-                let ch = runner
-                    .model()
-                    .vocab
-                    .char_of(token)
-                    .unwrap_or('\u{FFFD}');
+                let ch = runner.model().vocab.char_of(token).unwrap_or('\u{FFFD}');
                 *logits = runner.step(token)?.to_vec();
                 Ok(Next::Char(ch))
             }

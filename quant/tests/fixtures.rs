@@ -24,8 +24,7 @@ fn fixtures_are_the_quantized_synthetic_models() {
             std::fs::write(&path, &bytes).unwrap();
             continue;
         }
-        let checked_in =
-            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let checked_in = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             checked_in == bytes,
             "{name}: fixture differs from the quantizer's output; see this file's header"

@@ -1,11 +1,11 @@
 //! The runtime's integer kernels against f64 references, with stated error bounds.
 //! (The runtime itself holds no float; the references live here, on the host.)
 
+use mynah_quant::quantize::{decode_multiplier, encode_multiplier};
 use mynah_runtime::kernels::{
     dot_i8_i16, exp_neg_q30, gru_blend, requantize, sigmoid_q15, tanh_q15, ACT_MAX, MAX_COLS,
     ONE_Q15, PRE_FRAC,
 };
-use mynah_quant::quantize::{decode_multiplier, encode_multiplier};
 use mynah_runtime::{softmax_q30, SampleOptions, Temperature};
 use proptest::prelude::*;
 

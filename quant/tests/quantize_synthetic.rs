@@ -151,10 +151,9 @@ fn weights_that_could_overflow_are_refused_at_load() {
         assert!(matches!(t.dtype(), DType::I8 | DType::I16 | DType::I32));
     }
     let bad = AlignedBytes::copy_from(&w.to_bytes().unwrap());
-    let err = mynah_runtime::IntModel::<mynah_runtime::Gru, 32, 16, 1>::new(
-        &Model::parse(&bad).unwrap(),
-    )
-    .unwrap_err();
+    let err =
+        mynah_runtime::IntModel::<mynah_runtime::Gru, 32, 16, 1>::new(&Model::parse(&bad).unwrap())
+            .unwrap_err();
     assert!(
         matches!(err, mynah_runtime::RuntimeError::OutOfRange { row: 0, .. }),
         "{err}"

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use mynah_format::{Arch, Hyper, Model, WeightsKind};
 use mynah_runtime::{names, Footprint};
 
-/// The firmware code sizes `make size` measured (`docs/measurements/code-size.tsv`, one
+/// The firmware code sizes `make size-all` measured (`docs/measurements/code-size.tsv`, one
 /// line per architecture: `arch`, `target`, `code_bytes`), embedded when `mynah` is built.
 const CODE_SIZES: &str = include_str!("../../docs/measurements/code-size.tsv");
 
@@ -27,10 +27,10 @@ pub fn measured_code_bytes(arch: Arch) -> Option<(usize, &'static str)> {
 fn code_note(arch: Arch) -> String {
     match measured_code_bytes(arch) {
         Some((bytes, target)) => format!(
-            "{bytes} bytes code and tables (a {} firmware on {target}, measured by `make size`)",
+            "{bytes} bytes code and tables (a {} firmware on {target}, measured by `make size-all`)",
             arch.name()
         ),
-        None => format!("code not measured for {} (run `make size`)", arch.name()),
+        None => format!("code not measured for {} (run `make size-all`)", arch.name()),
     }
 }
 

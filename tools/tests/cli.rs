@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use mynah_format::{tensor_name, Activation, Arch, Cell, Hyper, ModelWriter, Specials, WeightsKind};
+use mynah_format::{
+    tensor_name, Activation, Arch, Cell, Hyper, ModelWriter, Specials, WeightsKind,
+};
 
 /// A temporary directory holding a small valid model.
 struct Fixture {
@@ -148,7 +150,9 @@ fn inspect_states_the_exact_int8_size_and_the_measured_code() {
         .arg("-o")
         .arg(&int8)
         .arg("--calib")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/shakespeare-heldout.txt"))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/shakespeare-heldout.txt"),
+        )
         .output()
         .unwrap();
     assert!(q.status.success(), "{}", text(&q.stderr));
@@ -161,7 +165,9 @@ fn inspect_states_the_exact_int8_size_and_the_measured_code() {
     let code = mynah_tools::quant_info::measured_code_bytes(Arch::Recurrent(Cell::Rnn));
     match code {
         Some((bytes, target)) => assert!(
-            out.contains(&format!("{bytes} bytes code and tables (a rnn firmware on {target}")),
+            out.contains(&format!(
+                "{bytes} bytes code and tables (a rnn firmware on {target}"
+            )),
             "{out}"
         ),
         None => assert!(out.contains("code not measured for rnn"), "{out}"),

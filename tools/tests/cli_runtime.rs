@@ -161,25 +161,25 @@ fn bad_inputs_are_clear_errors() {
 
 /// `{"nats_per_char": x, "bits_per_char": y, "chars": n}` of `mynah eval --json`.
 fn parse_json(s: &str) -> (f64, f64, u64) {
-        let s = s.trim();
-        assert!(
-            s.starts_with('{') && s.ends_with('}') && s.lines().count() == 1,
-            "{s}"
-        );
-        let get = |k: &str| {
-            s.split(&format!("\"{k}\": "))
-                .nth(1)
-                .unwrap()
-                .split([',', '}'])
-                .next()
-                .unwrap()
-                .to_owned()
-        };
-        (
-            get("nats_per_char").parse().unwrap(),
-            get("bits_per_char").parse().unwrap(),
-            get("chars").parse().unwrap(),
-        )
+    let s = s.trim();
+    assert!(
+        s.starts_with('{') && s.ends_with('}') && s.lines().count() == 1,
+        "{s}"
+    );
+    let get = |k: &str| {
+        s.split(&format!("\"{k}\": "))
+            .nth(1)
+            .unwrap()
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    (
+        get("nats_per_char").parse().unwrap(),
+        get("bits_per_char").parse().unwrap(),
+        get("chars").parse().unwrap(),
+    )
 }
 
 /// 40 records of 27 characters.
@@ -235,7 +235,10 @@ fn eval_float_against_int8(dir: &Path, name: &str, arch: Arch, c: &str) {
     assert_eq!(fc, 40 * 28);
     assert!((fb - fn_ / std::f64::consts::LN_2).abs() < 1e-9);
     assert!((qb - qn / std::f64::consts::LN_2).abs() < 1e-9);
-    assert!(((qn - fn_) / fn_).abs() < 0.01, "{name}: float {fn_} int8 {qn}");
+    assert!(
+        ((qn - fn_) / fn_).abs() < 0.01,
+        "{name}: float {fn_} int8 {qn}"
+    );
     // Float files sample too (reference forward, same PRNG).
     let s = ok(&[
         "sample",
@@ -260,7 +263,14 @@ fn eval_float_against_int8(dir: &Path, name: &str, arch: Arch, c: &str) {
         text.contains("nats/char") && text.contains("int8 runtime"),
         "{text}"
     );
-    let out = ok(&["bench", f.to_str().unwrap(), "--chars", "500", "--repeat", "1"]);
+    let out = ok(&[
+        "bench",
+        f.to_str().unwrap(),
+        "--chars",
+        "500",
+        "--repeat",
+        "1",
+    ]);
     assert!(out.contains(&format!("int8 runtime, {arch}")), "{out}");
 }
 
@@ -286,15 +296,20 @@ fn a_model_without_specials_starts_from_its_prime() {
     for m in [f, q] {
         let e = fails(&["sample", m, "--max-len", "10"]);
         assert!(e.contains("no <BOS>") && e.contains("--prime"), "{e}");
-        let s = ok(&["sample", m, "--prime", "the", "--max-len", "40", "--count", "2"]);
+        let s = ok(&[
+            "sample",
+            m,
+            "--prime",
+            "the",
+            "--max-len",
+            "40",
+            "--count",
+            "2",
+        ]);
         // No <EOS>: every sample runs to its full length.
-        assert!(
-            s.lines().all(|l| l.chars().count() == 43),
-            "{s}"
-        );
-        let (_, _, chars) = parse_json(&ok(&[
-            "eval", m, "--corpus", c, "--split", "all", "--json",
-        ]));
+        assert!(s.lines().all(|l| l.chars().count() == 43), "{s}");
+        let (_, _, chars) =
+            parse_json(&ok(&["eval", m, "--corpus", c, "--split", "all", "--json"]));
         // Every record from its second character, no <EOS>.
         assert_eq!(chars, 40 * 26);
     }
@@ -334,5 +349,8 @@ fn bench_and_inspect() {
     );
     let v1 = fixture().with_file_name("tiny-int8-v1.mynah");
     let out = ok(&["inspect", v1.to_str().unwrap()]);
-    assert!(out.contains("version      1") && out.contains("arch         gru"), "{out}");
+    assert!(
+        out.contains("version      1") && out.contains("arch         gru"),
+        "{out}"
+    );
 }

@@ -3,7 +3,7 @@
 //! comparison and the CLI use it.
 
 use mynah_format::{Model, WeightsKind};
-use mynah_runtime::{AnyModel, AnyScratch, AnyState, RuntimeError, Stepper};
+use mynah_runtime::{AnyModel, RuntimeError, ScratchView, StateView, Stepper};
 
 use crate::reference::{log_prob, softmax, FloatModel, FloatState, ReferenceError};
 
@@ -17,7 +17,83 @@ pub const HOST_L: usize = 4;
 pub const HOST_N: usize = mynah_format::MAX_CONTEXT as usize;
 
 /// The integer runtime, any architecture, with the host's capacities.
-pub type HostModel<'a> = AnyModel<'a, HOST_H, HOST_V, HOST_L, HOST_N>;
+pub type HostAny<'a> = AnyModel<'a, HOST_H, HOST_V, HOST_L, HOST_N>;
+
+/// Any INT8 model on the host, whose streams hold exactly the model's
+/// [`Footprint`](mynah_runtime::Footprint) on the heap (the runtime's views over `u32`
+/// buffers) rather than the host capacities' half megabyte of scratch.
+#[derive(Debug, Clone)]
+pub struct HostModel<'a>(pub HostAny<'a>);
+
+impl<'a> HostModel<'a> {
+    /// Loads and validates an INT8 file of any architecture.
+    pub fn new(model: &Model<'a>) -> Result<Self, RuntimeError> {
+        Ok(HostModel(HostAny::new(model)?))
+    }
+
+    fn state_view<'s>(&self, s: &'s mut [u32]) -> Result<StateView<'s>, RuntimeError> {
+        let m = &self.0;
+        StateView::carve(bytemuck_bytes(s), m.arch(), m.hidden_dim(), m.num_layers())
+    }
+
+    fn scratch_view<'s>(&self, s: &'s mut [u32]) -> Result<ScratchView<'s>, RuntimeError> {
+        let m = &self.0;
+        ScratchView::carve(bytemuck_bytes(s), m.arch(), m.hidden_dim(), m.vocab_size())
+    }
+}
+
+/// `u32` words as bytes (4-byte aligned by construction).
+fn bytemuck_bytes(words: &mut [u32]) -> &mut [u8] {
+    bytemuck::cast_slice_mut(words)
+}
+
+impl<'a> Stepper<'a> for HostModel<'a> {
+    type State = Vec<u32>;
+    type Scratch = Vec<u32>;
+
+    fn new_state(&self) -> Vec<u32> {
+        let mut s = vec![0; self.0.footprint().state_bytes.div_ceil(4)];
+        self.reset(&mut s);
+        s
+    }
+
+    fn new_scratch(&self) -> Vec<u32> {
+        vec![0; self.0.footprint().scratch_bytes.div_ceil(4)]
+    }
+
+    fn reset(&self, state: &mut Vec<u32>) {
+        if let Ok(mut v) = self.state_view(state) {
+            self.0.reset_view(&mut v);
+        }
+    }
+
+    fn step<'s>(
+        &self,
+        state: &mut Vec<u32>,
+        scratch: &'s mut Vec<u32>,
+        token: u32,
+    ) -> Result<&'s [i32], RuntimeError> {
+        let mut st = self.state_view(state)?;
+        let mut sc = self.scratch_view(scratch)?;
+        self.0.step_view(&mut st, &mut sc, token)?;
+        Ok(sc.into_logits_and_sel(self.0.vocab_size()).0)
+    }
+
+    fn logits_and_sel<'s>(&self, scratch: &'s mut Vec<u32>) -> (&'s [i32], &'s mut [i32]) {
+        match self.scratch_view(scratch) {
+            Ok(v) => v.into_logits_and_sel(self.0.vocab_size()),
+            Err(_) => (&[], &mut []),
+        }
+    }
+
+    fn vocab(&self) -> mynah_format::Vocab<'a> {
+        self.0.vocab()
+    }
+
+    fn records(&self) -> bool {
+        self.0.records()
+    }
+}
 
 /// Something that maps a token stream to next-token logits (in nats, as f64).
 pub trait LanguageModel {
@@ -112,8 +188,8 @@ impl LanguageModel for FloatRunner {
 /// The integer runtime as a [`LanguageModel`]: Q16 logits divided by 65536.
 pub struct IntRunner<'m, 'a> {
     model: &'m HostModel<'a>,
-    state: Box<AnyState<HOST_H, HOST_L, HOST_N>>,
-    scratch: Box<AnyScratch<HOST_H, HOST_V>>,
+    state: Vec<u32>,
+    scratch: Vec<u32>,
     out: Vec<f64>,
 }
 
@@ -122,8 +198,8 @@ impl<'m, 'a> IntRunner<'m, 'a> {
     pub fn new(model: &'m HostModel<'a>) -> Self {
         IntRunner {
             model,
-            state: Box::new(model.new_state()),
-            scratch: Box::new(model.new_scratch()),
+            state: model.new_state(),
+            scratch: model.new_scratch(),
             out: vec![0.0; model.vocab_size()],
         }
     }

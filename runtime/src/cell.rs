@@ -11,7 +11,7 @@ use core::fmt::Debug;
 use mynah_format::Cell as CellKind;
 
 use crate::kernels::{
-    gru_units, mul_q15, round_shift, sigmoid_q15, tanh_q15, ACT_FRAC, ACT_MAX, PRE_FRAC,
+    gru_units_rows, mul_q15, round_shift, sigmoid_q15, tanh_q15, ACT_FRAC, ACT_MAX, PRE_FRAC,
 };
 
 mod sealed {
@@ -31,6 +31,10 @@ pub trait Cell: sealed::Sealed + Copy + Debug + Default + Eq + 'static {
     /// gate multiplies only `W_hn h + b_hn`); otherwise each gate's recurrent product is
     /// added to its input product as soon as it is computed.
     const SEPARATE_RECURRENT: bool;
+    /// Work rows of `hidden` `i32` a step uses ([`Cell::Rows`]): 6, 5, 2.
+    const ROWS: usize;
+    /// Whether a stream keeps a cell state beyond its hidden vectors (the LSTM's).
+    const MEMORY: bool;
     /// What a stream keeps per layer beyond its hidden vector: the LSTM's cell state
     /// (`[[i32; H]; L]`, Q16), nothing for the others ([`NoMemory`]).
     type Memory<const H: usize, const L: usize>: AsRef<[[i32; H]]>
@@ -50,10 +54,20 @@ pub trait Cell: sealed::Sealed + Copy + Debug + Default + Eq + 'static {
     fn zero_rows<const H: usize>() -> Self::Rows<H>;
 
     /// Updates one layer's hidden units `h` (Q15) and memory `c` in place from the gate
-    /// pre-activations (Q16, biases included): `gi` holds [`Cell::GATES`] rows (with the
-    /// recurrent products added unless [`Cell::SEPARATE_RECURRENT`]), `gh` the recurrent
-    /// products (GRU only). Only the first `h.len()` units are touched.
-    fn units<const H: usize>(h: &mut [i16], c: &mut [i32], gi: &[[i32; H]], gh: &[[i32; H]]);
+    /// pre-activations (Q16, biases included) in `rows`, row `r` at `r · stride`: rows
+    /// `0..GATES` hold the input products (with the recurrent products added unless
+    /// [`Cell::SEPARATE_RECURRENT`]), rows `GATES..2·GATES` the recurrent products (GRU
+    /// only). Only the first `h.len()` units are touched; units past a short row are left
+    /// as they are.
+    fn units(h: &mut [i16], c: &mut [i32], rows: &[i32], stride: usize);
+}
+
+/// Row `r` of `rows` (rows `stride` apart), `n` entries (fewer at the end of `rows`).
+#[inline(always)]
+fn row(rows: &[i32], r: usize, stride: usize, n: usize) -> &[i32] {
+    let start = r.saturating_mul(stride);
+    let rest = rows.get(start..).unwrap_or(&[]);
+    rest.get(..n).unwrap_or(rest)
 }
 
 /// The memory of a cell that keeps nothing beyond its hidden vector: no bytes, and no
@@ -99,6 +113,8 @@ impl Cell for Gru {
     const KIND: CellKind = CellKind::Gru;
     const GATES: usize = 3;
     const SEPARATE_RECURRENT: bool = true;
+    const ROWS: usize = 6;
+    const MEMORY: bool = false;
     type Memory<const H: usize, const L: usize> = NoMemory;
     type Rows<const H: usize> = [[i32; H]; 6];
 
@@ -107,15 +123,20 @@ impl Cell for Gru {
     }
 
     fn zero_rows<const H: usize>() -> Self::Rows<H> {
-        [[0; H]; 6]
+        // A constant, so that the scratch is zeroed in place rather than built in a
+        // temporary and copied (which costs its size again in stack on a device).
+        const { [[0; H]; 6] }
     }
 
     #[inline]
-    fn units<const H: usize>(h: &mut [i16], _c: &mut [i32], gi: &[[i32; H]], gh: &[[i32; H]]) {
-        if let (Ok(gi), Ok(gh)) = (<&[[i32; H]; 3]>::try_from(gi), <&[[i32; H]; 3]>::try_from(gh))
-        {
-            gru_units(h, gi, gh);
-        }
+    fn units(h: &mut [i16], _c: &mut [i32], rows: &[i32], stride: usize) {
+        let n = h.len();
+        let (gi, gh) = rows.split_at(stride.saturating_mul(3).min(rows.len()));
+        let (r, z) = (row(gi, 0, stride, n), row(gi, 1, stride, n));
+        let nn = row(gi, 2, stride, n);
+        let (hr, hz) = (row(gh, 0, stride, n), row(gh, 1, stride, n));
+        let hn = row(gh, 2, stride, n);
+        gru_units_rows(h, [r, z, nn], [hr, hz, hn]);
     }
 }
 
@@ -123,22 +144,26 @@ impl Cell for Lstm {
     const KIND: CellKind = CellKind::Lstm;
     const GATES: usize = 4;
     const SEPARATE_RECURRENT: bool = false;
+    const ROWS: usize = 5;
+    const MEMORY: bool = true;
     type Memory<const H: usize, const L: usize> = [[i32; H]; L];
     type Rows<const H: usize> = [[i32; H]; 5];
 
     fn zero_memory<const H: usize, const L: usize>() -> Self::Memory<H, L> {
-        [[0; H]; L]
+        const { [[0; H]; L] }
     }
 
     fn zero_rows<const H: usize>() -> Self::Rows<H> {
-        [[0; H]; 5]
+        // A constant, so that the scratch is zeroed in place rather than built in a
+        // temporary and copied (which costs its size again in stack on a device).
+        const { [[0; H]; 5] }
     }
 
     #[inline]
-    fn units<const H: usize>(h: &mut [i16], c: &mut [i32], gi: &[[i32; H]], _gh: &[[i32; H]]) {
-        let [gi_i, gi_f, gi_g, gi_o, ..] = gi else {
-            return;
-        };
+    fn units(h: &mut [i16], c: &mut [i32], rows: &[i32], stride: usize) {
+        let n = h.len();
+        let (gi_i, gi_f) = (row(rows, 0, stride, n), row(rows, 1, stride, n));
+        let (gi_g, gi_o) = (row(rows, 2, stride, n), row(rows, 3, stride, n));
         let units = h
             .iter_mut()
             .zip(c.iter_mut())
@@ -175,6 +200,8 @@ impl Cell for Rnn {
     const KIND: CellKind = CellKind::Rnn;
     const GATES: usize = 1;
     const SEPARATE_RECURRENT: bool = false;
+    const ROWS: usize = 2;
+    const MEMORY: bool = false;
     type Memory<const H: usize, const L: usize> = NoMemory;
     type Rows<const H: usize> = [[i32; H]; 2];
 
@@ -183,13 +210,14 @@ impl Cell for Rnn {
     }
 
     fn zero_rows<const H: usize>() -> Self::Rows<H> {
-        [[0; H]; 2]
+        // A constant, so that the scratch is zeroed in place rather than built in a
+        // temporary and copied (which costs its size again in stack on a device).
+        const { [[0; H]; 2] }
     }
 
     #[inline]
-    fn units<const H: usize>(h: &mut [i16], _c: &mut [i32], gi: &[[i32; H]], _gh: &[[i32; H]]) {
-        let Some(pre) = gi.first() else { return };
-        for (hp, &x) in h.iter_mut().zip(pre) {
+    fn units(h: &mut [i16], _c: &mut [i32], rows: &[i32], _stride: usize) {
+        for (hp, &x) in h.iter_mut().zip(rows) {
             *hp = tanh_q15(x, PRE_FRAC);
         }
     }
@@ -255,8 +283,8 @@ mod tests {
     #[test]
     fn rnn_units_are_tanh() {
         let mut h = [0i16; 3];
-        let gi = [[q16(0.5), q16(-9.0), 0]];
-        Rnn::units::<3>(&mut h, &mut [], &gi, &[]);
+        let gi = [q16(0.5), q16(-9.0), 0];
+        Rnn::units(&mut h, &mut [], &gi, 3);
         assert_eq!(h[1], -32767);
         assert_eq!(h[2], 0);
         assert!((f64::from(h[0]) / 32768.0 - 0.5f64.tanh()).abs() < 2.0 / 32768.0);

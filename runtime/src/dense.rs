@@ -5,9 +5,9 @@ use mynah_format::{DType, Model, Shape, TensorName};
 
 #[cfg(any(test, not(mynah_dsp)))]
 use crate::kernels::matvec_requant;
-use crate::kernels::{requantize_bound, QuantRows, Reordered, MAX_SHIFT, PRE_FRAC, PRE_MAX};
 #[cfg(any(test, mynah_dsp))]
-use crate::kernels::{matvec_acc, requantize_in_range};
+use crate::kernels::{matvec_acc_xp, requantize_in_range};
+use crate::kernels::{requantize_bound, QuantRows, Xp, XpMut, MAX_SHIFT, PRE_FRAC, PRE_MAX};
 use crate::names;
 use crate::RuntimeError;
 
@@ -38,7 +38,7 @@ impl Dense<'_> {
     /// of length `cols`; `xp` holds `x` reordered ([`prepare`]) on targets whose kernel reads
     /// it. Identical results on every target.
     #[inline]
-    pub(crate) fn matvec<const H: usize>(&self, x: &[i16], xp: &Reordered<H>, first: usize, out: &mut [i32]) {
+    pub(crate) fn matvec(&self, x: &[i16], xp: Xp<'_>, first: usize, out: &mut [i32]) {
         #[cfg(mynah_dsp)]
         {
             let _ = x;
@@ -78,7 +78,7 @@ impl Dense<'_> {
     /// ARMv7E-M) against the reordered `xp`, then the requantization of every row.
     #[cfg(any(test, mynah_dsp))]
     #[inline]
-    fn matvec_reordered<const H: usize>(&self, xp: &Reordered<H>, first: usize, out: &mut [i32]) {
+    fn matvec_reordered(&self, xp: Xp<'_>, first: usize, out: &mut [i32]) {
         let QuantRows {
             w,
             mult,
@@ -86,7 +86,7 @@ impl Dense<'_> {
             bias,
             ..
         } = self.rows(first, out.len());
-        matvec_acc(w, self.cols, xp, out);
+        matvec_acc_xp(w, self.cols, xp, out);
         let rows = out.iter_mut().zip(mult).zip(shift).zip(bias);
         for (((o, &m), &s), &b) in rows {
             // In range by the load-time proof: no saturation needed.
@@ -96,10 +96,10 @@ impl Dense<'_> {
 }
 
 /// Makes `xp` hold `x` in the order [`Dense::matvec`]'s kernel reads, once per matrix
-/// product: reordered ([`Reordered::set`]) on ARMv7E-M, nothing elsewhere (the portable
+/// product: reordered ([`crate::kernels::Reordered::set`]) on ARMv7E-M, nothing elsewhere (the portable
 /// kernel reads `x` itself).
 #[inline]
-pub(crate) fn prepare<const H: usize>(x: &[i16], xp: &mut Reordered<H>) {
+pub(crate) fn prepare(x: &[i16], xp: &mut XpMut<'_>) {
     #[cfg(mynah_dsp)]
     xp.set(x);
     #[cfg(not(mynah_dsp))]
@@ -249,17 +249,18 @@ mod tests {
             let (w, mult, shift, bias) = dense(rows, cols, seed);
             let d = Dense { w: &w, mult: &mult, shift: &shift, bias: &bias, cols };
             let x: Vec<i16> = (0..cols).map(|j| (seed.rotate_left(j as u32) as i16) | 1).collect();
-            let mut xp = Reordered::<H>::new();
-            xp.set(&x);
+            let mut r = crate::kernels::Reordered::<H>::new();
+            r.set(&x);
+            let mut xp = XpMut::of(&mut r);
             let first = first_frac * rows / 100;
             let n = rows - first;
             let (mut want, mut got) = (vec![0; n], vec![0; n]);
             d.matvec_rows(&x, first, &mut want);
-            d.matvec_reordered(&xp, first, &mut got);
+            d.matvec_reordered(xp.get(), first, &mut got);
             proptest::prop_assert_eq!(&got, &want);
             let mut via = vec![0; n];
             prepare(&x, &mut xp);
-            d.matvec(&x, &xp, first, &mut via);
+            d.matvec(&x, xp.get(), first, &mut via);
             proptest::prop_assert_eq!(via, want);
         }
     }

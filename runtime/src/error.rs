@@ -122,8 +122,19 @@ pub enum RuntimeError {
     },
     /// The model has no `<BOS>`, so nothing can be sampled before a prime has been fed.
     NeedsPrime,
-    /// A state or scratch made for another model was passed to [`crate::AnyModel`].
+    /// A state or scratch made for another model was passed to [`crate::AnyModel`], or a
+    /// [`crate::StateView`] / [`crate::ScratchView`] too small for the model.
     StateMismatch,
+    /// A buffer is smaller than the memory carved out of it ([`crate::Footprint`]).
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// A buffer that stream memory is carved out of does not start at a 4-byte aligned
+    /// address.
+    MisalignedBuffer,
 }
 
 impl fmt::Display for RuntimeError {
@@ -184,6 +195,12 @@ impl fmt::Display for RuntimeError {
             ),
             RuntimeError::StateMismatch => {
                 f.write_str("the state or scratch was made for another model")
+            }
+            RuntimeError::BufferTooSmall { needed, got } => {
+                write!(f, "the buffer holds {got} bytes, the model needs {needed}")
+            }
+            RuntimeError::MisalignedBuffer => {
+                f.write_str("the buffer does not start at a 4-byte aligned address")
             }
         }
     }

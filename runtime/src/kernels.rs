@@ -23,6 +23,10 @@ mod arm_dsp;
 #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
 mod x86_avx2;
 
+// WebAssembly SIMD128 (the web page's build): the dot product, safe code.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_simd;
+
 /// Fractional bits of gate pre-activations, biases and logits (`i32`, Q16).
 pub const PRE_FRAC: u32 = 16;
 
@@ -148,6 +152,9 @@ pub fn dot_i8_i16(w: &[i8], x: &[i16]) -> i32 {
 /// weight meets its own activation with no repacking in the loop. The vector is reordered
 /// once per matrix product ([`Reordered::set`]) and the weights are read as stored: the
 /// file format is the same on every target.
+///
+/// This is the compile-time-sized form; a [`crate::ScratchView`] holds the same layout in
+/// memory carved at run time.
 #[repr(C, align(4))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reordered<const H: usize> {
@@ -162,19 +169,7 @@ impl<const H: usize> Reordered<H> {
 
     /// Stores `x` (its first `H` entries) in the kernel's order.
     pub fn set(&mut self, x: &[i16]) {
-        let n = x.len().min(H);
-        let body = n & !7;
-        let (xb, xt) = x.split_at(body);
-        let (vb, vt) = self.v.split_at_mut(body);
-        for (o, i) in vb.chunks_exact_mut(4).zip(xb.chunks_exact(4)) {
-            if let ([o0, o1, o2, o3], [i0, i1, i2, i3]) = (o, i) {
-                (*o0, *o1, *o2, *o3) = (*i0, *i2, *i1, *i3);
-            }
-        }
-        // `vt` and `xt` are `H - body` and `x.len() - body` long: the zip copies `n - body`.
-        for (o, &i) in vt.iter_mut().zip(xt) {
-            *o = i;
-        }
+        XpMut::of(self).set(x);
     }
 
     /// The stored entries in the kernel's order.
@@ -186,6 +181,67 @@ impl<const H: usize> Reordered<H> {
 impl<const H: usize> Default for Reordered<H> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A word-aligned `i16` buffer holding a reordered input ([`Reordered`]'s layout), borrowed
+/// from a [`Reordered`] or carved from words: the only two constructors, so the alignment
+/// the `LDRD` of the ARMv7E-M kernel needs holds by construction.
+#[derive(Debug)]
+pub(crate) struct XpMut<'s>(&'s mut [i16]);
+
+/// A shared [`XpMut`]: what the kernels read (word-aligned by construction).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Xp<'s>(&'s [i16]);
+
+impl<'s> XpMut<'s> {
+    /// The buffer of a [`Reordered`]: its `v` is at offset 0 of a `repr(C, align(4))` struct.
+    pub(crate) fn of<const H: usize>(r: &'s mut Reordered<H>) -> Self {
+        XpMut(&mut r.v)
+    }
+
+    /// Words viewed as twice as many `i16` (a `u32` slice is word-aligned).
+    pub(crate) fn from_words(words: &'s mut [u32]) -> Self {
+        XpMut(bytemuck::try_cast_slice_mut(words).unwrap_or(&mut []))
+    }
+
+    /// Capacity in entries.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Stores `x` (as much as fits) in the kernel's order.
+    pub(crate) fn set(&mut self, x: &[i16]) {
+        let n = x.len().min(self.0.len());
+        let body = n & !7;
+        let (xb, xt) = x.split_at(body);
+        let (vb, vt) = self.0.split_at_mut(body);
+        for (o, i) in vb.chunks_exact_mut(4).zip(xb.chunks_exact(4)) {
+            if let ([o0, o1, o2, o3], [i0, i1, i2, i3]) = (o, i) {
+                (*o0, *o1, *o2, *o3) = (*i0, *i2, *i1, *i3);
+            }
+        }
+        // `vt` and `xt` are `len - body` and `x.len() - body` long: the zip copies `n - body`.
+        for (o, &i) in vt.iter_mut().zip(xt) {
+            *o = i;
+        }
+    }
+
+    /// Reads it.
+    pub(crate) fn get(&self) -> Xp<'_> {
+        Xp(self.0)
+    }
+
+    /// A shorter-lived borrow of the same buffer.
+    pub(crate) fn reborrow(&mut self) -> XpMut<'_> {
+        XpMut(self.0)
+    }
+}
+
+impl<'s> Xp<'s> {
+    /// The entries (word-aligned).
+    pub(crate) fn as_slice(&self) -> &'s [i16] {
+        self.0
     }
 }
 
@@ -205,7 +261,13 @@ impl<const H: usize> Default for Reordered<H> {
 /// multiply-accumulate, 1.34 with the loop); elsewhere a portable model of that loop
 /// computes the same terms in the same order.
 pub fn matvec_acc<const H: usize>(w: &[i8], cols: usize, xp: &Reordered<H>, out: &mut [i32]) {
-    let n = cols.min(H);
+    matvec_acc_xp(w, cols, Xp(&xp.v), out);
+}
+
+/// [`matvec_acc`] against a reordered input of any length (`xp`'s).
+#[inline]
+pub(crate) fn matvec_acc_xp(w: &[i8], cols: usize, xp: Xp<'_>, out: &mut [i32]) {
+    let n = cols.min(xp.0.len());
     let groups = n / 8;
     let body = 8 * groups;
     let (c2, c4) = (cols.saturating_mul(2), cols.saturating_mul(4));
@@ -221,7 +283,7 @@ pub fn matvec_acc<const H: usize>(w: &[i8], cols: usize, xp: &Reordered<H>, out:
         };
     }
     if body < n {
-        let x = xp.v.get(body..n).unwrap_or(&[]);
+        let x = xp.0.get(body..n).unwrap_or(&[]);
         for (i, o) in out.iter_mut().enumerate() {
             let start = i.saturating_mul(cols);
             let row = w.get(start.saturating_add(body)..start.saturating_add(n));
@@ -281,13 +343,13 @@ pub const fn quad_count(
 /// the first `8·groups` columns of the rows of `w` at `k·stride`, `k·stride + b_off`,
 /// `k·stride + c_off` and `k·stride + c_off + b_off`. Returns `q`.
 #[inline]
-fn quad_sums<const H: usize>(
+fn quad_sums(
     w: &[i8],
     b_off: usize,
     c_off: usize,
     stride: usize,
     groups: usize,
-    xp: &Reordered<H>,
+    xp: Xp<'_>,
     out: &mut [i32],
 ) -> usize {
     #[cfg(mynah_dsp)]
@@ -428,7 +490,12 @@ pub fn matvec_requant_rows(rows: QuantRows<'_>, x: &[i16], out: &mut [i32]) {
     } = rows;
     let rows = w.chunks_exact(cols.max(1)).zip(mult).zip(shift).zip(bias);
     for (o, (((w, &m), &s), &b)) in out.iter_mut().zip(rows) {
-        *o = requantize_in_range(dot_i8_i16(w, x), m, s as u32).wrapping_add(b);
+        // WebAssembly with SIMD128: 16 columns per step (`kernels::wasm_simd`), equal sums.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        let acc = wasm_simd::dot_i8_i16(w, x);
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        let acc = dot_i8_i16(w, x);
+        *o = requantize_in_range(acc, m, s as u32).wrapping_add(b);
     }
 }
 
@@ -455,9 +522,10 @@ pub fn requantize(acc: i32, mult: i32, shift: u32) -> i32 {
 /// `t >> s` is kept.
 #[inline]
 pub fn requantize_in_range(acc: i32, mult: i32, shift: u32) -> i32 {
-    #[cfg(target_pointer_width = "64")]
+    #[cfg(any(target_pointer_width = "64", target_arch = "wasm32"))]
     if shift.wrapping_sub(1) < MAX_SHIFT {
-        // A 64-bit core shifts the 64-bit product directly, without branches: the same
+        // A 64-bit core (and WebAssembly, whose i64 operations are native) shifts the
+        // 64-bit product directly, without branches: the same
         // `(q >> 1) + (q & 1)` with `q = t >> (shift - 1)`, then the low 32 bits.
         let p = i64::from(acc) * i64::from(mult);
         let q = (p - i64::from(p < 0)) >> (shift - 1);
@@ -581,11 +649,20 @@ pub fn gru_blend(z: i32, h: i16, n: i16) -> i16 {
 /// are. Eight units at a time with AVX2 (`kernels::x86_avx2`), with equal results.
 #[inline(always)]
 pub fn gru_units<const H: usize>(h: &mut [i16], gi: &[[i32; H]; 3], gh: &[[i32; H]; 3]) {
+    gru_units_rows(
+        h,
+        gi.each_ref().map(|g| &g[..]),
+        gh.each_ref().map(|g| &g[..]),
+    );
+}
+
+/// [`gru_units`] over rows of any length: `gi = [gi_r, gi_z, gi_n]`, `gh = [gh_r, gh_z,
+/// gh_n]`; units past the shortest slice are left as they are.
+#[inline(always)]
+pub fn gru_units_rows(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) {
     #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
     let (h, gi, gh) = {
-        let done = x86_avx2::Avx2::detect().map_or(0, |avx2| {
-            avx2.gru_units(h, gates_from(gi, 0), gates_from(gh, 0))
-        });
+        let done = x86_avx2::Avx2::detect().map_or(0, |avx2| avx2.gru_units(h, gi, gh));
         let rest = h.get_mut(done..).unwrap_or(&mut []);
         (rest, gates_from(gi, done), gates_from(gh, done))
     };
@@ -607,8 +684,8 @@ pub fn gru_units<const H: usize>(h: &mut [i16], gi: &[[i32; H]; 3], gh: &[[i32; 
 /// Each gate's entries from `start` on.
 #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
 #[inline]
-fn gates_from<const H: usize>(g: &[[i32; H]; 3], start: usize) -> [&[i32]; 3] {
-    g.each_ref().map(|g| g.get(start..).unwrap_or(&[]))
+fn gates_from(g: [&[i32]; 3], start: usize) -> [&[i32]; 3] {
+    g.map(|g| g.get(start..).unwrap_or(&[]))
 }
 
 /// [`gru_units`] one unit at a time over slices, with the scalar functions only: the

@@ -12,6 +12,13 @@
 //! Everything is integer arithmetic with fixed rounding rules, so a model, a seed and a
 //! prompt give the same characters on every target, bit for bit.
 //!
+//! A stream's memory can also be sized at run time: [`StateView`] and [`ScratchView`] borrow
+//! exactly [`Footprint`] bytes of a caller's buffer (`StateView::carve`,
+//! `AnyModel::state_view`), and `step_view` runs on them. Every step runs on these views;
+//! the const-generic [`State`] and [`Scratch`] are one way to own that memory (their
+//! `view()`), which is what a firmware that knows its model at compile time uses. The C ABI
+//! (`capi/`) and the web page use the views.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -54,6 +61,7 @@ mod rng;
 mod sample;
 mod stepper;
 pub mod tables;
+mod view;
 
 pub use cell::{lstm_unit, Cell, Gru, Lstm, NoMemory, Rnn, CELL_MAX};
 pub use error::RuntimeError;
@@ -63,6 +71,7 @@ pub use ngram::{NgramModel, NgramScratch, NgramState, MAX_HIDDEN_EXP};
 pub use rng::{Pcg32, SplitMix64, DEFAULT_STREAM};
 pub use sample::{sample, softmax_q30, SampleOptions, Temperature};
 pub use stepper::{AnyModel, AnyScratch, AnyState, Stepper};
+pub use view::{ScratchView, StateView};
 
 use mynah_format::{Arch, Cell as CellKind};
 

@@ -7,9 +7,10 @@ use mynah_format::{Arch, DType, Model, TensorName, Vocab, WeightsKind};
 
 use crate::cell::Cell;
 use crate::dense::{dense, frac, prepare, tensor, Dense};
-use crate::kernels::{Reordered, MAX_COLS, PRE_FRAC, PRE_MAX};
+use crate::kernels::{Reordered, XpMut, MAX_COLS, PRE_FRAC, PRE_MAX};
 use crate::names;
-use crate::RuntimeError;
+use crate::view::{ScratchView, StateView};
+use crate::{Footprint, RuntimeError};
 
 /// One recurrent layer: the input product (absent for layer 0, which uses the token table)
 /// and the recurrent product.
@@ -31,7 +32,7 @@ impl<C: Cell, const H: usize, const L: usize> State<C, H, L> {
     /// The zero state every sequence starts from.
     pub fn new() -> Self {
         State {
-            h: [[0; H]; L],
+            h: const { [[0; H]; L] },
             c: C::zero_memory(),
         }
     }
@@ -52,6 +53,16 @@ impl<C: Cell, const H: usize, const L: usize> State<C, H, L> {
     /// Layer `k`'s LSTM cell state (Q16); `None` for other cells.
     pub fn cell(&self, k: usize) -> Option<&[i32; H]> {
         self.c.as_ref().get(k)
+    }
+
+    /// This state as a [`StateView`] (layers `H` apart).
+    pub fn view(&mut self) -> StateView<'_> {
+        StateView {
+            h: self.h.as_flattened_mut(),
+            c: self.c.as_mut().as_flattened_mut(),
+            ids: &mut [],
+            stride: H,
+        }
     }
 }
 
@@ -95,6 +106,18 @@ impl<C: Cell, const H: usize, const V: usize> Scratch<C, H, V> {
     pub fn logits_and_sel(&mut self, vocab: usize) -> (&[i32], &mut [i32]) {
         let logits = self.logits.get(..vocab).unwrap_or(&self.logits);
         (logits, &mut self.sel)
+    }
+
+    /// This scratch as a [`ScratchView`] (work rows `H` apart).
+    pub fn view(&mut self) -> ScratchView<'_> {
+        ScratchView {
+            xp: XpMut::of(&mut self.xp),
+            work: self.rows.as_mut().as_flattened_mut(),
+            act: &mut [],
+            logits: &mut self.logits,
+            sel: &mut self.sel,
+            stride: H,
+        }
     }
 }
 
@@ -254,17 +277,73 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
         self.records
     }
 
+    /// What a stream of this model needs: [`Footprint::of`] its architecture and sizes.
+    pub fn footprint(&self) -> Footprint {
+        Footprint::of(
+            Arch::Recurrent(C::KIND),
+            self.hidden,
+            self.vocab_size,
+            self.layers,
+        )
+    }
+
     /// Feeds `token` and returns the Q16 logits of the next token (`vocab_size` entries).
     ///
     /// Per layer: the input products (layer 0: a row of the token table), the recurrent
     /// products, then the cell's gate math ([`Cell::units`]) in place; the projection of
     /// the top layer's new hidden vector gives the logits.
+    #[inline]
     pub fn step<'s>(
         &self,
         state: &mut State<C, H, L>,
         scratch: &'s mut Scratch<C, H, V>,
         token: u32,
     ) -> Result<&'s [i32], RuntimeError> {
+        // The capacities were checked at load: the views fit.
+        self.step_in(&mut state.view(), &mut scratch.view(), token)?;
+        Ok(scratch
+            .logits
+            .get(..self.vocab_size)
+            .unwrap_or(&scratch.logits))
+    }
+
+    /// [`IntModel::step`] on views of any size; [`RuntimeError::StateMismatch`] if they are
+    /// too small for this model (a view carved for another one).
+    pub fn step_view<'s>(
+        &self,
+        state: &mut StateView<'_>,
+        scratch: &'s mut ScratchView<'_>,
+        token: u32,
+    ) -> Result<&'s [i32], RuntimeError> {
+        if !state.fits_recurrent(self.hidden, self.layers, C::MEMORY)
+            || !scratch.fits(self.hidden, self.vocab_size, C::ROWS, false)
+        {
+            return Err(RuntimeError::StateMismatch);
+        }
+        self.step_in(state, scratch, token)?;
+        Ok(scratch
+            .logits
+            .get(..self.vocab_size)
+            .unwrap_or(&*scratch.logits))
+    }
+
+    /// Back to the zero state.
+    pub fn reset_view(&self, state: &mut StateView<'_>) {
+        state.h.fill(0);
+        state.c.fill(0);
+    }
+
+    /// The step on views that fit this model: [`IntModel::step`]'s capacities were checked
+    /// at load, [`IntModel::step_view`]'s views just before, so the slicing below stays in
+    /// bounds. Always inlined: into [`IntModel::step`], where the strides are the constant
+    /// `H` (a firmware's only caller), and into [`IntModel::step_view`].
+    #[inline(always)]
+    fn step_in(
+        &self,
+        state: &mut StateView<'_>,
+        scratch: &mut ScratchView<'_>,
+        token: u32,
+    ) -> Result<(), RuntimeError> {
         let t = token as usize;
         if t >= self.vocab_size {
             return Err(RuntimeError::TokenOutOfRange {
@@ -274,60 +353,62 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
         }
         let hd = self.hidden;
         let g = C::GATES * hd;
-        let row = self.table.get(t * g..(t + 1) * g).unwrap_or(&[]);
-        let Scratch {
-            xp, rows, logits, ..
+        let table_row = self.table.get(t * g..(t + 1) * g).unwrap_or(&[]);
+        let ScratchView {
+            xp,
+            work,
+            logits,
+            stride: rs,
+            ..
         } = scratch;
-        let (gi, gh) = rows.as_mut().split_at_mut(C::GATES);
-        let memory = state.c.as_mut();
+        let rs = *rs;
+        let hs = state.stride;
         for k in 0..self.layers {
-            let (below, rest) = state.h.split_at_mut(k);
-            let Some(h) = rest.first_mut() else { break };
+            let (below, rest) = state.h.split_at_mut(k * hs);
+            let h = &mut rest[..hd];
             let Some(layer) = self.layer.get(k) else {
                 break;
             };
             // Input products: a table row for layer 0, a matrix product above.
-            match below.last() {
-                None => {
-                    for (gate, out) in gi.iter_mut().enumerate() {
-                        let src = row.get(gate * hd..(gate + 1) * hd).unwrap_or(&[]);
-                        for (o, &v) in out[..hd].iter_mut().zip(src) {
-                            *o = i32::from(v) << self.table_shift;
-                        }
+            if k == 0 {
+                for gate in 0..C::GATES {
+                    let src = table_row.get(gate * hd..(gate + 1) * hd).unwrap_or(&[]);
+                    for (o, &v) in work[gate * rs..][..hd].iter_mut().zip(src) {
+                        *o = i32::from(v) << self.table_shift;
                     }
                 }
-                Some(x) => {
-                    prepare(&x[..hd], xp);
-                    for (gate, out) in gi.iter_mut().enumerate() {
-                        layer.ih.matvec(&x[..hd], xp, gate * hd, &mut out[..hd]);
-                    }
+            } else {
+                let x = &below[(k - 1) * hs..][..hd];
+                prepare(x, xp);
+                for gate in 0..C::GATES {
+                    layer
+                        .ih
+                        .matvec(x, xp.get(), gate * hd, &mut work[gate * rs..][..hd]);
                 }
             }
-            prepare(&h[..hd], xp);
+            prepare(h, xp);
             for gate in 0..C::GATES {
                 if C::SEPARATE_RECURRENT {
-                    if let Some(out) = gh.get_mut(gate) {
-                        layer.hh.matvec(&h[..hd], xp, gate * hd, &mut out[..hd]);
-                    }
-                } else if let (Some(out), Some(tmp)) = (gi.get_mut(gate), gh.first_mut()) {
-                    layer.hh.matvec(&h[..hd], xp, gate * hd, &mut tmp[..hd]);
+                    let out = &mut work[(C::GATES + gate) * rs..][..hd];
+                    layer.hh.matvec(h, xp.get(), gate * hd, out);
+                } else {
+                    let (gi, tmp) = work.split_at_mut(C::GATES * rs);
+                    let tmp = &mut tmp[..hd];
+                    layer.hh.matvec(h, xp.get(), gate * hd, tmp);
                     // Each term is within PRE_MAX (proven at load): the sum fits.
-                    for (o, &r) in out[..hd].iter_mut().zip(&tmp[..hd]) {
+                    for (o, &r) in gi[gate * rs..][..hd].iter_mut().zip(&*tmp) {
                         *o = o.wrapping_add(r);
                     }
                 }
             }
             // In place: unit i reads only its own h[i] (and c[i]), the products are done.
-            let c = memory.get_mut(k).map_or(&mut [][..], |c| &mut c[..hd]);
-            C::units(&mut h[..hd], c, gi, gh);
+            let c = state.c.get_mut(k * hs..k * hs + hd).unwrap_or(&mut []);
+            C::units(h, c, work, rs);
         }
-        let top = state
-            .h
-            .get(self.layers.wrapping_sub(1))
-            .map_or(&[][..], |h| &h[..hd]);
+        let top = &state.h[(self.layers - 1) * hs..][..hd];
         let logits = &mut logits[..self.vocab_size];
         prepare(top, xp);
-        self.proj.matvec(top, xp, 0, logits);
-        Ok(logits)
+        self.proj.matvec(top, xp.get(), 0, logits);
+        Ok(())
     }
 }

@@ -5,10 +5,11 @@
 use mynah_format::{Activation, Arch, DType, Model, TensorName, Vocab};
 
 use crate::dense::{dense, frac, prepare, tensor, Dense};
-use crate::kernels::{saturate_act, tanh_q15, Reordered, ACT_FRAC, PRE_FRAC, PRE_MAX};
+use crate::kernels::{saturate_act, tanh_q15, Reordered, XpMut, ACT_FRAC, PRE_FRAC, PRE_MAX};
 use crate::model::{check_capacity, input_table};
 use crate::names;
-use crate::RuntimeError;
+use crate::view::{ScratchView, StateView};
+use crate::{Footprint, RuntimeError};
 
 /// Largest `ngram.hidden_exp`: ReLU activations up to 2^15 in real terms.
 pub const MAX_HIDDEN_EXP: i32 = 15;
@@ -30,11 +31,24 @@ impl<const N: usize> NgramState<N> {
         &self.ring
     }
 
-    fn push(&mut self, id: u16) {
-        self.ring.rotate_left(1);
-        if let Some(last) = self.ring.last_mut() {
-            *last = id;
+    /// This state as a [`StateView`] (the whole ring).
+    pub fn view(&mut self) -> StateView<'_> {
+        StateView {
+            h: &mut [],
+            c: &mut [],
+            ids: &mut self.ring,
+            stride: 0,
         }
+    }
+}
+
+/// Pushes `id` into the ring (the oldest id drops out).
+fn push(ring: &mut [u16], id: u16) {
+    if !ring.is_empty() {
+        ring.rotate_left(1);
+    }
+    if let Some(last) = ring.last_mut() {
+        *last = id;
     }
 }
 
@@ -66,6 +80,18 @@ impl<const H: usize, const V: usize> NgramScratch<H, V> {
     pub fn logits_and_sel(&mut self, vocab: usize) -> (&[i32], &mut [i32]) {
         let logits = self.logits.get(..vocab).unwrap_or(&self.logits);
         (logits, &mut self.sel)
+    }
+
+    /// This scratch as a [`ScratchView`].
+    pub fn view(&mut self) -> ScratchView<'_> {
+        ScratchView {
+            xp: XpMut::of(&mut self.xp),
+            work: &mut self.acc,
+            act: &mut self.hidden,
+            logits: &mut self.logits,
+            sel: &mut self.sel,
+            stride: H,
+        }
     }
 }
 
@@ -153,10 +179,9 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
         if !(0..=max).contains(&exp) {
             return Err(RuntimeError::BadHiddenExp { exp, max });
         }
-        let bos = model
-            .vocab()
-            .bos()
-            .ok_or(RuntimeError::Format(mynah_format::FormatError::NgramWithoutBos))?;
+        let bos = model.vocab().bos().ok_or(RuntimeError::Format(
+            mynah_format::FormatError::NgramWithoutBos,
+        ))?;
         Ok(NgramModel {
             vocab: model.vocab(),
             vocab_size: v as usize,
@@ -197,6 +222,11 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
         self.records
     }
 
+    /// The hidden layer's activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
     /// The zero state: a context of `<BOS>` only (what a sequence starts from).
     pub fn new_state(&self) -> NgramState<N> {
         NgramState::filled(self.bos)
@@ -207,32 +237,88 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
         *state = self.new_state();
     }
 
+    /// What a stream of this model needs: [`Footprint::of`] its architecture and sizes.
+    pub fn footprint(&self) -> Footprint {
+        Footprint::of(
+            Arch::Ngram {
+                context: self.context as u32,
+                activation: self.activation,
+            },
+            self.hidden,
+            self.vocab_size,
+            1,
+        )
+    }
+
+    /// Back to a context of `<BOS>` only.
+    pub fn reset_view(&self, state: &mut StateView<'_>) {
+        state.ids.fill(self.bos);
+    }
+
     /// Feeds `token` (pushes it into the context) and returns the Q16 logits of the next
     /// token: `proj(act(Σ_p table[p][ctx_p]))` over the last `context` ids.
+    #[inline]
     pub fn step<'s>(
         &self,
         state: &mut NgramState<N>,
         scratch: &'s mut NgramScratch<H, V>,
         token: u32,
     ) -> Result<&'s [i32], RuntimeError> {
+        // The capacities were checked at load: the views fit.
+        self.step_in(&mut state.view(), &mut scratch.view(), token)?;
+        Ok(scratch
+            .logits
+            .get(..self.vocab_size)
+            .unwrap_or(&scratch.logits))
+    }
+
+    /// [`NgramModel::step`] on views of any size; [`RuntimeError::StateMismatch`] if they
+    /// are too small for this model (a view carved for another one).
+    pub fn step_view<'s>(
+        &self,
+        state: &mut StateView<'_>,
+        scratch: &'s mut ScratchView<'_>,
+        token: u32,
+    ) -> Result<&'s [i32], RuntimeError> {
+        if state.ids.len() < self.context || !scratch.fits(self.hidden, self.vocab_size, 1, true) {
+            return Err(RuntimeError::StateMismatch);
+        }
+        self.step_in(state, scratch, token)?;
+        Ok(scratch
+            .logits
+            .get(..self.vocab_size)
+            .unwrap_or(&*scratch.logits))
+    }
+
+    /// The step on views that fit (else it computes on what there is, never panicking).
+    #[inline]
+    fn step_in(
+        &self,
+        state: &mut StateView<'_>,
+        scratch: &mut ScratchView<'_>,
+        token: u32,
+    ) -> Result<(), RuntimeError> {
         if token as usize >= self.vocab_size {
             return Err(RuntimeError::TokenOutOfRange {
                 token,
                 vocab: self.vocab_size as u32,
             });
         }
-        state.push(token as u16);
+        push(state.ids, token as u16);
         let (hd, v) = (self.hidden, self.vocab_size);
-        let NgramScratch {
+        let ScratchView {
             xp,
-            acc,
+            work,
             logits,
-            hidden,
+            act,
             ..
         } = scratch;
-        let acc = &mut acc[..hd];
+        let acc = work.get_mut(..hd).unwrap_or(&mut []);
         acc.fill(0);
-        let ctx = state.ring.get(N - self.context..).unwrap_or(&[]);
+        let ring = &*state.ids;
+        let ctx = ring
+            .get(ring.len().saturating_sub(self.context)..)
+            .unwrap_or(&[]);
         for (p, &id) in ctx.iter().enumerate() {
             let start = (p * v + usize::from(id)) * hd;
             let row = self.table.get(start..start + hd).unwrap_or(&[]);
@@ -241,7 +327,7 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
                 *a = a.wrapping_add(i32::from(e) << self.table_shift);
             }
         }
-        let hidden = &mut hidden[..hd];
+        let hidden = act.get_mut(..hd).unwrap_or(&mut []);
         match self.activation {
             Activation::Tanh => {
                 for (o, &a) in hidden.iter_mut().zip(acc.iter()) {
@@ -257,9 +343,9 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
                 }
             }
         }
-        let logits = &mut logits[..v];
+        let logits = logits.get_mut(..v).unwrap_or(&mut []);
         prepare(hidden, xp);
-        self.proj.matvec(hidden, xp, 0, logits);
-        Ok(logits)
+        self.proj.matvec(hidden, xp.get(), 0, logits);
+        Ok(())
     }
 }

@@ -7,7 +7,8 @@ use mynah_format::{Arch, Cell as CellKind, Model, Vocab};
 use crate::cell::{Cell, Gru, Lstm, Rnn};
 use crate::model::{IntModel, Scratch, State};
 use crate::ngram::{NgramModel, NgramScratch, NgramState};
-use crate::RuntimeError;
+use crate::view::{ScratchView, StateView};
+use crate::{Footprint, RuntimeError};
 
 /// A quantized language model: a stream's state, a step's scratch, and the step.
 pub trait Stepper<'a> {
@@ -195,6 +196,102 @@ impl<'a, const H: usize, const V: usize, const L: usize, const N: usize> AnyMode
             Arch::Ngram { .. } => AnyModel::Ngram(NgramModel::new(model)?),
         })
     }
+
+    /// What a stream of this model needs ([`Footprint::of`] its architecture and sizes).
+    pub fn footprint(&self) -> Footprint {
+        match self {
+            AnyModel::Gru(m) => m.footprint(),
+            AnyModel::Lstm(m) => m.footprint(),
+            AnyModel::Rnn(m) => m.footprint(),
+            AnyModel::Ngram(m) => m.footprint(),
+        }
+    }
+
+    /// The architecture.
+    pub fn arch(&self) -> Arch {
+        match self {
+            AnyModel::Gru(_) => Arch::Recurrent(CellKind::Gru),
+            AnyModel::Lstm(_) => Arch::Recurrent(CellKind::Lstm),
+            AnyModel::Rnn(_) => Arch::Recurrent(CellKind::Rnn),
+            AnyModel::Ngram(m) => Arch::Ngram {
+                context: m.context() as u32,
+                activation: m.activation(),
+            },
+        }
+    }
+
+    /// `hidden_dim`.
+    pub fn hidden_dim(&self) -> usize {
+        match self {
+            AnyModel::Gru(m) => m.hidden_dim(),
+            AnyModel::Lstm(m) => m.hidden_dim(),
+            AnyModel::Rnn(m) => m.hidden_dim(),
+            AnyModel::Ngram(m) => m.hidden_dim(),
+        }
+    }
+
+    /// `num_layers` (1 for an n-gram).
+    pub fn num_layers(&self) -> usize {
+        match self {
+            AnyModel::Gru(m) => m.num_layers(),
+            AnyModel::Lstm(m) => m.num_layers(),
+            AnyModel::Rnn(m) => m.num_layers(),
+            AnyModel::Ngram(_) => 1,
+        }
+    }
+
+    /// The state of a stream of this model, carved out of `bytes` ([`StateView::carve`])
+    /// and reset (zero, or an n-gram's context of `<BOS>`).
+    pub fn state_view<'s>(&self, bytes: &'s mut [u8]) -> Result<StateView<'s>, RuntimeError> {
+        let mut v = StateView::carve(bytes, self.arch(), self.hidden_dim(), self.num_layers())?;
+        self.reset_view(&mut v);
+        Ok(v)
+    }
+
+    /// The scratch of this model, carved out of `bytes` ([`ScratchView::carve`]).
+    pub fn scratch_view<'s>(&self, bytes: &'s mut [u8]) -> Result<ScratchView<'s>, RuntimeError> {
+        ScratchView::carve(bytes, self.arch(), self.hidden_dim(), self.vocab_size())
+    }
+
+    /// Back to the zero state (an n-gram's: a context of `<BOS>`).
+    pub fn reset_view(&self, state: &mut StateView<'_>) {
+        match self {
+            AnyModel::Gru(m) => m.reset_view(state),
+            AnyModel::Lstm(m) => m.reset_view(state),
+            AnyModel::Rnn(m) => m.reset_view(state),
+            AnyModel::Ngram(m) => m.reset_view(state),
+        }
+    }
+
+    /// Feeds `token` to a stream in views ([`IntModel::step_view`],
+    /// [`NgramModel::step_view`]); returns the Q16 logits of the next token.
+    pub fn step_view<'s>(
+        &self,
+        state: &mut StateView<'_>,
+        scratch: &'s mut ScratchView<'_>,
+        token: u32,
+    ) -> Result<&'s [i32], RuntimeError> {
+        match self {
+            AnyModel::Gru(m) => m.step_view(state, scratch, token),
+            AnyModel::Lstm(m) => m.step_view(state, scratch, token),
+            AnyModel::Rnn(m) => m.step_view(state, scratch, token),
+            AnyModel::Ngram(m) => m.step_view(state, scratch, token),
+        }
+    }
+
+    /// [`Stepper::start`] on views: resets `state` and feeds `<BOS>`; `Ok(false)` (nothing
+    /// fed) for a model without `<BOS>`.
+    pub fn start_view(
+        &self,
+        state: &mut StateView<'_>,
+        scratch: &mut ScratchView<'_>,
+    ) -> Result<bool, RuntimeError> {
+        self.reset_view(state);
+        match self.vocab().bos() {
+            Some(bos) => self.step_view(state, scratch, bos).map(|_| true),
+            None => Ok(false),
+        }
+    }
 }
 
 impl<'a, const H: usize, const V: usize, const L: usize, const N: usize> Stepper<'a>
@@ -233,9 +330,7 @@ impl<'a, const H: usize, const V: usize, const L: usize, const N: usize> Stepper
     ) -> Result<&'s [i32], RuntimeError> {
         match (self, state, scratch) {
             (AnyModel::Gru(m), AnyState::Gru(st), AnyScratch::Gru(sc)) => m.step(st, sc, token),
-            (AnyModel::Lstm(m), AnyState::Lstm(st), AnyScratch::Lstm(sc)) => {
-                m.step(st, sc, token)
-            }
+            (AnyModel::Lstm(m), AnyState::Lstm(st), AnyScratch::Lstm(sc)) => m.step(st, sc, token),
             (AnyModel::Rnn(m), AnyState::Rnn(st), AnyScratch::Rnn(sc)) => m.step(st, sc, token),
             (AnyModel::Ngram(m), AnyState::Ngram(st), AnyScratch::Ngram(sc)) => {
                 m.step(st, sc, token)

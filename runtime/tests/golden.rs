@@ -23,7 +23,10 @@ const FIXTURES: &[(&str, &str)] = &[
 type Tiny<'a> = AnyModel<'a, 32, 32, 2, 8>;
 
 fn fixture(name: &str) -> AlignedBytes {
-    let path = format!("{}/../tests/fixtures/{name}.mynah", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/fixtures/{name}.mynah",
+        env!("CARGO_MANIFEST_DIR")
+    );
     AlignedBytes::copy_from(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 

@@ -6,7 +6,7 @@
 //! ARMParallelDSP pass pairs only 16-bit loads), so the loop is written out. It computes
 //! what `kernels::quad_sums_model` computes, the same terms in the same order.
 
-use super::{quad_count, Reordered};
+use super::{quad_count, Xp};
 
 /// For `k < q = quad_count(..)`: `out[4k..4k + 4]` = the sums over the first `8·groups`
 /// columns of the rows of `w` at `k·stride + {0, b_off, c_off, c_off + b_off}`, against
@@ -19,16 +19,17 @@ use super::{quad_count, Reordered};
 /// `SUBS`/`BNE` for 64 multiply-accumulates (1.34 each), entered in the middle when the
 /// number of 8-column groups is odd; per group of rows 20 more.
 #[inline]
-pub(super) fn quad_sums<const H: usize>(
+pub(super) fn quad_sums(
     w: &[i8],
     b_off: usize,
     c_off: usize,
     stride: usize,
     groups: usize,
-    xp: &Reordered<H>,
+    xp: Xp<'_>,
     out: &mut [i32],
 ) -> usize {
-    let quads = quad_count(w.len(), b_off, c_off, stride, groups, out.len(), H);
+    let x = xp.as_slice();
+    let quads = quad_count(w.len(), b_off, c_off, stride, groups, out.len(), x.len());
     if quads == 0 {
         return 0;
     }
@@ -43,15 +44,16 @@ pub(super) fn quad_sums<const H: usize>(
     //   the other two rows are addressed as `[pa, b_off]`, `[pc, b_off]`. `quad_count`
     //   guarantees `(quads - 1)·stride + c_off + b_off + 8·groups <= w.len()`, the end of
     //   the farthest row read: every byte read is inside `w`. The activations: `8·groups
-    //   <= H` halfwords of `xp.v` per group (`LDRD`, 8 bytes), from its start each time.
+    //   <= x.len()` halfwords of `x` per group (`LDRD`, 8 bytes), from its start each time.
     //   And the block's own 24 bytes below the stack pointer.
     // - Memory written: `4·quads <= out.len()` words of `out` (`STRD`, post-incremented
     //   from `out.as_mut_ptr()`), through the exclusive borrow; and 24 bytes below the
     //   stack pointer (the loop constants), released before the block ends (`sp`
     //   restored; no `nostack`, so the compiler allows for it). No `nomem` or `readonly`:
     //   the compiler assumes memory may have changed.
-    // - Alignment: `LDRD`/`STRD` need word-aligned addresses on ARMv7-M: `xp.v` is at
-    //   offset 0 of a `#[repr(C, align(4))]` struct and advances by 8; `out` is `[i32]`;
+    // - Alignment: `LDRD`/`STRD` need word-aligned addresses on ARMv7-M: `x` is
+    //   word-aligned (`Xp`'s two constructors: offset 0 of the `#[repr(C, align(4))]`
+    //   `Reordered`, or a `u32` slice viewed as `i16`) and advances by 8; `out` is `[i32]`;
     //   the stack pointer is 8-aligned (AAPCS) and moves by 24. The weight `LDR`s may be
     //   unaligned (rows of a matrix whose width is not a multiple of 4 start anywhere):
     //   ARMv7-M performs unaligned `LDR` on Normal memory (flash, SRAM) unless
@@ -192,7 +194,7 @@ pub(super) fn quad_sums<const H: usize>(
             pa = inout(reg) w.as_ptr() => _,
             pc = inout(reg) w.as_ptr().wrapping_add(c_off) => _,
             boff = in(reg) b_off,
-            xa = inout(reg) xp.v.as_ptr() => _,
+            xa = inout(reg) x.as_ptr() => _,
             xb = inout(reg) groups.div_ceil(2) => _,
             w = inout(reg) skip => _,
             n = inout(reg) quads => _,

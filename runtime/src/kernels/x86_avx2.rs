@@ -603,8 +603,9 @@ mod tests {
             let h0: Vec<i16> = (0..units).map(|_| next() as i16).collect();
             let Some(k) = avx2() else { return Ok(()) };
             let (mut got, mut want, mut via) = (h0.clone(), h0.clone(), h0.clone());
-            let done = k.gru_units(&mut got, gates_from(&gi, 0), gates_from(&gh, 0));
-            gru_units_scalar(&mut want, gates_from(&gi, 0), gates_from(&gh, 0));
+            let (gis, ghs) = (gi.each_ref().map(|g| &g[..]), gh.each_ref().map(|g| &g[..]));
+            let done = k.gru_units(&mut got, gates_from(gis, 0), gates_from(ghs, 0));
+            gru_units_scalar(&mut want, gates_from(gis, 0), gates_from(ghs, 0));
             proptest::prop_assert_eq!(done, units / UNITS * UNITS);
             proptest::prop_assert_eq!(&got[..done], &want[..done]);
             proptest::prop_assert_eq!(&got[done..], &h0[done..]);

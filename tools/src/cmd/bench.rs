@@ -49,9 +49,9 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let mut generate = |n: usize| -> Result<u64> {
         // Every run is the same stream: the model's start state and the seed.
-        let mut restart = |s: &mut mynah_quant::sampling::Sampler<'_, '_>| -> Result<()> {
+        let restart = |s: &mut mynah_quant::sampling::Sampler<'_, '_>| -> Result<()> {
             s.reset();
-            Ok(s.prime(&prime).with_context(|| name.clone())?)
+            s.prime(&prime).with_context(|| name.clone())
         };
         restart(&mut sampler)?;
         let mut rng = Pcg32::new(args.seed);

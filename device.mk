@@ -5,6 +5,9 @@
 #                       binary, print exactly what `mynah sample` prints (also in make test)
 #   make size           flash/RAM/binary size and M4 instructions per character and per MAC
 #                       (MODEL=path; default: the 1x128 reference fixture, else synthetic)
+#   make size-all       make size for one model of each architecture (GRU, LSTM, RNN,
+#                       n-gram MLP): a table, and docs/measurements/code-size.tsv rewritten
+#                       (the code sizes `mynah inspect` prints; device-check checks it)
 #   make device-demo    sample MODEL on the emulated Cortex-M4 and print the text
 #   make device-count-validate   cross-check the instruction counter against QEMU's trace
 #   make device-lint    rustfmt and clippy -D warnings on the device crates (each its own
@@ -16,7 +19,7 @@ DEVICE_MODEL_ENV = $(if $(MODEL),MODEL="$(abspath $(MODEL))")
 
 DEVICE_CRATES := common firmware tiny synth
 
-.PHONY: device-setup device-check size device-demo device-count-validate device-lint
+.PHONY: device-setup device-check size size-all device-demo device-count-validate device-lint
 
 # qemu-system-arm from Debian's packages, the Rust targets from rustup, readelf/cc for the
 # size script and the instruction-count plugin.
@@ -42,6 +45,9 @@ device-check: device-setup
 
 size: device-setup
 	$(DEVICE_MODEL_ENV) bash scripts/device-size.sh
+
+size-all: device-setup
+	bash scripts/device-size-all.sh
 
 # `make demo`'s first sample (seed 1, temperature 0.5, prime "ROMEO:", 300 characters) on
 # the emulated Cortex-M4F.

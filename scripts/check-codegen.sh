@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Shows (and checks) how the runtime's hot loop, the int8 x int16 dot product inside
-# IntModel::step, is compiled:
+# every architecture's step (IntModel::<Gru | Lstm | Rnn, ..>::step, NgramModel::step), is
+# compiled:
 #   x86_64          the `mynah` release binary: the matrix-vector kernel must use pmaddwd
 #                   (SSE2; vpmaddwd when built with AVX2, e.g. -C target-cpu=native);
-#   thumbv7em (M4)  a firmware image built with -C target-cpu=cortex-m4: the step must run
-#                   the runtime's SMLAD kernel (kernels::arm_dsp: sxtb16 + smlad, the dual
-#                   16-bit multiply-accumulate).
+#   thumbv7em (M4)  a firmware image built with -C target-cpu=cortex-m4: the step of each
+#                   architecture must reach the runtime's SMLAD kernel (kernels::arm_dsp:
+#                   sxtb16 + smlad, the dual 16-bit multiply-accumulate), in its own body or
+#                   in a function it calls.
 # Exit 0 when both hold, 1 when one does not, 2 on a setup problem.
 set -euo pipefail
 
@@ -16,16 +18,61 @@ OBJDUMP="$(ls "$(rustc --print sysroot)"/lib/rustlib/*/bin/llvm-objdump 2>/dev/n
 [ -n "$OBJDUMP" ] || { echo "check-codegen: llvm-objdump not found (rustup component add llvm-tools)" >&2; exit 2; }
 status=0
 
-echo "== x86_64: mynah binary, Dense::matvec"
+# The disassembly of a program is read into DIS; `reaches START_REGEX INSN...` then
+# follows the call graph (any operand `0x... <symbol>` naming the start of another
+# function: calls and tail calls) from every function whose mangled name matches
+# START_REGEX, and prints the first function reached whose body holds all the INSNs.
+DIS=""
+fn_body() { printf '%s\n' "$DIS" | awk -v f="<$1>:" '$2 == f { p = 1; next } /^[0-9a-f]+ <.*>:$/ { p = 0 } p'; }
+fn_callees() { fn_body "$1" | grep -oE '0x[0-9a-f]+ <[^>+]+>' | sed -E 's/.*<(.*)>/\1/' | sort -u; }
+reaches() {
+  local start=$1 f b insn ok seen=" "
+  shift
+  local todo
+  mapfile -t todo < <(printf '%s\n' "$DIS" | sed -nE 's/^[0-9a-f]+ <(.*)>:$/\1/p' | grep -E "$start")
+  while ((${#todo[@]})); do
+    f=${todo[0]}
+    todo=("${todo[@]:1}")
+    [[ $seen == *" $f "* ]] && continue
+    seen+="$f "
+    b=$(fn_body "$f")
+    ok=1
+    for insn in "$@"; do grep -qE "\\b$insn\\b" <<<"$b" || ok=0; done
+    if ((ok)); then
+      demangle "$f"
+      return 0
+    fi
+    mapfile -t more < <(fn_callees "$f")
+    todo+=("${more[@]}")
+  done
+  return 1
+}
+# Rust's legacy mangling: llvm-cxxfilt leaves the $..$ escapes and the hash.
+demangle() {
+  { if command -v llvm-cxxfilt >/dev/null; then llvm-cxxfilt "$1"; else echo "$1"; fi; } |
+    sed -E 's/\$LT\$/</g; s/\$GT\$/>/g; s/\$C\$/,/g; s/\$u20\$/ /g; s/\$u7b\$/{/g; s/\$u7d\$/}/g; s/::h[0-9a-f]{16}$//; s/^_</</; s/\.\./::/g'
+}
+
+echo "== x86_64: mynah binary, the steps of IntModel (every cell), NgramModel and AnyModel"
 (cd "$ROOT" && cargo build --quiet --release -p mynah-tools --bin mynah)
 BIN="$TD/release/mynah"
-ASM="$("$OBJDUMP" -d --no-show-raw-insn --demangle "$BIN" | awk '/^[0-9a-f]+ <.*Dense.*matvec.*>:$/{p=1;print;next} /^[0-9a-f]+ <.*>:$/{p=0} p')"
-N="$(printf '%s\n' "$ASM" | grep -cE 'v?pmaddwd' || true)"
-echo "   $(printf '%s\n' "$ASM" | grep -cE '^\s+[0-9a-f]+:' || true) instructions, $N pmaddwd/vpmaddwd"
-if [ "$N" -eq 0 ]; then echo "   FAIL: the dot product is not vectorized" >&2; status=1; fi
+DIS="$("$OBJDUMP" -d --no-show-raw-insn "$BIN")"
+# Every step function in the binary: IntModel::step of each cell and NgramModel::step, or
+# AnyModel's step where the compiler inlined them into it.
+mapfile -t steps < <(printf '%s\n' "$DIS" | sed -nE 's/^[0-9a-f]+ <(.*(IntModel|NgramModel|AnyModel).*4step17h.*)>:$/\1/p')
+[ "${#steps[@]}" -ge 1 ] || { echo "   FAIL: no step function found in $BIN" >&2; status=1; }
+for step in "${steps[@]}"; do
+  name=$(demangle "$step")
+  if k=$(reaches "^$(printf '%s' "$step" | sed 's/[$.]/\\&/g')\$" 'v?pmaddwd'); then
+    echo "   $name: the matrix kernel uses pmaddwd/vpmaddwd (in $k)"
+  else
+    echo "   FAIL: $name reaches no pmaddwd: the dot product is not vectorized" >&2
+    status=1
+  fi
+done
 
 TARGET=thumbv7em-none-eabihf
-echo "== $TARGET, -C target-cpu=cortex-m4: IntModel::<128, 128, 1>::step"
+echo "== $TARGET, -C target-cpu=cortex-m4: the step of every architecture (GRU, LSTM, RNN: IntModel::<C, 128, 128, 1>; n-gram MLP: NgramModel::<128, 128, 8>)"
 if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
   echo "   SKIPPED: $TARGET not installed (rustup target add $TARGET)"; exit $status
 fi
@@ -56,31 +103,56 @@ cat > "$CRATE/src/main.rs" <<'RUST'
 #![no_main]
 use core::hint::black_box;
 use mynah_format::Model;
-use mynah_runtime::{IntModel, Scratch, State};
+use mynah_runtime::{
+    Gru, IntModel, Lstm, NgramModel, NgramScratch, NgramState, Rnn, Scratch, State, Stepper,
+};
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {}
 }
 
-#[inline(never)]
-#[no_mangle]
-pub fn mynah_step(bytes: &[u8], state: &mut State<128, 1>, scratch: &mut Scratch<128, 128>, tok: u32) -> i32 {
+/// Loads `bytes` as an `M` and feeds one token: the whole step of that architecture.
+#[inline(always)]
+fn step<'a, M: Stepper<'a>>(
+    load: impl Fn(&Model<'a>) -> Option<M>,
+    bytes: &'a [u8],
+    state: &mut M::State,
+    scratch: &mut M::Scratch,
+    tok: u32,
+) -> i32 {
     let Ok(model) = Model::parse(bytes) else { return -1 };
-    let Ok(gru) = IntModel::<128, 128, 1>::new(&model) else { return -2 };
-    match gru.step(state, scratch, tok) {
+    let Some(m) = load(&model) else { return -2 };
+    match m.step(state, scratch, tok) {
         Ok(l) => l.first().copied().unwrap_or(0),
         Err(_) => -3,
     }
 }
 
+// One function per architecture, named for the disassembly.
+macro_rules! step_fn {
+    ($name:ident, $ty:ty, $state:expr, $scratch:expr) => {
+        #[inline(never)]
+        #[no_mangle]
+        pub fn $name(bytes: &'static [u8], tok: u32) -> i32 {
+            let (mut state, mut scratch) = ($state, $scratch);
+            step(|m| <$ty>::new(m).ok(), bytes, &mut state, &mut scratch, tok)
+        }
+    };
+}
+
+step_fn!(mynah_step_gru, IntModel<'static, Gru, 128, 128, 1>, State::new(), Scratch::new());
+step_fn!(mynah_step_lstm, IntModel<'static, Lstm, 128, 128, 1>, State::new(), Scratch::new());
+step_fn!(mynah_step_rnn, IntModel<'static, Rnn, 128, 128, 1>, State::new(), Scratch::new());
+step_fn!(mynah_step_ngram, NgramModel<'static, 128, 128, 8>, NgramState::filled(1), NgramScratch::new());
+
 #[no_mangle]
 pub extern "C" fn mynah_codegen_entry() -> ! {
-    let mut state = State::new();
-    let mut scratch = Scratch::new();
-    // An opaque buffer: the compiler cannot evaluate the load, so the step is kept whole.
-    let bytes: &[u8] = black_box(&[]);
-    black_box(mynah_step(bytes, &mut state, &mut scratch, black_box(1)));
+    // An opaque buffer: the compiler cannot evaluate the load, so each step is kept whole.
+    let bytes: &'static [u8] = black_box(&[]);
+    let t = black_box(1);
+    black_box(mynah_step_gru(bytes, t) ^ mynah_step_lstm(bytes, t));
+    black_box(mynah_step_rnn(bytes, t) ^ mynah_step_ngram(bytes, t));
     loop {}
 }
 RUST
@@ -92,11 +164,14 @@ ELF="$TD/check-codegen/build/$TARGET/release/mynah-check-codegen"
 DIS="$("$OBJDUMP" -d --no-show-raw-insn "$ELF")"
 echo "   multiply-accumulates in the image:"
 printf '%s\n' "$DIS" | grep -oE '\b(smlabb|smlabt|smlatb|smlatt|smlad|smladx|smlald|smlal|smull|mla|sxtb16)\b' | sort | uniq -c | sed 's/^/     /'
-SMLAD="$(printf '%s\n' "$DIS" | grep -cE '\bsmlad\b' || true)"
-SXTB16="$(printf '%s\n' "$DIS" | grep -cE '\bsxtb16\b' || true)"
-if [ "$SMLAD" -eq 0 ] || [ "$SXTB16" -eq 0 ]; then
-  echo "   FAIL: the step does not run the SMLAD kernel (smlad: $SMLAD, sxtb16: $SXTB16)" >&2; status=1
-fi
+for arch in gru lstm rnn ngram; do
+  if k=$(reaches "^mynah_step_$arch\$" smlad sxtb16); then
+    echo "   $arch: the step runs the SMLAD kernel (smlad + sxtb16 in $k)"
+  else
+    echo "   FAIL: the $arch step does not reach the SMLAD kernel (no function it calls has smlad + sxtb16)" >&2
+    status=1
+  fi
+done
 echo "   inner loop of the matrix kernel (its first block: 4 columns of 4 rows):"
 { printf '%s\n' "$DIS" | grep -B1 -A20 -m1 -E '\bldrd\b.*\], #8$' || true; } | sed 's/^/     /'
 exit $status

@@ -2,8 +2,10 @@
 # Proves that mynah-runtime, compiled for thumbv6m-none-eabi (Cortex-M0/M0+: no FPU), links
 # no soft-float routine.
 #
-# It links a small no_std firmware image that drives the whole runtime API (IntModel::new,
-# Generator::prime/next/step, sample, softmax_q30) on the golden fixture, with dead code
+# It links a small no_std firmware image that drives the whole runtime API of every
+# architecture (IntModel::<Gru | Lstm | Rnn, ..>::new, NgramModel::new, AnyModel::new;
+# Generator::prime/next/sample/step/reset, Stepper::start/step/logits_and_sel, sample,
+# softmax_q30) on the golden fixtures (tests/fixtures/tiny-*.mynah), with dead code
 # removed as in real firmware, and lists the image's symbols with llvm-nm. Any
 # soft-float routine (__aeabi_f*, __aeabi_d*, __aeabi_*2f / *2d conversions, the GNU names
 # __addsf3, __divdf3, __fixsfsi, __floatsisf, ...) is a failure.
@@ -63,37 +65,51 @@ cat > "$CRATE/src/main.rs" <<'RUST'
 
 use core::hint::black_box;
 use mynah_format::{Aligned, Model};
-use mynah_runtime::{sample, softmax_q30, Generator, IntModel, Next, Pcg32, SampleOptions, Temperature};
+use mynah_runtime::{
+    sample, softmax_q30, AnyModel, Generator, Gru, IntModel, Lstm, NgramModel, Next, Pcg32, Rnn,
+    SampleOptions, Stepper, Temperature,
+};
 
-static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURE"));
+// The golden fixture of every architecture (tests/fixtures/tiny-*.mynah, records mode).
+static GRU: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-int8.mynah"));
+static LSTM: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-lstm-int8.mynah"));
+static RNN: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-rnn-int8.mynah"));
+static NGRAM: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-ngram-int8.mynah"));
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {}
 }
 
-fn run() -> u32 {
-    let Ok(model) = Model::parse(black_box(&MODEL.0)) else { return 1 };
-    let Ok(gru) = IntModel::<32, 32, 2>::new(&model) else { return 2 };
-    let mut gen = Generator::new(&gru);
+/// The whole runtime API on one model: Generator prime/next/sample/step/reset, the raw
+/// Stepper (start, step, logits_and_sel), sample, softmax_q30.
+fn drive<'a, M: Stepper<'a>>(m: &M) -> u32 {
+    let mut gen = Generator::new(m);
     if gen.prime(black_box("the ")).is_err() {
         return 3;
     }
     let mut rng = Pcg32::new(black_box(1));
-    let opts = SampleOptions { temperature: Temperature::from_milli(black_box(800)), top_k: black_box(5), allow_eos: true };
+    let mut opts = SampleOptions::new(Temperature::from_milli(black_box(800)), &m.vocab(), m.records());
+    opts.top_k = black_box(5);
     let mut acc = 0u32;
     for _ in 0..black_box(100) {
         match gen.next(&opts, &mut rng) {
-            Next::Char(c) => acc = acc.wrapping_add(c as u32),
-            Next::Eos => gen.reset(),
+            Ok(Next::Char(c)) => acc = acc.wrapping_add(c as u32),
+            Ok(Next::Eos) => gen.reset(),
+            Err(_) => return 4,
         }
     }
     let mut w = [0u32; 32];
-    let total = softmax_q30(gen.logits(), Temperature::from_milli(black_box(1000)), true, &mut w);
-    let mut sel = [0i32; 32];
-    let t = sample(gen.logits(), &opts, &mut rng, &mut sel).unwrap_or(0);
+    let total = softmax_q30(gen.logits(), &opts, &mut w);
+    let t = gen.sample(&opts, &mut rng).unwrap_or(0);
     if let Ok(l) = gen.step(black_box(5)) {
         acc = acc.wrapping_add(l.first().copied().unwrap_or(0) as u32);
+    }
+    let mut state = m.new_state();
+    let mut scratch = m.new_scratch();
+    if m.start(&mut state, &mut scratch) {
+        let (logits, sel) = m.logits_and_sel(&mut scratch);
+        acc = acc.wrapping_add(sample(logits, &opts, &mut rng, sel).unwrap_or(0));
     }
     #[cfg(feature = "canary")]
     {
@@ -102,13 +118,42 @@ fn run() -> u32 {
     acc.wrapping_add(total as u32).wrapping_add(t)
 }
 
+fn run() -> u32 {
+    let (Ok(g), Ok(l), Ok(r), Ok(n)) = (
+        Model::parse(black_box(&GRU.0)),
+        Model::parse(black_box(&LSTM.0)),
+        Model::parse(black_box(&RNN.0)),
+        Model::parse(black_box(&NGRAM.0)),
+    ) else {
+        return 1;
+    };
+    // Each architecture's own type, as a firmware uses it ...
+    let (Ok(gru), Ok(lstm), Ok(rnn), Ok(ngram)) = (
+        IntModel::<Gru, 32, 32, 2>::new(&g),
+        IntModel::<Lstm, 32, 32, 2>::new(&l),
+        IntModel::<Rnn, 32, 32, 2>::new(&r),
+        NgramModel::<32, 32, 4>::new(&n),
+    ) else {
+        return 2;
+    };
+    let mut acc = drive(&gru) ^ drive(&lstm) ^ drive(&rnn) ^ drive(&ngram);
+    // ... and all of them behind AnyModel, as a host loads them.
+    for file in [&g, &l, &r, &n] {
+        match AnyModel::<32, 32, 2, 4>::new(black_box(file)) {
+            Ok(any) => acc = acc.wrapping_add(drive(&any)),
+            Err(_) => return 5,
+        }
+    }
+    acc
+}
+
 #[no_mangle]
 pub extern "C" fn mynah_check_entry() -> ! {
     black_box(run());
     loop {}
 }
 RUST
-sed -i "s|include_bytes!(\"FIXTURE\")|include_bytes!(\"$ROOT/tests/fixtures/tiny-int8.mynah\")|" "$CRATE/src/main.rs"
+sed -i "s|FIXTURES/|$ROOT/tests/fixtures/|" "$CRATE/src/main.rs"
 
 # Links the image (with or without the canary) and prints the soft-float symbols in it.
 scan() {
@@ -135,7 +180,7 @@ echo "check-no-float: canary image ($COUNT symbols) shows, as it must: $(echo "$
 scan "" "" > "$WORK/hits.txt"
 HITS="$(cat "$WORK/hits.txt")"
 SIZE="$(stat -c %s "$ELF")"
-echo "check-no-float: runtime image $ELF ($SIZE bytes, $COUNT symbols; IntModel::new, Generator prime/next/step, sample, softmax_q30)"
+echo "check-no-float: runtime image $ELF ($SIZE bytes, $COUNT symbols; GRU, LSTM, RNN and n-gram MLP, each its own type and behind AnyModel: new, Generator, Stepper, sample, softmax_q30)"
 if [ -n "$HITS" ]; then
   echo "check-no-float: FAIL: soft-float routines linked:" >&2
   echo "$HITS" >&2

@@ -7,10 +7,15 @@
 # Environment: MODEL (the first configuration's model; default: the 1x128 reference
 # fixture when present, else the synthetic 1x128 model), PRIME, TEMPERATURE, SEED, MAX_LEN
 # (that configuration's settings; defaults are `make demo`'s). Two more configurations on
-# the checked-in synthetic models cover 2 layers, top-k, several samples and greedy, and
-# the runtime's records-mode golden fixture (when present) covers <EOS>.
+# the checked-in synthetic GRUs (format version 1) cover 2 layers, top-k, several samples
+# and greedy, and the runtime's records-mode golden fixtures (GRU and n-gram MLP, when
+# present) cover <EOS>.
+# One synthetic model of every other architecture (format version 2) runs too: an LSTM
+# with <UNK> (characters from id 4), a tanh RNN without any special token (no <BOS>: it
+# starts from the prime), an n-gram MLP whose context is longer than its prime.
 # Then the runtime's matrix kernel is checked against the portable dot product on the M4
-# (SMLAD assembly) and the M3 (portable model) by kernel-bench.
+# (SMLAD assembly) and the M3 (portable model) by kernel-bench, and
+# docs/measurements/code-size.tsv against fresh builds (scripts/check-code-size.sh).
 # Exits non-zero on any difference, printing both texts.
 set -euo pipefail
 source "$(dirname "$0")/device-common.sh"
@@ -22,10 +27,16 @@ CONFIGS=(
   "demo|$MODEL|${SEED:-1}|${TEMPERATURE:-0.5}|${PRIME-ROMEO:}|${MAX_LEN:-300}|1|0"
   "2x48-topk|$SYNTH_2X48|7|1.0|th|150|2|5"
   "greedy-empty-prime|$SYNTH_1X128|3|0||80|1|0"
+  "lstm|$SYNTH_LSTM|5|0.8|ROMEO:|120|2|0"
+  "rnn-no-bos|$SYNTH_RNN|6|0.7|Th|120|1|4"
+  "ngram|$SYNTH_NGRAM|8|1.0|KING|120|1|0"
 )
-# The runtime's golden fixture is a records model: sampling stops at <EOS>, no separators.
+# The runtime's golden fixtures are records models: sampling stops at <EOS>, no separators
+# (the GRU's, and the n-gram MLP's for a version-2 file, whose context restarts from <BOS>).
 RECORDS_MODEL=$ROOT/tests/fixtures/tiny-int8.mynah
 [[ -f $RECORDS_MODEL ]] && CONFIGS+=("records|$RECORDS_MODEL|2|1.5|t|200|6|0")
+RECORDS_NGRAM=$ROOT/tests/fixtures/tiny-ngram-int8.mynah
+[[ -f $RECORDS_NGRAM ]] && CONFIGS+=("records-ngram|$RECORDS_NGRAM|3|1.2|a|200|5|3")
 
 MYNAH=$(build_mynah)
 WORK=$(mktemp -d)
@@ -88,6 +99,13 @@ for board in "mps2-an386 thumbv7em-none-eabihf Cortex-M4F, SMLAD assembly" \
     echo "  FAIL  $what ($machine): matvec_acc differs from dot_i8_i16"
   fi
 done
+
+echo "== firmware code size: docs/measurements/code-size.tsv (mynah inspect) == a fresh build"
+if bash "$ROOT/scripts/check-code-size.sh"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 
 echo "device-check: $passed passed, $failed failed"
 [[ $failed == 0 ]]

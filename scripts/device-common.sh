@@ -13,6 +13,15 @@ PLUGIN=$DEVICE_OUT/libinsn-count.so
 REFERENCE_MODEL=$ROOT/tests/fixtures/shakespeare-1x128.int8.mynah
 SYNTH_1X128=$ROOT/device/models/synthetic-1x128.int8.mynah
 SYNTH_2X48=$ROOT/device/models/synthetic-2x48.int8.mynah
+SYNTH_LSTM=$ROOT/device/models/synthetic-lstm-1x96.int8.mynah
+SYNTH_RNN=$ROOT/device/models/synthetic-rnn-1x128.int8.mynah
+SYNTH_NGRAM=$ROOT/device/models/synthetic-ngram-c8x96.int8.mynah
+# The architectures, in the order of docs/measurements/code-size.tsv.
+ARCHS=(gru lstm rnn ngram)
+# Where the code sizes `mynah inspect` prints come from (`make size-all` writes it,
+# `make device-check` checks it against a fresh build).
+CODE_SIZE_TSV=$ROOT/docs/measurements/code-size.tsv
+CODE_SIZE_TARGET=thumbv7em-none-eabihf
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
 
 die() {
@@ -24,6 +33,25 @@ die() {
 # synthetic 1x128 model of the same shape.
 default_model() {
   if [[ -f $REFERENCE_MODEL ]]; then echo "$REFERENCE_MODEL"; else echo "$SYNTH_1X128"; fi
+}
+
+# size_model ARCH: the model `make size-all` measures for an architecture: the default
+# model for the GRU, the checked-in synthetic model for the others.
+size_model() {
+  case $1 in
+    gru) default_model ;;
+    lstm) echo "$SYNTH_LSTM" ;;
+    rnn) echo "$SYNTH_RNN" ;;
+    ngram) echo "$SYNTH_NGRAM" ;;
+    *) die "unknown architecture $1" ;;
+  esac
+}
+
+# size_settings: the sampling settings of `make size` (`make demo`'s first sample, one
+# sample, all tokens), exported as MYNAH_* for build_firmware; MAX_LEN is the caller's.
+size_settings() {
+  export MYNAH_MODEL=$1 MYNAH_SEED=${SEED:-1} MYNAH_TEMPERATURE=${TEMPERATURE:-0.5} \
+    MYNAH_PRIME=${PRIME-ROMEO:} MYNAH_COUNT=1 MYNAH_TOP_K=0
 }
 
 abspath() {
@@ -97,4 +125,36 @@ section_size() {
 # header_u32 FILE OFFSET: a little-endian u32 of the model header.
 header_u32() {
   od -An -tu4 -j "$2" -N4 --endian=little "$1" | tr -d ' '
+}
+
+# model_arch FILE: gru, lstm, rnn or ngram (format version 1 files are GRUs).
+model_arch() {
+  local version
+  version=$(od -An -tu2 -j 8 -N2 --endian=little "$1" | tr -d ' ')
+  if [[ $version == 1 ]]; then echo gru; return; fi
+  case $(header_u32 "$1" 64) in
+    0) echo gru ;; 1) echo lstm ;; 2) echo rnn ;; 3) echo ngram ;;
+    *) die "$1: unknown architecture code" ;;
+  esac
+}
+
+# macs_per_char FILE: multiply-accumulates per sampled character. A recurrent layer's
+# recurrent product W_hh h is G·H x H (G = 3 GRU, 4 LSTM, 1 RNN); layers 1.. add their
+# input product W_ih x (G·H x H; layer 0's is a row of the token table, no MACs). The
+# n-gram's hidden layer is context·H table additions, no MACs. Then the projection, V x H.
+macs_per_char() {
+  local vocab hidden layers gates
+  vocab=$(header_u32 "$1" 20)
+  hidden=$(header_u32 "$1" 28)
+  layers=$(header_u32 "$1" 32)
+  case $(model_arch "$1") in
+    gru) gates=3 ;; lstm) gates=4 ;; rnn) gates=1 ;; ngram) gates=0 ;;
+  esac
+  echo $(((2 * layers - 1) * gates * hidden * hidden + vocab * hidden))
+}
+
+# code_bytes ELF: the program's code and constants, .text + .rodata (the model is in
+# .mynah_model): `make size`'s firmware_code_bytes.
+code_bytes() {
+  echo $(($(section_size "$1" .text) + $(section_size "$1" .rodata)))
 }

@@ -14,28 +14,33 @@
 #   m4_instructions_per_char  executed instructions per sampled character: the difference
 #                        between builds sampling N and 2N characters, divided by N
 #   m4_instructions_per_mac   that, over the model's multiply-accumulates per character
-# Settings: SIZE_CHARS (N, default 50), PRIME/TEMPERATURE/SEED as for device-check.
+#                        (macs_per_char, per architecture: see macs_per_char in
+#                        device-common.sh)
+# Settings: SIZE_CHARS (N, default 50), PRIME/TEMPERATURE/SEED as for device-check;
+# SIZE_KERNELS=0 skips the kernel benchmark (make size-all, which runs this per
+# architecture, times the kernels once).
 set -euo pipefail
 source "$(dirname "$0")/device-common.sh"
 need_qemu
 
 MODEL=$(abspath "${MODEL:-$(default_model)}")
 N=${SIZE_CHARS:-50}
-export MYNAH_MODEL=$MODEL MYNAH_SEED=${SEED:-1} MYNAH_TEMPERATURE=${TEMPERATURE:-0.5} \
-  MYNAH_PRIME=${PRIME-ROMEO:} MYNAH_COUNT=1 MYNAH_TOP_K=0
+size_settings "$MODEL"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 build_plugin >/dev/null
 
 echo "== model $MODEL"
+arch=$(model_arch "$MODEL")
 vocab=$(header_u32 "$MODEL" 20)
 hidden=$(header_u32 "$MODEL" 28)
 layers=$(header_u32 "$MODEL" 32)
 model_bytes=$(stat -c %s "$MODEL")
-# Per character: every layer's recurrent product W_hh h (3H x H), the input product of
-# layers 1.. (3H x H; layer 0's is a row of the token table, no MACs), the projection (V x H).
-macs=$((layers * 3 * hidden * hidden + (layers - 1) * 3 * hidden * hidden + vocab * hidden))
-echo "   vocab=$vocab hidden=$hidden layers=$layers: $macs multiply-accumulates per character"
+# Per character: every layer's recurrent product W_hh h (G·H x H, G = 3 GRU, 4 LSTM, 1
+# RNN), the input product of layers 1.. (G·H x H; layer 0's is a row of the token table, no
+# MACs), the projection (V x H); the n-gram MLP's hidden layer is table additions only.
+macs=$(macs_per_char "$MODEL")
+echo "   $arch: vocab=$vocab hidden=$hidden layers=$layers$([[ $arch == ngram ]] && echo " context=$(header_u32 "$MODEL" 72)"): $macs multiply-accumulates per character"
 
 echo "== instruction counter check: a loop of exactly 2 instructions x K iterations"
 cal1=$(MYNAH_CAL_ITERS=1000 build_firmware thumbv7em-none-eabihf calibrate)
@@ -79,9 +84,14 @@ tiny_file=$(stat -c %s "$tiny")
 tiny_model=$(section_size "$tiny" .mynah_model)
 echo "   $tiny_file bytes stripped, .mynah_model $tiny_model"
 
-echo "== matrix-vector kernels alone, [384 x 128] int8 x Q15 (device/firmware/src/bin/kernel-bench.rs)"
-declare -A kernel_per_mac
-for kernel in portable runtime; do
+declare -A kernel_per_mac=([portable]=skipped [runtime]=skipped)
+kernels=(portable runtime)
+if [[ ${SIZE_KERNELS:-1} == 0 ]]; then
+  kernels=()
+else
+  echo "== matrix-vector kernels alone, [384 x 128] int8 x Q15 (device/firmware/src/bin/kernel-bench.rs)"
+fi
+for kernel in "${kernels[@]}"; do
   kb=$(MYNAH_BENCH_KERNEL=$kernel MYNAH_BENCH_REPS=2 build_firmware thumbv7em-none-eabihf kernel-bench)
   cp "$kb" "$WORK/kb"
   k1=$(count_insns mps2-an386 "$WORK/kb")
@@ -96,13 +106,17 @@ per_mac=$(awk -v c="$per_char" -v m="$macs" 'BEGIN { printf "%.2f", c / m }')
 ms_80=$(awk -v c="$per_char" 'BEGIN { printf "%.2f", c / 80e6 * 1e3 }')
 cps_80=$(awk -v c="$per_char" 'BEGIN { printf "%.0f", 80e6 / c }')
 echo "== at 80 MHz, one instruction per cycle: $ms_80 ms per character, $cps_80 characters per second"
+echo "arch=$arch"
 echo "macs_per_char=$macs"
 echo "m4_kernel_instructions_per_mac_portable=${kernel_per_mac[portable]}"
 echo "m4_kernel_instructions_per_mac_runtime=${kernel_per_mac[runtime]}"
 echo "firmware_flash_bytes=$((vt + text + rodata + data))"
-echo "firmware_code_bytes=$((text + rodata))"
+echo "firmware_code_bytes=$(code_bytes "$fw2")"
 echo "model_bytes=$model_bytes"
 echo "ram_bytes=$((data + bss + uninit + stack_peak))"
+echo "stack_peak_bytes=$stack_peak"
+echo "state_bytes=$state"
+echo "scratch_bytes=$scratch"
 echo "tiny_bin_bytes=$((tiny_file - tiny_model))"
 echo "m4_instructions_per_char=$per_char"
 echo "m4_instructions_per_mac=$per_mac"

@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use mynah_format::layout::{self, header};
-use mynah_format::{crc32, AlignedBytes, DType, FormatError, Model, FIRST_CHAR_ID};
+use mynah_format::{crc32, AlignedBytes, Arch, DType, FormatError, Model, Specials, Token};
 
 /// The input copied to a 64-byte aligned buffer: `Model::parse` refuses misaligned
 /// buffers, and a fuzzer's input is only byte aligned.
@@ -16,13 +16,14 @@ pub fn aligned(data: &[u8]) -> AlignedBytes {
 /// The input with its `file_size` field set to its length and a correct CRC trailer.
 ///
 /// A random mutation almost never keeps the CRC-32 valid, so without this the fuzzer would
-/// spend its time on `ChecksumMismatch`; inputs shorter than a header are returned as is.
+/// spend its time on `ChecksumMismatch`; inputs shorter than the smallest header (a
+/// version-1 file's, 64 bytes) are returned as is.
 pub fn with_valid_trailer(data: &[u8]) -> AlignedBytes {
     let mut a = AlignedBytes::copy_from(data);
     let b = a.as_mut_bytes();
     let n = b.len();
     let Ok(n32) = u32::try_from(n) else { return a };
-    if n < layout::HEADER_SIZE + layout::CRC_SIZE {
+    if n < layout::HEADER_SIZE_V1 + layout::CRC_SIZE {
         return a;
     }
     b[header::FILE_SIZE..header::FILE_SIZE + 4].copy_from_slice(&n32.to_le_bytes());
@@ -70,29 +71,57 @@ pub fn check_parse(bytes: &[u8]) -> Option<Model<'_>> {
 pub fn exercise(m: &Model<'_>, bytes: &[u8]) {
     let h = m.hyper();
     assert_eq!(h.validate(), Ok(()));
-    assert_eq!(m.version(), layout::VERSION);
+    // Version 1 still loads, as a GRU with <PAD>, <BOS>, <EOS>; writers write the newest.
+    let version = m.version();
+    assert!(
+        (layout::MIN_VERSION..=layout::VERSION).contains(&version),
+        "version {version}"
+    );
+    if version == 1 {
+        assert_eq!((h.arch, h.specials), (Arch::GRU, Specials::DEFAULT));
+    }
+    if let Arch::Ngram { context, .. } = h.arch {
+        assert!((1..=mynah_format::MAX_CONTEXT).contains(&context));
+        assert_eq!(h.num_layers, 1);
+        assert!(h.specials.bos().is_some(), "an n-gram MLP without <BOS>");
+    }
     assert_eq!(m.file_size(), bytes.len());
     assert_eq!(m.bytes().len(), bytes.len());
     let _ = m.checksum();
-    let _ = format!("{m:?}");
+    let _ = format!("{m:?} {} {}", h.arch, h.specials);
 
     let v = m.vocab();
     assert_eq!(v.len(), h.vocab_size as usize);
     assert!(!v.is_empty());
+    assert_eq!(v.specials(), h.specials);
+    assert_eq!((v.bos(), v.eos()), (h.specials.bos(), h.specials.eos()));
     assert_eq!(v.as_str().chars().count(), v.char_count());
+    let first = v.first_char_id();
+    assert_eq!(first, h.specials.count());
     let mut count = 0usize;
     for (i, c) in v.chars().enumerate() {
-        let id = FIRST_CHAR_ID + i as u32;
+        let id = first + i as u32;
         assert_eq!(v.id_of(c), Some(id), "id_of({c:?})");
         assert_eq!(v.char_of(id), Some(c), "char_of({id})");
+        assert_eq!(v.token(id), Some(Token::Char(c)), "token({id})");
         count += 1;
     }
-    assert_eq!(count + FIRST_CHAR_ID as usize, v.len());
-    for special in 0..FIRST_CHAR_ID {
-        assert_eq!(v.char_of(special), None);
+    assert_eq!(count + first as usize, v.len());
+    // The specials take the first ids, in the order <PAD>, <BOS>, <EOS>, <UNK>.
+    let mut specials = h.specials.iter();
+    for id in 0..first {
+        assert_eq!(v.char_of(id), None);
+        let s = specials
+            .next()
+            .expect("as many specials as ids below the first char");
+        assert_eq!(v.token(id), Some(Token::Special(s)), "token({id})");
+        assert_eq!(h.specials.id(s), Some(id));
     }
+    assert_eq!(specials.next(), None);
     assert_eq!(v.char_of(h.vocab_size), None);
+    assert_eq!(v.token(h.vocab_size), None);
     assert_eq!(v.char_of(u32::MAX), None);
+    assert_eq!(v.token(u32::MAX), None);
     for c in ['\0', 'a', '\u{7f}', '\u{80}', 'é', '\u{FFFD}', char::MAX] {
         if let Some(id) = v.id_of(c) {
             assert_eq!(v.char_of(id), Some(c));
@@ -122,10 +151,14 @@ pub fn exercise(m: &Model<'_>, bytes: &[u8]) {
     assert_eq!(m.tensor(""), None);
     // A hyphen is not allowed in tensor names, so no valid file has this one.
     assert_eq!(m.tensor("no-such-tensor"), None);
-    for spec in layout::FLOAT_TENSORS {
-        for k in 0..h.num_layers {
-            let name = mynah_format::tensor_name(spec, k);
-            let _ = m.tensor(&name);
+    // Every tensor the architecture's table names (FLOAT and INT8), looked up.
+    for int8 in [false, true] {
+        for spec in layout::table(h.arch, int8).specs {
+            for k in 0..h.num_layers {
+                if spec.layers.has(k, h.num_layers) {
+                    let _ = m.tensor(&mynah_format::tensor_name(spec, k));
+                }
+            }
         }
     }
 }

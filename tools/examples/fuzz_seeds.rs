@@ -1,5 +1,7 @@
-//! Writes the fuzz seed corpus: small, real model files made by the writer (FLOAT) and the
-//! int8 quantizer (INT8), so that the fuzzers start from inputs that reach every check.
+//! Writes the fuzz seed corpus: small, real model files of every architecture (GRU, LSTM,
+//! tanh RNN, n-gram MLP) and several special-token layouts, FLOAT (seeded weights from
+//! `mynah_quant::synthetic`, f32 or f16) and INT8 (the quantizer, with calibration), so
+//! that the fuzzers start from inputs that reach every check.
 //!
 //! The files are checked in under `fuzz/seeds/`; the output is deterministic, so rerunning
 //! this after a format or quantizer change shows up as a diff:
@@ -9,31 +11,54 @@
 //! ```
 //!
 //! `fuzz/seeds/parse/` gets every file, `fuzz/seeds/runtime/` the INT8 ones. Each model is
-//! a few KB: the fuzzers mutate whole files, and small inputs mean many executions.
+//! a few KB: the fuzzers mutate whole files, and small inputs mean many executions. The
+//! seeds without an architecture in their name (`*-1x8`, `*-2x4-records`, `*-4x2`) are
+//! format version-1 GRUs written by this program before version 2; it leaves them as they
+//! are (see `fuzz/seeds/README.md`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use mynah_format::half::f16;
-use mynah_format::{layout, tensor_name, AlignedBytes, Hyper, ModelWriter, WeightsKind, BOS};
-use mynah_tools::quantize::{quantize, QuantizeOptions};
+use mynah_format::{Activation, AlignedBytes, Arch, Cell, Specials};
+use mynah_quant::quantize::{quantize, QuantizeOptions};
+use mynah_quant::synthetic::{synthetic_model, SyntheticSpec};
 
 /// One seed model.
 struct Seed {
     /// File stem; the INT8 file is `int8-<stem>.mynah`, the FLOAT one `float-<stem>.mynah`.
     stem: &'static str,
+    arch: Arch,
+    /// The header's special-token bit field (1 `<PAD>`, 2 `<BOS>`, 4 `<EOS>`, 8 `<UNK>`).
+    specials: u32,
     chars: &'static str,
-    embed: u32,
-    hidden: u32,
-    layers: u32,
+    embed: usize,
+    hidden: usize,
+    layers: usize,
     records: bool,
     /// Store the float weights as f16 instead of f32.
     f16: bool,
 }
 
+const LSTM: Arch = Arch::Recurrent(Cell::Lstm);
+const RNN: Arch = Arch::Recurrent(Cell::Rnn);
+
 const SEEDS: &[Seed] = &[
+    // <UNK> too: characters from id 4.
     Seed {
-        stem: "1x8",
+        stem: "gru-2x4-unk",
+        arch: Arch::GRU,
+        specials: 15,
+        chars: " aehlot",
+        embed: 3,
+        hidden: 4,
+        layers: 2,
+        records: false,
+        f16: false,
+    },
+    Seed {
+        stem: "lstm-1x8",
+        arch: LSTM,
+        specials: 7,
         chars: " aehlot",
         embed: 4,
         hidden: 8,
@@ -43,7 +68,9 @@ const SEEDS: &[Seed] = &[
     },
     // Non-ASCII characters take the vocabulary's slow path; records allow <EOS>.
     Seed {
-        stem: "2x4-records",
+        stem: "lstm-2x4-records",
+        arch: LSTM,
+        specials: 7,
         chars: "abcé→",
         embed: 3,
         hidden: 4,
@@ -51,68 +78,75 @@ const SEEDS: &[Seed] = &[
         records: true,
         f16: true,
     },
+    // No special token at all: no <BOS>, so sampling starts from a prime.
+    Seed {
+        stem: "rnn-1x8-nospecials",
+        arch: RNN,
+        specials: 0,
+        chars: " aehlot",
+        embed: 4,
+        hidden: 8,
+        layers: 1,
+        records: false,
+        f16: false,
+    },
     // The most layers the format allows.
     Seed {
-        stem: "4x2",
+        stem: "rnn-4x2",
+        arch: RNN,
+        specials: 7,
         chars: "01",
         embed: 2,
         hidden: 2,
         layers: 4,
         records: false,
+        f16: true,
+    },
+    Seed {
+        stem: "ngram-c3x8",
+        arch: Arch::Ngram {
+            context: 3,
+            activation: Activation::Relu,
+        },
+        specials: 7,
+        chars: " aehlot",
+        embed: 4,
+        hidden: 8,
+        layers: 1,
+        records: false,
         f16: false,
+    },
+    // <BOS> and <EOS> only (ids 0 and 1); the runtime target's longest context (8).
+    Seed {
+        stem: "ngram-c8x4-tanh-records",
+        arch: Arch::Ngram {
+            context: 8,
+            activation: Activation::Tanh,
+        },
+        specials: 6,
+        chars: "abcé→",
+        embed: 2,
+        hidden: 4,
+        layers: 1,
+        records: true,
+        f16: true,
     },
 ];
 
-/// A tiny deterministic generator (xorshift32) for the weights.
-struct XorShift(u32);
-
-impl XorShift {
-    /// Uniform in `[-bound, bound)`.
-    fn uniform(&mut self, bound: f32) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 17;
-        self.0 ^= self.0 << 5;
-        (self.0 as f32 / u32::MAX as f32 * 2.0 - 1.0) * bound
-    }
-}
-
-fn float_file(s: &Seed) -> Result<Vec<u8>> {
-    let chars: Vec<char> = s.chars.chars().collect();
-    let hyper = Hyper {
-        vocab_size: chars.len() as u32 + 3,
-        embed_dim: s.embed,
-        hidden_dim: s.hidden,
-        num_layers: s.layers,
+fn float_file(s: &Seed, seed: u64) -> Result<Vec<u8>> {
+    let spec = SyntheticSpec {
+        arch: s.arch,
+        specials: Specials::from_bits(s.specials).context("specials")?,
+        chars: s.chars.chars().collect(),
+        embed: s.embed,
+        hidden: s.hidden,
+        layers: s.layers,
         records: s.records,
-        weights: WeightsKind::Float,
-        arch: mynah_format::Arch::GRU,
-        specials: mynah_format::Specials::DEFAULT,
+        seed,
+        gain: 1.5,
+        proj_gain: 3.0,
     };
-    let mut w = ModelWriter::new(hyper, &chars)?;
-    let mut rng = XorShift(0x9E37_79B9 ^ s.hidden ^ (s.layers << 8));
-    // PyTorch's GRU init scale, larger for the embedding so the gates see real inputs.
-    let bound = 1.0 / (s.hidden as f32).sqrt();
-    for spec in layout::FLOAT_TENSORS {
-        let layers = if spec.per_layer { s.layers } else { 1 };
-        for k in 0..layers {
-            let shape = hyper.shape_of(spec, k);
-            let n: u32 = shape.dims().iter().product();
-            let scale = if spec.name == "embed.weight" {
-                1.0
-            } else {
-                bound
-            };
-            let data: Vec<f32> = (0..n).map(|_| rng.uniform(scale)).collect();
-            let name = tensor_name(spec, k);
-            if s.f16 {
-                let data: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
-                w.add_f16(&name, shape.dims(), &data)?;
-            } else {
-                w.add_f32(&name, shape.dims(), &data)?;
-            }
-        }
-    }
-    Ok(w.to_bytes()?)
+    Ok(synthetic_model(&spec).to_file(s.f16)?)
 }
 
 fn write(path: PathBuf, bytes: &[u8]) -> Result<()> {
@@ -129,14 +163,19 @@ fn main() -> Result<()> {
     let (parse, runtime) = (out.join("parse"), out.join("runtime"));
     std::fs::create_dir_all(&parse)?;
     std::fs::create_dir_all(&runtime)?;
-    for s in SEEDS {
-        let float = float_file(s)?;
+    for (i, s) in SEEDS.iter().enumerate() {
+        let float = float_file(s, 0x5eed + i as u64)?;
         write(parse.join(format!("float-{}.mynah", s.stem)), &float)?;
-        // Calibration: every token once after <BOS>, so bias correction runs too.
-        let vocab = s.chars.chars().count() as u32 + 3;
-        let calib = vec![std::iter::once(BOS).chain(3..vocab).collect::<Vec<_>>()];
         let aligned = AlignedBytes::copy_from(&float);
         let model = aligned.model()?;
+        // Calibration: <BOS> (if any), then every character once, so bias correction
+        // runs too.
+        let vocab = model.vocab();
+        let calib = vec![vocab
+            .bos()
+            .into_iter()
+            .chain(vocab.first_char_id()..vocab.len() as u32)
+            .collect::<Vec<_>>()];
         let int8 = quantize(&model, &calib, &QuantizeOptions::default())
             .with_context(|| format!("quantizing {}", s.stem))?;
         let name = format!("int8-{}.mynah", s.stem);

@@ -1,16 +1,31 @@
-//! `mynah-synth OUT [--hidden H] [--layers L] [--seed S]`: writes a synthetic INT8 model.
+//! `mynah-synth OUT [--arch A] [--hidden H] [--layers L] [--context C] [--activation F]
+//! [--specials BITS] [--seed S] [--gain G] [--proj-gain P] [--legacy-v1]`: writes a
+//! synthetic INT8 model.
 //!
-//! The weights are seeded pseudo-random numbers with the scales a trained model has, so
-//! sampling produces varied text and every kernel is exercised. It stands in for a trained
-//! model wherever only bit-exactness matters (device vs host), and it is small enough to be
-//! checked in. The vocabulary is tiny shakespeare's 65 characters.
+//! It stands in for a trained model wherever only bit-exactness matters (device vs host),
+//! and it is small enough to be checked in. The vocabulary is tiny shakespeare's 65
+//! characters after the special tokens `BITS` (the header's bit field: 1 `<PAD>`, 2
+//! `<BOS>`, 4 `<EOS>`, 8 `<UNK>`; default 7).
+//!
+//! Every architecture (`--arch gru|lstm|rnn|ngram`) goes through `mynah-quant`: a float
+//! model with seeded pseudo-random weights (`synthetic::synthetic_model`), quantized by the
+//! exporter's own quantizer without calibration, so the bytes depend only on the options.
+//! The n-gram MLP takes `--context` and `--activation relu|tanh`.
+//!
+//! `--legacy-v1` is the generator that made the two checked-in GRU models
+//! (`synthetic-1x128`, `synthetic-2x48`): int8 weights drawn directly with a trained
+//! model's scales, written as a format version-1 file (which keeps version 1 covered on
+//! the devices). GRU only, specials 7.
 
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mynah_format::{Hyper, ModelWriter, WeightsKind};
+use mynah_format::layout::{self, header};
+use mynah_format::{Activation, Arch, Cell, Hyper, ModelWriter, Specials, WeightsKind};
+use mynah_quant::quantize::{quantize_model, QuantizeOptions};
+use mynah_quant::synthetic::{synthetic_model, SyntheticSpec};
 use mynah_runtime::names;
 
 /// The 65 characters of tiny shakespeare, sorted.
@@ -82,7 +97,8 @@ fn dense(
     Ok(())
 }
 
-fn build(hidden: u32, layers: u32, seed: u64) -> Result<ModelWriter, String> {
+/// The `--legacy-v1` generator: a GRU whose int8 weights are drawn directly.
+fn legacy_gru(hidden: u32, layers: u32, seed: u64) -> Result<Vec<u8>, String> {
     let chars: Vec<char> = CHARS.chars().collect();
     let vocab = chars.len() as u32 + 3;
     let hyper = Hyper {
@@ -92,6 +108,8 @@ fn build(hidden: u32, layers: u32, seed: u64) -> Result<ModelWriter, String> {
         num_layers: layers,
         records: false,
         weights: WeightsKind::Int8,
+        arch: Arch::GRU,
+        specials: Specials::DEFAULT,
     };
     let mut w = ModelWriter::new(hyper, &chars).map_err(|e| e.to_string())?;
     let mut rng = SplitMix(seed);
@@ -111,47 +129,175 @@ fn build(hidden: u32, layers: u32, seed: u64) -> Result<ModelWriter, String> {
     }
     // A sharper projection, so the distributions are peaked like a trained model's.
     dense(&mut w, &mut rng, names::proj(), (vocab, hidden), 0.4, 0.1)?;
-    Ok(w)
+    let v2 = w.to_bytes().map_err(|e| e.to_string())?;
+    to_v1(&v2)
 }
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+fn put_u32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The same model as a format version-1 file (`format/SPEC.md`, "Versioning"): the first
+/// 64 header bytes, then everything after the version-2 header moved 64 bytes down (the
+/// directory stays 64-aligned, and tensor offsets count from the data section), the
+/// offsets and the size adjusted, a new CRC. Only a GRU with `<PAD>`, `<BOS>`, `<EOS>`
+/// has a version-1 form.
+fn to_v1(v2: &[u8]) -> Result<Vec<u8>, String> {
+    let (h1, h2) = (layout::HEADER_SIZE_V1, layout::HEADER_SIZE);
+    let d = (h2 - h1) as u32;
+    if u32_at(v2, header::ARCH) != Arch::GRU.code()
+        || u32_at(v2, header::SPECIALS) != Specials::DEFAULT.bits()
+    {
+        return Err("only a GRU with <PAD>, <BOS>, <EOS> can be a version-1 file".into());
+    }
+    let mut v1 = v2[..h1].to_vec();
+    v1.extend_from_slice(&v2[h2..v2.len() - layout::CRC_SIZE]);
+    v1[header::VERSION..header::VERSION + 2].copy_from_slice(&1u16.to_le_bytes());
+    v1[header::HEADER_SIZE..header::HEADER_SIZE + 2].copy_from_slice(&(h1 as u16).to_le_bytes());
+    for field in [
+        header::VOCAB_OFFSET,
+        header::DIR_OFFSET,
+        header::DATA_OFFSET,
+        header::FILE_SIZE,
+    ] {
+        let v = u32_at(&v1, field);
+        put_u32(&mut v1, field, v - d);
+    }
+    let crc = mynah_format::crc32(&v1);
+    v1.extend_from_slice(&crc.to_le_bytes());
+    Ok(v1)
+}
+
+/// What to make.
+struct Options {
+    arch: Arch,
+    hidden: u32,
+    layers: u32,
+    specials: Specials,
+    seed: u64,
+    gain: f32,
+    proj_gain: f32,
+    legacy_v1: bool,
+}
+
+/// A model of any architecture through `mynah-quant`: seeded float weights, quantized
+/// without calibration.
+fn quantized(o: &Options) -> Result<Vec<u8>, String> {
+    let spec = SyntheticSpec {
+        arch: o.arch,
+        specials: o.specials,
+        chars: CHARS.chars().collect(),
+        embed: 16,
+        hidden: o.hidden as usize,
+        layers: o.layers as usize,
+        records: false,
+        seed: o.seed,
+        gain: o.gain,
+        proj_gain: o.proj_gain,
+    };
+    let float = synthetic_model(&spec);
+    quantize_model(
+        &float,
+        &[],
+        &QuantizeOptions {
+            bias_correction: false,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn parse<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.ok_or(format!("{name} needs a value"))?
+        .parse()
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+const USAGE: &str = "usage: mynah-synth OUT [--arch gru|lstm|rnn|ngram] [--hidden H] \
+    [--layers L] [--context C] [--activation relu|tanh] [--specials BITS] [--seed S] \
+    [--gain G] [--proj-gain P] [--legacy-v1]";
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mut out: Option<PathBuf> = None;
-    let (mut hidden, mut layers, mut seed) = (64u32, 1u32, 1u64);
+    let mut arch_name = String::from("gru");
+    let (mut context, mut activation) = (4u32, Activation::Relu);
+    let mut o = Options {
+        arch: Arch::GRU,
+        hidden: 64,
+        layers: 1,
+        specials: Specials::DEFAULT,
+        seed: 1,
+        gain: 2.0,
+        proj_gain: 6.0,
+        legacy_v1: false,
+    };
     while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
-            "--hidden" => {
-                hidden = value("--hidden")?
-                    .parse()
-                    .map_err(|e| format!("--hidden: {e}"))?
+            "--arch" => arch_name = parse("--arch", args.next())?,
+            "--hidden" => o.hidden = parse("--hidden", args.next())?,
+            "--layers" => o.layers = parse("--layers", args.next())?,
+            "--context" => context = parse("--context", args.next())?,
+            "--activation" => {
+                activation = match parse::<String>("--activation", args.next())?.as_str() {
+                    "relu" => Activation::Relu,
+                    "tanh" => Activation::Tanh,
+                    other => return Err(format!("--activation: relu or tanh, not {other:?}")),
+                }
             }
-            "--layers" => {
-                layers = value("--layers")?
-                    .parse()
-                    .map_err(|e| format!("--layers: {e}"))?
+            "--specials" => {
+                let bits = parse("--specials", args.next())?;
+                o.specials = Specials::from_bits(bits)
+                    .ok_or(format!("--specials: {bits} has an unknown bit (1|2|4|8)"))?;
             }
-            "--seed" => {
-                seed = value("--seed")?
-                    .parse()
-                    .map_err(|e| format!("--seed: {e}"))?
-            }
-            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            "--seed" => o.seed = parse("--seed", args.next())?,
+            "--gain" => o.gain = parse("--gain", args.next())?,
+            "--proj-gain" => o.proj_gain = parse("--proj-gain", args.next())?,
+            "--legacy-v1" => o.legacy_v1 = true,
+            _ if a.starts_with('-') => return Err(format!("unknown option {a}\n{USAGE}")),
             _ => out = Some(PathBuf::from(a)),
         }
     }
-    let out = out.ok_or("usage: mynah-synth OUT [--hidden H] [--layers L] [--seed S]")?;
-    let w = build(hidden, layers, seed)?;
-    w.write_atomic(&out)
-        .map_err(|e| format!("{}: {e}", out.display()))?;
-    // Prove the runtime accepts it (capacities generous enough for any synth model).
+    let out = out.ok_or(USAGE)?;
+    o.arch = match arch_name.as_str() {
+        "ngram" => Arch::Ngram {
+            context,
+            activation,
+        },
+        name => Arch::Recurrent(
+            Cell::from_name(name)
+                .ok_or(format!("--arch: gru, lstm, rnn or ngram, not {name:?}"))?,
+        ),
+    };
+    let bytes = if o.legacy_v1 {
+        if o.arch != Arch::GRU || o.specials != Specials::DEFAULT {
+            return Err("--legacy-v1 makes GRUs with specials 7 only".into());
+        }
+        legacy_gru(o.hidden, o.layers, o.seed)?
+    } else {
+        quantized(&o)?
+    };
+    mynah_format::write_atomic(&out, &bytes).map_err(|e| e.to_string())?;
+    // Prove the runtime accepts it, with its own architecture's type.
     let bytes = mynah_format::read_aligned(&out).map_err(|e| e.to_string())?;
     let model = mynah_format::Model::parse(&bytes).map_err(|e| e.to_string())?;
-    mynah_runtime::IntModel::<512, 128, 4>::new(&model).map_err(|e| e.to_string())?;
+    mynah_runtime::AnyModel::<512, 128, 4, 32>::new(&model).map_err(|e| e.to_string())?;
     println!(
-        "{}: {} bytes, {hidden}x{layers}, seed {seed}",
+        "{}: {} bytes, {} {}x{}, specials {}, seed {}, format version {}",
         out.display(),
-        bytes.len()
+        bytes.len(),
+        model.hyper().arch,
+        o.hidden,
+        o.layers,
+        o.specials,
+        o.seed,
+        model.version()
     );
     Ok(())
 }

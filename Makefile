@@ -70,7 +70,8 @@ build: setup
 
 # --- test ------------------------------------------------------------------------------------
 
-test: setup lint unit embedded no-float i686 doc device-lint device-check capi-check web-test
+test: setup lint unit embedded no-float i686 doc device-lint device-check seed-models-check \
+  capi-check web-test
 	@echo "make test: all checks passed"
 
 lint: capi-lint web-lint

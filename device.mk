@@ -19,7 +19,8 @@ DEVICE_MODEL_ENV = $(if $(MODEL),MODEL="$(abspath $(MODEL))")
 
 DEVICE_CRATES := common firmware tiny synth
 
-.PHONY: device-setup device-check size size-all device-demo device-count-validate device-lint
+.PHONY: device-setup device-check size size-all device-demo device-count-validate device-lint \
+  seed-models-check
 
 # qemu-system-arm from Debian's packages, the Rust targets from rustup, readelf/cc for the
 # size script and the instruction-count plugin.
@@ -64,3 +65,8 @@ device-lint: device-setup
 	done
 	cd device/firmware && cargo clippy --quiet --release --all-targets --target thumbv7m-none-eabi -- -D warnings
 	cd device/firmware && cargo clippy --quiet --release --all-targets --target thumbv6m-none-eabi -- -D warnings
+
+# The seed tutorials' four models (PyTorch -> mynah-train import -> int8) on the emulated
+# Cortex-M4, each equal to mynah sample; the ToyRNN must say "hello" (in make test).
+seed-models-check: setup device-setup
+	bash scripts/seed-models-check.sh

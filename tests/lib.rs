@@ -79,3 +79,51 @@ pub fn synthetic_corpus(chars: usize, seed: u64) -> String {
     }
     out
 }
+
+/// Runs a command that must succeed and returns its stdout as text.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    String::from_utf8(run_ok(cmd).stdout).expect("UTF-8 output")
+}
+
+/// The number after `"key":` in JSON text (one flat object, e.g. what `eval --json` prints).
+pub fn json_number(text: &str, key: &str) -> f64 {
+    let key = format!("\"{key}\":");
+    let start = text.find(&key).unwrap_or_else(|| panic!("{key} in {text}")) + key.len();
+    let rest = text[start..].trim_start();
+    let end = rest.find([',', '}']).expect("end of value");
+    rest[..end].trim().parse().expect("a number")
+}
+
+/// The number after `key` in a report line such as `mean KL 1.2e-5` (what `mynah quantize
+/// --compare` prints).
+pub fn number_after(text: &str, key: &str) -> f64 {
+    let start = text
+        .find(key)
+        .unwrap_or_else(|| panic!("{key:?} in {text}"))
+        + key.len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-' || c == '+'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().expect("a number")
+}
+
+/// `|a - b| / |b|`.
+pub fn relative_gap(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+/// `mynah-train train` on the CPU with one thread, a fixed seed and no samples, for `flags`
+/// (architecture, sizes, steps) on `corpus`, into `out`.
+pub fn train(corpus: &Path, out: &Path, flags: &[&str]) {
+    run_ok(
+        Command::new(bin("mynah-train"))
+            .args(["train", "--device", "cpu", "--threads", "1", "--seed", "3"])
+            .args(["--sample-every", "0"])
+            .arg("--corpus")
+            .arg(corpus)
+            .arg("--out")
+            .arg(out)
+            .args(flags),
+    );
+}

@@ -11,10 +11,14 @@ Writes into OUTDIR:
   textgen_traced.pt         the same model as TorchScript: torch.jit.save(torch.jit.trace(...))
   onehot_gru.safetensors    the Microsoft tutorial's generator with a GRU instead of its LSTM:
                             one-hot input, no embedding, output layer named `fc`
-  lstm.safetensors          the Microsoft tutorial's LSTMGenerator as written (untrained)
-  losses.json               {"textgen": nats/char, "onehot_gru": nats/char} of the validation
+  lstm.safetensors          the Microsoft tutorial's LSTMGenerator as written (one-hot nn.LSTM)
+  bidirectional.safetensors a bidirectional nn.GRU (untrained), which import must refuse
+  losses.json               {"textgen", "onehot_gru", "lstm": nats/char} of the validation
                             split (the last 10% of the characters) by mynah's evaluation
                             convention, computed here by PyTorch with the models' own ids
+
+All of them use mynah's own ids (<PAD>, <BOS>, <EOS> at 0-2, then the characters), the
+layout of mynah's exports; tests/pytorch/seed_models.py has the tutorials' own vocabularies.
 
 usage: import_fixtures.py CORPUS OUTDIR [--steps N]
 """
@@ -108,9 +112,18 @@ def main():
     save_file(dict(onehot.state_dict()), out("onehot_gru.safetensors"))
 
     lstm = OneHotGenerator(vocab_size, 16, lstm=True)
+    train(lstm, data, vocab_size, args.steps)
     save_file(dict(lstm.state_dict()), out("lstm.safetensors"))
 
-    losses = {"textgen": val_loss(textgen, val), "onehot_gru": val_loss(onehot, val)}
+    bidirectional = TextGenerator(vocab_size, 8, 16, 1)
+    bidirectional.rnn = nn.GRU(8, 16, 1, batch_first=True, bidirectional=True)
+    save_file(dict(bidirectional.state_dict()), out("bidirectional.safetensors"))
+
+    losses = {
+        "textgen": val_loss(textgen, val),
+        "onehot_gru": val_loss(onehot, val),
+        "lstm": val_loss(lstm, val),
+    }
     with open(out("losses.json"), "w") as f:
         json.dump(losses, f)
     print(json.dumps(losses))

@@ -3,19 +3,9 @@
 //! samples on the integer runtime, and `mynah eval` scores its validation split within 1% of
 //! PyTorch's own loss (the f32 export within 0.01%).
 
-use mynah_tests::{bin, run_ok, synthetic_corpus, venv_python, workspace_root};
+use mynah_tests::{bin, json_number, run_ok, synthetic_corpus, venv_python, workspace_root};
 use std::path::Path;
 use std::process::Command;
-
-/// The number after `"key":` in a flat JSON object.
-fn number(json: &[u8], key: &str) -> f64 {
-    let text = String::from_utf8_lossy(json);
-    let key = format!("\"{key}\":");
-    let start = text.find(&key).expect("key in JSON") + key.len();
-    let rest = text[start..].trim_start();
-    let end = rest.find([',', '}']).expect("end of value");
-    rest[..end].trim().parse().expect("a number")
-}
 
 fn mynah_eval(model: &Path, corpus: &Path) -> f64 {
     let out = run_ok(
@@ -26,7 +16,7 @@ fn mynah_eval(model: &Path, corpus: &Path) -> f64 {
             .arg(corpus)
             .args(["--mode", "text", "--split", "val", "--json"]),
     );
-    number(&out.stdout, "nats_per_char")
+    json_number(&String::from_utf8_lossy(&out.stdout), "nats_per_char")
 }
 
 #[test]
@@ -44,7 +34,7 @@ fn pytorch_text_generator_imports_exports_to_int8_and_matches_pytorch() {
             .args(["--steps", "300"]),
     );
     // The validation loss PyTorch computes for its own model, by the evaluation convention.
-    let pytorch = number(&out.stdout, "textgen");
+    let pytorch = json_number(&String::from_utf8_lossy(&out.stdout), "textgen");
 
     let run = d.join("run");
     run_ok(

@@ -606,11 +606,17 @@ mod tests {
         use mynah_format::{Special, Specials};
         let r = Corpus::from_records(vec!["ab".into(), "ba".into(), "abab".into()]).unwrap();
         let none = Vocab::new(Specials::NONE, vec!['a', 'b']).unwrap();
-        let s = r.part(Split::All).eval_sequences(&none, UnkPolicy::Error).unwrap();
+        let s = r
+            .part(Split::All)
+            .eval_sequences(&none, UnkPolicy::Error)
+            .unwrap();
         assert_eq!(s, vec![vec![0, 1], vec![1, 0], vec![0, 1, 0, 1]]);
         assert_eq!(scored_symbols(&s), 1 + 1 + 3);
         let eos_only = Vocab::new(Specials::NONE.with(Special::Eos), vec!['a', 'b']).unwrap();
-        let s = r.part(Split::Val).eval_sequences(&eos_only, UnkPolicy::Error).unwrap();
+        let s = r
+            .part(Split::Val)
+            .eval_sequences(&eos_only, UnkPolicy::Error)
+            .unwrap();
         assert_eq!(s, vec![vec![1, 2, 1, 2, 0]]);
     }
 
@@ -620,7 +626,10 @@ mod tests {
         let c = Corpus::from_text("aaaaaaaaaü".into()).unwrap();
         let v = c.vocab().unwrap();
         assert_eq!(v.chars(), ['a', 'ü']);
-        assert!(c.part(Split::Val).eval_sequences(&v, UnkPolicy::Error).is_ok());
+        assert!(c
+            .part(Split::Val)
+            .eval_sequences(&v, UnkPolicy::Error)
+            .is_ok());
     }
 
     #[test]
@@ -629,7 +638,13 @@ mod tests {
         assert_eq!("all".parse::<Split>().unwrap(), Split::All);
         let e = "validation".parse::<Split>().unwrap_err().to_string();
         assert!(e.contains("\"validation\"") && e.contains("`val`"), "{e}");
-        assert_eq!("csv".parse::<ModeKind>().unwrap().with(2, true), Mode::Csv { column: 2, header: true });
+        assert_eq!(
+            "csv".parse::<ModeKind>().unwrap().with(2, true),
+            Mode::Csv {
+                column: 2,
+                header: true
+            }
+        );
         assert!("records".parse::<ModeKind>().is_err());
         assert_eq!(Mode::Lines.kind(), ModeKind::Lines);
     }

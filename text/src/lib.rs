@@ -35,9 +35,7 @@ mod corpus;
 mod error;
 mod vocab;
 
-pub use corpus::{
-    eval_sequences, scored_symbols, Corpus, Encoded, Mode, ModeKind, Part, Split,
-};
+pub use corpus::{eval_sequences, scored_symbols, Corpus, Encoded, Mode, ModeKind, Part, Split};
 pub use error::TextError;
 pub use mynah_format::{Special, Specials};
 pub use vocab::{Reordered, UnkPolicy, Vocab};

@@ -255,7 +255,9 @@ impl Vocab {
     /// Every id's token in id order, specials included (`len() == size()`): what
     /// [`Vocab::from_tokens`] reads back.
     pub fn tokens(&self) -> Vec<String> {
-        (0..self.size() as u32).map(|id| self.token_name(id)).collect()
+        (0..self.size() as u32)
+            .map(|id| self.token_name(id))
+            .collect()
     }
 }
 
@@ -343,7 +345,9 @@ mod tests {
     fn bad_token_lists_explain_themselves() {
         let e = Vocab::from_tokens(&["a", "ab"]).unwrap_err().to_string();
         assert!(e.contains("entry 1") && e.contains("\"ab\""), "{e}");
-        let e = Vocab::from_tokens(&["a", "b", "a"]).unwrap_err().to_string();
+        let e = Vocab::from_tokens(&["a", "b", "a"])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("entries 0 and 2"), "{e}");
         let e = Vocab::from_tokens(&["<pad>", "a", "<PAD>"])
             .unwrap_err()

@@ -1,26 +1,26 @@
-//! `mynah-train import`: a character-level GRU trained in PyTorch becomes a run directory that
-//! `export`, `eval`, `sample` and `train --resume` treat exactly like one trained here.
+//! `mynah-train import`: a character-level GRU, LSTM or tanh RNN trained in PyTorch (the seed
+//! tutorials' models as their users save them) becomes a run directory that `export`, `eval`,
+//! `sample` and `train --resume` treat exactly like one trained here.
 //!
 //! See [`IMPORT_AFTER_HELP`] for what is accepted; everything else is refused with a message
-//! that names the tensor or the file at fault.
+//! that names the tensor or the file at fault, and nothing is written.
 
 use crate::adam::Adam;
 use crate::checkpoint::{Checkpoint, CheckpointMeta, CorpusInfo, BEST, LATEST};
-use crate::config::{Overrides, TrainConfig};
+use crate::config::{parse_named, ArchKind, Overrides, TrainConfig};
 use crate::evaluate::score;
 use crate::metrics::Metrics;
 use crate::model::{infer_hyper, CharModel};
 use crate::params::{write_atomic, HostTensor};
 use crate::{select_device, DeviceChoice};
 use anyhow::{bail, ensure, Context, Result};
-use mynah_format::{Arch, Specials};
-use mynah_text::{Corpus, ModeKind, Split, UnkPolicy, Vocab};
+use mynah_format::{Activation, Arch, Cell, Special};
+use mynah_text::{Corpus, ModeKind, Reordered, Split, UnkPolicy, Vocab};
 use safetensors::{Dtype, SafeTensors};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// Import reads models with `<PAD>`, `<BOS>`, `<EOS>` at ids 0-2: the characters start here.
-const FIRST_CHAR_ID: u32 = Specials::DEFAULT.count();
 
 /// `mynah-train import --help`, after the options.
 pub const IMPORT_AFTER_HELP: &str = "\
@@ -35,35 +35,52 @@ Refused, with a message saying how to save instead: torch.save(model.state_dict(
 (torch.save(model, PATH)), a training checkpoint dict holding more than tensors, and
 torch.save's legacy format (_use_new_zipfile_serialization=False).
 
-Accepted models: embedding -> GRU -> linear, PyTorch's nn.Embedding, nn.GRU (batch_first or
-not, 1 to 4 layers, with or without biases) and nn.Linear, named like the seed tutorial's
-TextGenerator: embed.weight, rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, rnn.bias_ih_l{k},
-rnn.bias_hh_l{k}, proj.weight, proj.bias. Also accepted: `embedding` for `embed`, `gru` for
-`rnn`, `fc` for `proj`, and the prefixes `module.` (DataParallel) and `_orig_mod.`
-(torch.compile). A model without an embedding whose GRU reads one-hot vectors (the Microsoft
-tutorial's generator with nn.GRU: rnn.weight_ih_l0 is [3H, V]) gets an identity embedding
-(embed = V). LSTMs, plain RNNs and bidirectional GRUs are refused: only GRUs run on the device.
+Accepted models: [embedding ->] recurrent layers -> linear, as the char-level tutorials build
+them from nn.Embedding (optional), one of nn.GRU, nn.LSTM or nn.RNN (1 to 4 layers,
+batch_first or not, with or without biases, any dropout) and nn.Linear. The cell is told by
+the shapes (weight_hh_l0 is [3H, H] for a GRU, [4H, H] for an LSTM, [H, H] for an RNN).
+Module names: the embedding `embed`, `embedding` or `encoder`; the recurrent layers `rnn`,
+`gru` or `lstm`; the output layer `proj`, `fc`, `output`, `out`, `decoder`, `linear` or
+`head`; the prefixes `module.` (DataParallel) and `_orig_mod.` (torch.compile) are dropped.
+Without an embedding the recurrent layers read one-hot vectors (weight_ih_l0 is [G x H, V],
+V the output layer's rows): they get an identity embedding (embed = V). Examples: the CSC321
+TextGenerator (embed, rnn = nn.GRU, proj), Microsoft's LSTMGenerator (one-hot, rnn =
+nn.LSTM, fc), a ToyRNN (one-hot, rnn = nn.RNN, fc), the 20 Newsgroups lstm_char_predict
+(one-hot, lstm = 2-layer nn.LSTM, output).
+nn.RNN: its weights do not say whether it was built with nonlinearity='tanh' (PyTorch's
+default) or 'relu'; import runs it as tanh, which is all mynah's runtime has. A TorchScript
+file that shows relu is refused; a model trained with relu cannot be imported (retrain it
+with tanh). Refused: bidirectional layers, LSTM projections (proj_size), other modules.
+mynah's own n-gram MLP (`export --safetensors` of --arch ngram) imports from its metadata.
 
-Token ids: 0 = <PAD>, 1 = <BOS>, 2 = <EOS>, then the characters from id 3, as mynah trains
-them. --vocab names a JSON array of the characters of ids 3, 4, ... in order, e.g.
-[\"a\", \" \", \"b\"] (the `vocab` metadata of `export --safetensors`); it must have exactly
-(rows of proj.weight) - 3 entries. mynah stores the characters sorted by code point: an
-unsorted vocabulary is sorted and the embedding and output rows are permuted with it, which
-leaves the model's predictions unchanged.
+Vocabulary (--vocab, else the `vocab` metadata of a safetensors file): the model's own id
+order, as a JSON array of every id's token, e.g. [\"h\", \"e\", \"l\", \"o\"] or torchtext's
+vocab.get_itos(); or an itos dict {\"0\": \"h\", \"1\": \"e\"} (json.dump of
+dict(enumerate(chars))); or a stoi dict {\"h\": 0, \"e\": 1} (vocab.get_stoi()) when every id
+has exactly one token. Every entry is one character, or a special token recognized by its
+name wherever it stands: <BOS>, <EOS>, <PAD>, <UNK> in any letter case (torchtext's <pad>,
+<unk>); any of them may be absent. An array of only the characters of ids 3, 4, ... (the
+layout of mynah's older exports and of this command before) means <PAD>, <BOS>, <EOS> at ids
+0-2. mynah stores the specials first (<PAD>, <BOS>, <EOS>, <UNK>) and then the characters
+by code point: the embedding and output rows (a one-hot model's identity embedding too) are
+permuted with the ids, which leaves every prediction unchanged.
+A model without <BOS> starts from a zero state: `sample` needs a prompt (mynah sample
+--prime), and evaluation feeds the first character of each text or record and scores the
+rest. Without <EOS> a records model never stops by itself. <PAD> and <UNK> are never sampled.
 
 DIR becomes a run directory (config.json, metrics.csv, latest.safetensors and
 best.safetensors at step 0, with fresh Adam state). With --corpus, the validation loss is
 recorded and `train --resume DIR` fine-tunes the model on that corpus with the default
-training options (give --steps etc. on resume) when its training part has exactly the
-model's characters.";
+training options (give --steps etc. on resume) when its training part has only characters
+the model knows.";
 
 /// `mynah-train import`.
 #[derive(clap::Args)]
 pub struct ImportArgs {
     /// The PyTorch weights: safetensors, a dict of tensors saved with torch.save, or TorchScript.
     input: PathBuf,
-    /// The characters of ids 3, 4, ...: a JSON array of one-character strings [default: the
-    /// `vocab` metadata of a safetensors file].
+    /// Every id's token in the model's own order: a JSON array, or an itos or stoi dict
+    /// (see below) [default: the `vocab` metadata of a safetensors file].
     #[arg(long, value_name = "JSON")]
     vocab: Option<PathBuf>,
     /// The run directory to create.
@@ -77,6 +94,11 @@ pub struct ImportArgs {
     /// [default: the `mode` metadata of a safetensors file, else text].
     #[arg(long, value_parser = ["text", "lines", "csv"])]
     mode: Option<String>,
+    /// Characters of the corpus the model does not know: `error` stops with their position,
+    /// `skip` leaves them out of validation (recorded for the run, as `train --unk`).
+    /// [default: error]
+    #[arg(long, value_parser = crate::unk_parser())]
+    unk: Option<UnkPolicy>,
     /// CSV column holding the text, counted from 0 (csv mode).
     #[arg(long, value_name = "N")]
     csv_column: Option<usize>,
@@ -88,27 +110,24 @@ pub struct ImportArgs {
     threads: Option<usize>,
 }
 
-/// Runs `mynah-train import`.
+/// Runs `mynah-train import`. Everything is read and checked before DIR is created.
 pub fn run(a: ImportArgs) -> Result<()> {
     let file = read_weights(&a.input)?;
     let shown = a.input.display().to_string();
-    let model = recognize(&file.tensors).with_context(|| shown.clone())?;
-    let (chars, vocab_source) = match &a.vocab {
-        Some(path) => (read_vocab_json(path)?, path.display().to_string()),
-        None => match file.metadata.get("vocab") {
-            Some(json) => (
-                metadata_vocab(json).with_context(|| format!("{shown}: metadata key `vocab`"))?,
-                format!("the `vocab` metadata of {shown}"),
-            ),
-            None => bail!(
-                "{shown} does not say which character each id stands for: give --vocab \
-                 vocab.json, a JSON array of the characters of ids 3, 4, ... in order"
-            ),
-        },
-    };
-    check_vocab_size(&chars, model.vocab, &vocab_source)?;
-    let (vocab, perm) = sort_vocab(chars, &vocab_source)?;
-    let one_hot = model.one_hot;
+    let model = recognize(&file.tensors, &file.metadata).with_context(|| shown.clone())?;
+    if model.arch == Arch::Recurrent(Cell::Rnn) && file.relu_rnn {
+        bail!(
+            "{shown}: its TorchScript code runs the nn.RNN with nonlinearity='relu' \
+             (torch.rnn_relu); mynah's RNN cell is tanh (nn.RNN's default), so this model \
+             cannot be imported: train it with nn.RNN(..., nonlinearity='tanh')"
+        );
+    }
+    let tokens = vocab_tokens(a.vocab.as_deref(), &file.metadata, &shown, model.vocab)?;
+    let Reordered { vocab, perm } =
+        Vocab::from_tokens(&tokens.list).with_context(|| tokens.source.clone())?;
+    let reordered = perm.iter().enumerate().any(|(i, &p)| i != p);
+    let summary = model.summary();
+    let (arch, one_hot) = (model.arch, model.embed.is_none());
     let params = model.into_params(&perm)?;
 
     let mode: ModeKind = a
@@ -119,9 +138,11 @@ pub fn run(a: ImportArgs) -> Result<()> {
         .parse()
         .with_context(|| format!("{shown}: metadata key `mode`"))?;
     let text_mode = mode.with(a.csv_column.unwrap_or(0), a.csv_header);
-    let hyper = infer_hyper(Arch::GRU, Specials::DEFAULT, mode.is_records(), &params)?;
-    let overrides = Overrides {
+    let hyper = infer_hyper(arch, vocab.specials(), mode.is_records(), &params)?;
+    let unk = a.unk.unwrap_or_default();
+    let mut overrides = Overrides {
         mode: Some(mode),
+        unk: Some(unk),
         csv_column: a.csv_column,
         csv_header: a.csv_header,
         embed: Some(hyper.embed_dim),
@@ -129,6 +150,17 @@ pub fn run(a: ImportArgs) -> Result<()> {
         layers: Some(hyper.num_layers),
         ..Overrides::default()
     };
+    match arch {
+        Arch::Recurrent(cell) => overrides.cell = Some(cell),
+        Arch::Ngram {
+            context,
+            activation,
+        } => {
+            overrides.arch = Some(ArchKind::Ngram);
+            overrides.context = Some(context);
+            overrides.activation = Some(activation);
+        }
+    }
     // An imported run without a corpus has an empty corpus path and fingerprint; `eval`,
     // `export --dtype int8` and `train --resume` then ask for one.
     let corpus_path = match &a.corpus {
@@ -139,7 +171,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
         .context("the imported model does not fit mynah's limits")?;
 
     let device = select_device(DeviceChoice::Cpu, a.threads)?;
-    let gru = CharModel::from_host(device, hyper, &params, 0.0)?;
+    let net = CharModel::from_host(device, hyper, &params, 0.0)?;
     let mut state = crate::train::fresh_state(&config);
     let mut info = CorpusInfo {
         path: corpus_path,
@@ -148,6 +180,25 @@ pub fn run(a: ImportArgs) -> Result<()> {
         records: 0,
     };
     let mut notes = Vec::new();
+    if arch == Arch::Recurrent(Cell::Rnn) {
+        notes.push(
+            "note: nn.RNN's weights do not record its nonlinearity; imported as tanh \
+             (PyTorch's default). A model trained with nonlinearity='relu' predicts \
+             differently here: check the validation loss against PyTorch's"
+                .to_owned(),
+        );
+    }
+    if vocab.bos().is_none() {
+        notes.push(
+            "no <BOS>: the model starts from a zero state fed the first character, so \
+             sampling needs a prompt (mynah sample --prime, mynah-train sample --prompt) and \
+             evaluation scores characters 2..n of each text or record"
+                .to_owned(),
+        );
+    }
+    if mode.is_records() && vocab.eos().is_none() {
+        notes.push("no <EOS>: sampling never stops before its length limit".to_owned());
+    }
     if let Some(path) = &a.corpus {
         let corpus = Corpus::load(path, text_mode)?;
         info.fingerprint = format!("{:016x}", corpus.fingerprint());
@@ -155,15 +206,22 @@ pub fn run(a: ImportArgs) -> Result<()> {
         info.records = corpus.record_count();
         let seqs = corpus
             .part(Split::Val)
-            .eval_sequences(&vocab, UnkPolicy::Error)
+            .eval_sequences(&vocab, unk)
             .with_context(|| {
                 format!(
-                    "the validation part of {} (the last 10%) has a character that {vocab_source} \
-                     does not list",
-                    path.display()
+                    "the validation part of {} (the last 10%) has a character that {} does \
+                     not list",
+                    path.display(),
+                    tokens.source
                 )
             })?;
-        let val = score(&gru, &seqs).nats_per_char();
+        let val = score(&net, &seqs).nats_per_char();
+        ensure!(
+            val.is_finite(),
+            "the validation part of {} scores no character (each record needs at least two \
+             characters when the model has no <BOS>)",
+            path.display()
+        );
         state.val_loss = Some(val);
         state.best_val_loss = Some(val);
         state.best_step = Some(0);
@@ -182,10 +240,10 @@ pub fn run(a: ImportArgs) -> Result<()> {
         }
     }
 
-    let adam = Adam::new(gru.named_params(), config.beta1, config.beta2, config.eps);
+    let adam = Adam::new(net.named_params(), config.beta1, config.beta2, config.eps);
     let ckpt = Checkpoint {
         meta: CheckpointMeta::new(config.clone(), &vocab, info, state),
-        params: gru.to_host()?,
+        params: net.to_host()?,
         adam: adam.state()?,
     };
     crate::train::prepare_out_dir(&a.out)?;
@@ -196,15 +254,27 @@ pub fn run(a: ImportArgs) -> Result<()> {
     Metrics::create(&a.out)?;
     ckpt.save(&a.out.join(LATEST))?;
     ckpt.save(&a.out.join(BEST))?;
+    let specials: Vec<&str> = vocab.specials().iter().map(Special::name).collect();
     println!(
-        "imported {shown}: GRU, vocabulary {} ({} characters from {vocab_source}{}), embed {}{}, \
+        "imported {shown}: {summary}, vocabulary {} ({}{} characters from {}{}{}), embed {}{}, \
          hidden {}, layers {}, {mode} mode; run directory {}",
         hyper.vocab_size,
-        vocab.chars().len(),
-        if perm.iter().enumerate().all(|(i, &p)| i == p) {
-            ""
+        if specials.is_empty() {
+            "no special tokens, ".to_owned()
         } else {
+            format!("{} and ", specials.join(", "))
+        },
+        vocab.chars().len(),
+        tokens.source,
+        if tokens.legacy {
+            ", the characters of ids 3.. after <PAD>, <BOS>, <EOS>"
+        } else {
+            ""
+        },
+        if reordered {
             ", reordered by code point"
+        } else {
+            ""
         },
         hyper.embed_dim,
         if one_hot {
@@ -226,8 +296,9 @@ pub fn run(a: ImportArgs) -> Result<()> {
 struct WeightsFile {
     tensors: Vec<HostTensor>,
     metadata: HashMap<String, String>,
+    /// A TorchScript file whose code runs an RNN with ReLU (`torch.rnn_relu`).
+    relu_rnn: bool,
 }
-
 /// Reads a safetensors file or a torch.save zip archive, recognized by its first bytes.
 fn read_weights(path: &Path) -> Result<WeightsFile> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -263,7 +334,11 @@ fn read_weights(path: &Path) -> Result<WeightsFile> {
                 data,
             });
         }
-        Ok(WeightsFile { tensors, metadata })
+        Ok(WeightsFile {
+            tensors,
+            metadata,
+            relu_rnn: false,
+        })
     };
     parse().with_context(|| format!("{shown} is not a valid safetensors file"))
 }
@@ -341,7 +416,30 @@ fn read_torch_zip(path: &Path, bytes: &[u8]) -> Result<WeightsFile> {
     Ok(WeightsFile {
         tensors,
         metadata: HashMap::new(),
+        relu_rnn: torchscript && runs_relu_rnn(bytes),
     })
+}
+
+/// Whether the code of a TorchScript archive calls `torch.rnn_relu` (an nn.RNN built with
+/// nonlinearity='relu', traced or scripted). The code files are deflated, unlike the tensors;
+/// the `.debug_pkl` files are left out, as they hold the source of nn.RNN with both branches.
+fn runs_relu_rnn(bytes: &[u8]) -> bool {
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        return false;
+    };
+    for i in 0..archive.len() {
+        let Ok(mut entry) = archive.by_index(i) else {
+            continue;
+        };
+        if !(entry.name().contains("/code/") && entry.name().ends_with(".py")) {
+            continue;
+        }
+        let mut code = String::new();
+        if entry.read_to_string(&mut code).is_ok() && code.contains("rnn_relu(") {
+            return true;
+        }
+    }
+    false
 }
 
 /// libtorch errors carry a C++ backtrace after the first line.
@@ -349,25 +447,42 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s).trim()
 }
 
+/// Module names of embeddings (nn.Embedding).
+const EMBED_NAMES: [&str; 3] = ["embed", "embedding", "encoder"];
+/// Module names of the recurrent layers (nn.GRU, nn.LSTM, nn.RNN).
+const RNN_NAMES: [&str; 3] = ["rnn", "gru", "lstm"];
+/// Module names of the output layer (nn.Linear).
+const PROJ_NAMES: [&str; 7] = ["proj", "fc", "output", "out", "decoder", "linear", "head"];
+
 /// The tensors of a recognized model, still in the file's id order.
 struct Recognized {
+    arch: Arch,
     /// `[V, E]`; `None` for one-hot input.
     embed: Option<HostTensor>,
-    /// Per layer: `[w_ih, w_hh, b_ih, b_hh]` (biases zero when the file has none).
-    layers: Vec<[HostTensor; 4]>,
+    /// What sits between the embedding and the output layer, under mynah's names
+    /// (`rnn.*` of every layer, or the n-gram's `hidden.*`; biases zero when the file has
+    /// none).
+    body: Vec<HostTensor>,
     proj_w: HostTensor,
     proj_b: HostTensor,
-    /// Ids, specials included (rows of `proj.weight`).
+    /// Ids, specials included (rows of the output layer).
     vocab: usize,
-    /// The GRU reads one-hot vectors (no embedding in the file).
-    one_hot: bool,
+    /// The file's module names: the body's and the output layer's.
+    modules: [String; 2],
 }
 
 /// The role of a tensor, from its name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Role {
     Embed,
-    Rnn { param: RnnParam, layer: usize },
+    Rnn {
+        param: RnnParam,
+        layer: usize,
+    },
+    /// The n-gram MLP's hidden layer (mynah's own exports).
+    Hidden {
+        bias: bool,
+    },
     ProjWeight,
     ProjBias,
 }
@@ -380,12 +495,9 @@ enum RnnParam {
     BiasHh,
 }
 
-const ONLY_GRU: &str = "only GRU models run on the device (mynah's integer runtime implements \
-                        the GRU): train the model with nn.GRU in place of nn.LSTM (same \
-                        arguments) and import that";
-
-/// What a tensor name stands for; an error for names of models mynah cannot run.
-fn role(name: &str) -> Result<Option<Role>> {
+/// `name` without the wrappers' prefixes (`module.` of DataParallel, `_orig_mod.` of
+/// torch.compile).
+fn unwrapped(name: &str) -> &str {
     let mut n = name;
     while let Some(rest) = n
         .strip_prefix("module.")
@@ -393,52 +505,72 @@ fn role(name: &str) -> Result<Option<Role>> {
     {
         n = rest;
     }
-    let Some((module, param)) = n.split_once('.') else {
+    n
+}
+
+/// The module a tensor belongs to (`rnn` of `module.rnn.weight_ih_l0`).
+fn module_of(name: &str) -> &str {
+    let n = unwrapped(name);
+    n.split_once('.').map_or(n, |(m, _)| m)
+}
+
+/// What a tensor name stands for; an error for names of models mynah cannot run.
+fn role(name: &str) -> Result<Option<Role>> {
+    let Some((module, param)) = unwrapped(name).split_once('.') else {
         return Ok(None);
     };
     Ok(match (module, param) {
-        ("embed" | "embedding", "weight") => Some(Role::Embed),
-        ("proj" | "fc", "weight") => Some(Role::ProjWeight),
-        ("proj" | "fc", "bias") => Some(Role::ProjBias),
-        ("lstm", _) => bail!("tensor {name} belongs to an LSTM; {ONLY_GRU}"),
-        ("rnn" | "gru", p) => {
+        (m, "weight") if EMBED_NAMES.contains(&m) => Some(Role::Embed),
+        (m, "weight") if PROJ_NAMES.contains(&m) => Some(Role::ProjWeight),
+        (m, "bias") if PROJ_NAMES.contains(&m) => Some(Role::ProjBias),
+        ("hidden", "weight") => Some(Role::Hidden { bias: false }),
+        ("hidden", "bias") => Some(Role::Hidden { bias: true }),
+        (m, p) if RNN_NAMES.contains(&m) => {
             if p.contains("weight_hr_l") {
-                bail!("tensor {name} is an LSTM's projection (proj_size); {ONLY_GRU}");
+                bail!(
+                    "tensor {name} is an LSTM's projection (nn.LSTM(proj_size=...)), which \
+                     mynah's LSTM cell does not have: train it without proj_size"
+                );
             }
             if p.ends_with("_reverse") {
                 bail!(
-                    "tensor {name} belongs to a bidirectional GRU, which cannot generate text \
-                     one character at a time; only unidirectional GRUs can be imported"
+                    "tensor {name} belongs to a bidirectional layer, which cannot generate text \
+                     one character at a time; only unidirectional layers can be imported"
                 );
             }
-            let (kind, layer) = p
-                .split_once("_l")
-                .with_context(|| format!("unexpected GRU tensor {name}"))?;
+            let bad = || format!("unexpected recurrent tensor {name}");
+            let (kind, layer) = p.split_once("_l").with_context(bad)?;
             let param = match kind {
                 "weight_ih" => RnnParam::WeightIh,
                 "weight_hh" => RnnParam::WeightHh,
                 "bias_ih" => RnnParam::BiasIh,
                 "bias_hh" => RnnParam::BiasHh,
-                _ => bail!("unexpected GRU tensor {name}"),
+                _ => bail!(bad()),
             };
-            let layer = layer
-                .parse()
-                .with_context(|| format!("unexpected GRU tensor {name}"))?;
+            let layer = layer.parse().with_context(bad)?;
             Some(Role::Rnn { param, layer })
         }
         _ => None,
     })
 }
 
-/// Finds embedding → GRU → linear in `tensors` and checks every shape.
-fn recognize(tensors: &[HostTensor]) -> Result<Recognized> {
+/// Finds [embedding →] recurrent layers → linear (or mynah's n-gram MLP) in `tensors` and
+/// checks every shape. `meta` is the safetensors metadata (an n-gram export's `context` and
+/// `activation`; a mynah export's `arch`).
+fn recognize(tensors: &[HostTensor], meta: &HashMap<String, String>) -> Result<Recognized> {
     let mut by_role: BTreeMap<Role, &HostTensor> = BTreeMap::new();
     let mut unknown = Vec::new();
     for t in tensors {
         match role(&t.name)? {
             Some(r) => {
                 if let Some(prev) = by_role.insert(r, t) {
-                    bail!("tensors {} and {} have the same role", prev.name, t.name);
+                    bail!(
+                        "tensors {} and {} have the same role (two embeddings or two output \
+                         layers?); mynah imports [embedding ->] recurrent layers -> one linear \
+                         layer",
+                        prev.name,
+                        t.name
+                    );
                 }
             }
             None => unknown.push(t.name.as_str()),
@@ -446,67 +578,19 @@ fn recognize(tensors: &[HostTensor]) -> Result<Recognized> {
     }
     ensure!(
         unknown.is_empty(),
-        "tensors {} are not part of an embedding -> GRU -> linear model named like the \
-         tutorial's TextGenerator (embed, rnn, proj); see `mynah-train import --help`",
+        "tensors {} are not part of a model mynah imports: [embedding ->] GRU, LSTM or RNN \
+         layers -> linear, with the tutorials' module names (embed, rnn/gru/lstm, \
+         proj/fc/output); see `mynah-train import --help`",
         unknown.join(", ")
     );
-    let rnn = |param, layer| by_role.get(&Role::Rnn { param, layer }).copied();
-    let hh0 = rnn(RnnParam::WeightHh, 0).context(
-        "no recurrent layer: expected rnn.weight_hh_l0 (an nn.GRU named `rnn`); the tensors \
-         are embed.weight, rnn.*, proj.* in the tutorial's TextGenerator",
-    )?;
-    let [rows, hidden] = matrix(hh0)?;
-    ensure!(hidden > 0, "{} has no columns", hh0.name);
-    match (rows % hidden, rows / hidden) {
-        (0, 3) => {}
-        (0, 4) => bail!(
-            "this is an LSTM ({} has 4 x {hidden} rows: input, forget, cell and output gates); \
-             {ONLY_GRU}",
-            hh0.name
-        ),
-        (0, 1) => bail!(
-            "this is a plain RNN ({} has {hidden} rows, one gate); only GRU models run on the \
-             device: train it with nn.GRU in place of nn.RNN",
-            hh0.name
-        ),
-        _ => bail!(
-            "{} has shape [{rows}, {hidden}]; a GRU's is [3 x hidden, hidden]",
-            hh0.name
-        ),
-    }
-    let layer_count = (0..)
-        .take_while(|&l| rnn(RnnParam::WeightHh, l).is_some())
-        .count();
-    for role in by_role.keys() {
-        if let Role::Rnn { layer, .. } = role {
-            ensure!(
-                *layer < layer_count,
-                "GRU layer {layer} has tensors but rnn.weight_hh_l{} is missing",
-                layer_count
-            );
-        }
-    }
-    ensure!(
-        (1..=4).contains(&layer_count),
-        "the GRU has {layer_count} layers; mynah runs 1 to 4"
-    );
-
-    let proj_w = by_role
-        .get(&Role::ProjWeight)
-        .copied()
-        .context("no output layer: expected proj.weight (an nn.Linear named `proj` or `fc`)")?;
+    let proj_w = by_role.get(&Role::ProjWeight).copied().with_context(|| {
+        format!(
+            "no output layer: expected the weight of an nn.Linear named {}",
+            PROJ_NAMES.join(", ")
+        )
+    })?;
     let [vocab, proj_in] = matrix(proj_w)?;
-    ensure!(
-        proj_in == hidden,
-        "{} has shape [{vocab}, {proj_in}]; it must read the GRU's {hidden} outputs",
-        proj_w.name
-    );
-    ensure!(
-        vocab > FIRST_CHAR_ID as usize,
-        "{} has {vocab} rows: the model must have ids 0-2 for <PAD>, <BOS>, <EOS> and at least \
-         one character",
-        proj_w.name
-    );
+    ensure!(vocab > 0 && proj_in > 0, "{} is empty", proj_w.name);
     let proj_b = match by_role.get(&Role::ProjBias) {
         Some(b) => {
             ensure!(
@@ -520,7 +604,7 @@ fn recognize(tensors: &[HostTensor]) -> Result<Recognized> {
         None => zeros("proj.bias", &[vocab]),
     };
     let embed = by_role.get(&Role::Embed).copied();
-    let (embed_dim, one_hot) = match embed {
+    let embed_dim = match embed {
         Some(e) => {
             let [rows, cols] = matrix(e)?;
             ensure!(
@@ -529,27 +613,141 @@ fn recognize(tensors: &[HostTensor]) -> Result<Recognized> {
                 e.name,
                 proj_w.name
             );
-            (cols, false)
+            ensure!(cols > 0, "{} has no columns", e.name);
+            cols
         }
-        None => (vocab, true),
+        None => {
+            // The identity embedding that stands for one-hot input is V x V.
+            let max = mynah_format::layout::EMBED_DIM_RANGE.1 as usize;
+            ensure!(
+                vocab <= max,
+                "the model reads one-hot vectors of {vocab} ids, but mynah's embedding (the \
+                 identity that stands for them) is at most {max} wide"
+            );
+            vocab
+        }
     };
+    let has = |f: fn(&Role) -> bool| by_role.keys().any(f);
+    let recurrent = has(|r| matches!(r, Role::Rnn { .. }));
+    let hidden = has(|r| matches!(r, Role::Hidden { .. }));
+    let shapes = Shapes {
+        vocab,
+        embed_dim,
+        one_hot: embed.is_none(),
+        proj: proj_w,
+    };
+    let (arch, body, body_module) = match (recurrent, hidden) {
+        (true, true) => bail!(
+            "the file has recurrent layers and an n-gram hidden layer (hidden.weight); mynah \
+             imports one or the other"
+        ),
+        (true, false) => recurrent_body(&by_role, &shapes, meta)?,
+        (false, true) => ngram_body(&by_role, &shapes, meta)?,
+        (false, false) => bail!(
+            "no recurrent layer: expected rnn.weight_hh_l0 (an nn.GRU, nn.LSTM or nn.RNN named \
+             rnn, gru or lstm); see `mynah-train import --help`"
+        ),
+    };
+    for t in by_role.values() {
+        if let Some(x) = t.data.iter().find(|x| !x.is_finite()) {
+            bail!("tensor {} holds {x}; the model must be finite", t.name);
+        }
+    }
+    Ok(Recognized {
+        arch,
+        embed: embed.cloned(),
+        body,
+        proj_w: proj_w.clone(),
+        proj_b,
+        vocab,
+        modules: [body_module, module_of(&proj_w.name).to_owned()],
+    })
+}
 
-    let mut layers = Vec::with_capacity(layer_count);
+/// What the body's shapes are checked against.
+struct Shapes<'t> {
+    /// Rows of the output layer.
+    vocab: usize,
+    /// Columns of the embedding (the vocabulary for one-hot input).
+    embed_dim: usize,
+    one_hot: bool,
+    proj: &'t HostTensor,
+}
+
+/// The recurrent layers: the cell from the shape of `weight_hh_l0`, every layer's tensors
+/// under mynah's names.
+fn recurrent_body(
+    by_role: &BTreeMap<Role, &HostTensor>,
+    s: &Shapes,
+    meta: &HashMap<String, String>,
+) -> Result<(Arch, Vec<HostTensor>, String)> {
+    let rnn = |param, layer| by_role.get(&Role::Rnn { param, layer }).copied();
+    let hh0 = rnn(RnnParam::WeightHh, 0).context(
+        "no first recurrent layer: expected rnn.weight_hh_l0 (an nn.GRU, nn.LSTM or nn.RNN \
+         named rnn, gru or lstm)",
+    )?;
+    let module = module_of(&hh0.name).to_owned();
+    let [rows, hidden] = matrix(hh0)?;
+    ensure!(hidden > 0, "{} has no columns", hh0.name);
+    let cell = match (rows % hidden, rows / hidden) {
+        (0, 3) => Cell::Gru,
+        (0, 4) => Cell::Lstm,
+        (0, 1) => Cell::Rnn,
+        _ => bail!(
+            "{} has shape [{rows}, {hidden}]; recurrent weights are [G x hidden, hidden] with \
+             G = 3 (nn.GRU), 4 (nn.LSTM) or 1 (nn.RNN)",
+            hh0.name
+        ),
+    };
+    // mynah's exports name their architecture; other files' `arch` may mean anything.
+    let named = |n: &str| Cell::from_name(n).is_some() || n == "ngram";
+    if let Some(name) = meta.get("arch").filter(|n| named(n)) {
+        ensure!(
+            name == cell.name(),
+            "the metadata says `arch` {name:?}, but the tensors are those of a {cell}"
+        );
+    }
+    let layer_count = (0..)
+        .take_while(|&l| rnn(RnnParam::WeightHh, l).is_some())
+        .count();
+    for role in by_role.keys() {
+        if let Role::Rnn { layer, .. } = role {
+            ensure!(
+                *layer < layer_count,
+                "recurrent layer {layer} has tensors but {module}.weight_hh_l{layer_count} is \
+                 missing"
+            );
+        }
+    }
+    ensure!(
+        (1..=4).contains(&layer_count),
+        "the model has {layer_count} recurrent layers; mynah runs 1 to 4"
+    );
+    let [_, proj_in] = matrix(s.proj)?;
+    ensure!(
+        proj_in == hidden,
+        "{} has shape [{}, {proj_in}]; it must read the recurrent layers' {hidden} outputs",
+        s.proj.name,
+        s.vocab
+    );
+    let gates = cell.gates() as usize * hidden;
+    let mut body = Vec::with_capacity(4 * layer_count);
     for l in 0..layer_count {
-        let input = if l == 0 { embed_dim } else { hidden };
+        let input = if l == 0 { s.embed_dim } else { hidden };
         let get = |param, shape: &[usize], canonical: &str| -> Result<HostTensor> {
             match rnn(param, l) {
                 Some(t) => {
                     if t.shape != shape {
-                        if l == 0 && param == RnnParam::WeightIh && one_hot {
+                        if l == 0 && param == RnnParam::WeightIh && s.one_hot {
                             bail!(
-                                "{} has shape {:?}, but the model has no embedding, so the GRU \
-                                 must read one-hot vectors of the {vocab} ids of {} ([{}, \
-                                 {vocab}])",
+                                "{} has shape {:?}, but the model has no embedding, so the \
+                                 first layer must read one-hot vectors of the {} ids of {} \
+                                 ([{gates}, {}])",
                                 t.name,
                                 t.shape,
-                                proj_w.name,
-                                3 * hidden
+                                s.vocab,
+                                s.proj.name,
+                                s.vocab
                             );
                         }
                         bail!("{} has shape {:?}, expected {shape:?}", t.name, t.shape);
@@ -559,52 +757,133 @@ fn recognize(tensors: &[HostTensor]) -> Result<Recognized> {
                         ..t.clone()
                     })
                 }
-                // nn.GRU(bias=False) has no biases: zeros compute the same.
+                // bias=False: zeros compute the same.
                 None if matches!(param, RnnParam::BiasIh | RnnParam::BiasHh) => {
                     Ok(zeros(canonical, shape))
                 }
-                None => bail!("GRU layer {l} has no {canonical}"),
+                None => bail!("recurrent layer {l} has no {canonical}"),
             }
         };
-        layers.push([
-            get(
-                RnnParam::WeightIh,
-                &[3 * hidden, input],
-                &format!("rnn.weight_ih_l{l}"),
-            )?,
-            get(
-                RnnParam::WeightHh,
-                &[3 * hidden, hidden],
-                &format!("rnn.weight_hh_l{l}"),
-            )?,
-            get(
-                RnnParam::BiasIh,
-                &[3 * hidden],
-                &format!("rnn.bias_ih_l{l}"),
-            )?,
-            get(
-                RnnParam::BiasHh,
-                &[3 * hidden],
-                &format!("rnn.bias_hh_l{l}"),
-            )?,
-        ]);
+        body.push(get(
+            RnnParam::WeightIh,
+            &[gates, input],
+            &format!("rnn.weight_ih_l{l}"),
+        )?);
+        body.push(get(
+            RnnParam::WeightHh,
+            &[gates, hidden],
+            &format!("rnn.weight_hh_l{l}"),
+        )?);
+        body.push(get(
+            RnnParam::BiasIh,
+            &[gates],
+            &format!("rnn.bias_ih_l{l}"),
+        )?);
+        body.push(get(
+            RnnParam::BiasHh,
+            &[gates],
+            &format!("rnn.bias_hh_l{l}"),
+        )?);
     }
-    for t in by_role.values() {
-        if let Some(x) = t.data.iter().find(|x| !x.is_finite()) {
-            bail!("tensor {} holds {x}; the model must be finite", t.name);
+    Ok((Arch::Recurrent(cell), body, module))
+}
+
+/// mynah's n-gram MLP (`export --safetensors` of `--arch ngram`): its metadata gives the
+/// context and the activation.
+fn ngram_body(
+    by_role: &BTreeMap<Role, &HostTensor>,
+    s: &Shapes,
+    meta: &HashMap<String, String>,
+) -> Result<(Arch, Vec<HostTensor>, String)> {
+    let w = by_role
+        .get(&Role::Hidden { bias: false })
+        .copied()
+        .context("an n-gram hidden layer needs hidden.weight")?;
+    let from_meta = |key: &str| {
+        meta.get(key).with_context(|| {
+            format!(
+                "{} is the hidden layer of an n-gram MLP, and only mynah's own n-gram exports \
+                 import (their metadata gives `context` and `activation`; this file has no \
+                 `{key}`)",
+                w.name
+            )
+        })
+    };
+    ensure!(
+        meta.get("arch").map(String::as_str) == Some("ngram"),
+        "{} is the hidden layer of an n-gram MLP, but the metadata's `arch` is not \"ngram\"; \
+         only mynah's own n-gram exports import",
+        w.name
+    );
+    let context: u32 = from_meta("context")?
+        .parse()
+        .context("metadata key `context` is not a number")?;
+    let activation: Activation =
+        parse_named(from_meta("activation")?).context("metadata key `activation`")?;
+    ensure!(
+        !s.one_hot,
+        "an n-gram MLP needs its embedding (embed.weight)"
+    );
+    let [hidden, cols] = matrix(w)?;
+    ensure!(
+        cols == context as usize * s.embed_dim,
+        "{} has shape [{hidden}, {cols}]; with context {context} and embed {} it must read \
+         {} inputs",
+        w.name,
+        s.embed_dim,
+        context as usize * s.embed_dim
+    );
+    let [_, proj_in] = matrix(s.proj)?;
+    ensure!(
+        proj_in == hidden,
+        "{} reads {proj_in} inputs; the hidden layer has {hidden}",
+        s.proj.name
+    );
+    let b = match by_role.get(&Role::Hidden { bias: true }) {
+        Some(b) => {
+            ensure!(
+                b.shape == [hidden],
+                "{} has shape {:?}, expected [{hidden}]",
+                b.name,
+                b.shape
+            );
+            HostTensor {
+                name: "hidden.bias".into(),
+                ..(*b).clone()
+            }
         }
-    }
-    Ok(Recognized {
-        embed: embed.cloned(),
-        layers,
-        proj_w: proj_w.clone(),
-        proj_b,
-        vocab,
-        one_hot,
-    })
+        None => zeros("hidden.bias", &[hidden]),
+    };
+    let w = HostTensor {
+        name: "hidden.weight".into(),
+        ..w.clone()
+    };
+    let arch = Arch::Ngram {
+        context,
+        activation,
+    };
+    Ok((arch, vec![w, b], "hidden".into()))
 }
 
 impl Recognized {
+    /// How the summary names the model, e.g. `LSTM (one-hot -> lstm -> output)`.
+    fn summary(&self) -> String {
+        let kind = match self.arch {
+            Arch::Recurrent(Cell::Gru) => "GRU".to_owned(),
+            Arch::Recurrent(Cell::Lstm) => "LSTM".to_owned(),
+            Arch::Recurrent(Cell::Rnn) => "RNN (tanh)".to_owned(),
+            ngram => format!("{ngram}"),
+        };
+        let input = self
+            .embed
+            .as_ref()
+            .map_or("one-hot", |e| module_of(&e.name));
+        format!(
+            "{kind} ({input} -> {} -> {})",
+            self.modules[0], self.modules[1]
+        )
+    }
+
     /// The parameters under mynah's names, with rows in the new id order: new id `j` is the
     /// file's id `perm[j]`.
     fn into_params(self, perm: &[usize]) -> Result<Vec<HostTensor>> {
@@ -624,7 +903,7 @@ impl Recognized {
             }
         };
         let mut out = vec![permute_rows(&embed, "embed.weight", perm)?];
-        out.extend(self.layers.into_iter().flatten());
+        out.extend(self.body);
         out.push(permute_rows(&self.proj_w, "proj.weight", perm)?);
         out.push(permute_rows(&self.proj_b, "proj.bias", perm)?);
         Ok(out)
@@ -668,91 +947,142 @@ fn permute_rows(t: &HostTensor, name: &str, perm: &[usize]) -> Result<HostTensor
     })
 }
 
-/// Reads `--vocab`.
-fn read_vocab_json(path: &Path) -> Result<Vec<char>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the vocabulary {}", path.display()))?;
-    parse_vocab(&text).with_context(|| format!("--vocab {}", path.display()))
+/// Every id's token in the model's own id order, and where it came from.
+struct Tokens {
+    list: Vec<String>,
+    /// `vocab.json`, or the metadata of the file, for messages.
+    source: String,
+    /// Given as the characters of ids 3.. only (mynah's former layout).
+    legacy: bool,
 }
 
-/// A JSON array of one-character strings.
-fn parse_vocab(json: &str) -> Result<Vec<char>> {
-    let strings: Vec<String> = serde_json::from_str(json).context(
-        "expected a JSON array of one-character strings, the characters of ids 3, 4, ...",
-    )?;
-    chars_of(&strings)
-}
+/// The specials of mynah's former layout, ids 0-2.
+const LEGACY_SPECIALS: [&str; 3] = ["<PAD>", "<BOS>", "<EOS>"];
 
-/// The `vocab` metadata of a safetensors file: `export --safetensors` lists every token,
-/// `<PAD>`, `<BOS>`, `<EOS>` first; older exports and other files only the characters.
-fn metadata_vocab(json: &str) -> Result<Vec<char>> {
-    let mut strings: Vec<String> = serde_json::from_str(json).context(
-        "expected a JSON array of one-character strings, the characters of ids 3, 4, ...",
-    )?;
-    if strings.starts_with(&["<PAD>".into(), "<BOS>".into(), "<EOS>".into()]) {
-        strings.drain(..FIRST_CHAR_ID as usize);
-    }
-    chars_of(&strings)
-}
-
-/// One character per string, in order.
-fn chars_of(strings: &[String]) -> Result<Vec<char>> {
-    strings
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut it = s.chars();
-            match (it.next(), it.next()) {
-                (Some(c), None) => Ok(c),
-                _ => bail!(
-                    "entry {i} (id {}) is {s:?}, which is not one character",
-                    i + FIRST_CHAR_ID as usize
-                ),
-            }
-        })
-        .collect()
-}
-
-/// The vocabulary must name every id after the specials.
-fn check_vocab_size(chars: &[char], ids: usize, source: &str) -> Result<()> {
-    let first = FIRST_CHAR_ID as usize;
-    if chars.len() + first == ids {
-        return Ok(());
-    }
-    let hint = if chars.len() == ids {
-        " The model seems to have no ids for the specials: mynah-train import expects \
-         ids 0, 1, 2 to be <PAD>, <BOS>, <EOS> and the characters to start at id 3, as in \
-         the tutorial's TextGenerator."
-    } else {
-        ""
+/// The model's vocabulary from `--vocab` or the `vocab` metadata, checked to name each of the
+/// model's `ids` ids once.
+fn vocab_tokens(
+    arg: Option<&Path>,
+    meta: &HashMap<String, String>,
+    shown: &str,
+    ids: usize,
+) -> Result<Tokens> {
+    let (json, source, specials) = match arg {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the vocabulary {}", path.display()))?,
+            path.display().to_string(),
+            None,
+        ),
+        None => match meta.get("vocab") {
+            Some(json) => (
+                json.clone(),
+                format!("the `vocab` metadata of {shown}"),
+                meta.get("specials"),
+            ),
+            None => bail!(
+                "{shown} does not say which token each id stands for: give --vocab vocab.json, \
+                 every id's token in the model's order (a JSON array such as [\"h\", \"e\", \
+                 \"l\", \"o\"], or an itos or stoi dict; see `mynah-train import --help`)"
+            ),
+        },
     };
-    bail!(
-        "{source} lists {} characters, which with <PAD>, <BOS>, <EOS> (ids 0-2) make {} ids, \
-         but the model has {ids} (rows of its output layer).{hint}",
-        chars.len(),
-        chars.len() + first
-    )
+    let mut list = parse_tokens(&json).with_context(|| source.clone())?;
+    let mut legacy = false;
+    let single_chars = list.iter().all(|t| t.chars().count() == 1);
+    if let Some(specials) = specials.filter(|_| single_chars) {
+        // mynah's exports before format version 2: the characters, after `specials`.
+        let specials: Vec<String> = serde_json::from_str(specials)
+            .context("metadata key `specials` is not a JSON array of strings")?;
+        list.splice(0..0, specials);
+    } else if list.len() + LEGACY_SPECIALS.len() == ids
+        && list.iter().all(|t| Special::from_name(t).is_none())
+    {
+        // The characters of ids 3.. (this command's former --vocab).
+        list.splice(0..0, LEGACY_SPECIALS.map(String::from));
+        legacy = true;
+    }
+    ensure!(
+        list.len() == ids,
+        "{source} lists {} tokens, but the model has {ids} ids (the rows of its output layer): \
+         list every id's token in the model's own order, special tokens included (e.g. \
+         [\"a\", \"b\", \"<BOS>\", \"<EOS>\"] or torchtext's [\"<unk>\", \"<pad>\", ...])",
+        list.len()
+    );
+    Ok(Tokens {
+        list,
+        source,
+        legacy,
+    })
 }
 
-/// The sorted vocabulary, and for each new id the file's id.
-fn sort_vocab(chars: Vec<char>, source: &str) -> Result<(Vocab, Vec<usize>)> {
-    let first = FIRST_CHAR_ID as usize;
-    let mut order: Vec<usize> = (0..chars.len()).collect();
-    order.sort_by_key(|&i| chars[i]);
-    for w in order.windows(2) {
-        if chars[w[0]] == chars[w[1]] {
-            bail!(
-                "{source} lists {:?} twice (ids {} and {})",
-                chars[w[0]],
-                w[0] + first,
-                w[1] + first
-            );
+/// The accepted forms of a vocabulary, for messages.
+const VOCAB_FORMS: &str = "expected every id's token in id order: a JSON array of strings \
+                           [\"h\", \"e\"], an itos dict {\"0\": \"h\", \"1\": \"e\"} or a \
+                           stoi dict {\"h\": 0, \"e\": 1}";
+
+/// A JSON array of every id's token, an itos dict or a stoi dict, as the list of tokens.
+fn parse_tokens(json: &str) -> Result<Vec<String>> {
+    let value: Value =
+        serde_json::from_str(json).with_context(|| format!("not JSON; {VOCAB_FORMS}"))?;
+    let tokens = match value {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s),
+                other => bail!("entry {i} is {other}, not a string; {VOCAB_FORMS}"),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        Value::Object(map) if map.values().all(Value::is_string) => {
+            // itos: {"0": "h", "1": "e"}.
+            let mut slots: Vec<Option<String>> = vec![None; map.len()];
+            for (key, v) in map {
+                let id: usize =
+                    key.parse()
+                        .ok()
+                        .filter(|&i| i < slots.len())
+                        .with_context(|| {
+                            format!(
+                                "key {key:?} of the itos dict is not an id 0..{}; {VOCAB_FORMS}",
+                                slots.len()
+                            )
+                        })?;
+                if slots[id]
+                    .replace(v.as_str().unwrap_or_default().to_owned())
+                    .is_some()
+                {
+                    bail!("the itos dict has two keys for id {id}; {VOCAB_FORMS}");
+                }
+            }
+            // Keys are distinct and in range, so every slot is filled.
+            slots.into_iter().flatten().collect()
         }
-    }
-    let sorted = order.iter().map(|&i| chars[i]).collect();
-    let vocab = Vocab::from_chars(sorted).with_context(|| source.to_owned())?;
-    let perm = (0..first).chain(order.iter().map(|&i| i + first)).collect();
-    Ok((vocab, perm))
+        Value::Object(map) if map.values().all(|v| v.as_u64().is_some()) => {
+            // stoi: {"h": 0, "e": 1}; unambiguous only when the ids are 0..n, each once.
+            let mut slots: Vec<Option<String>> = vec![None; map.len()];
+            for (token, v) in map {
+                let id = v.as_u64().and_then(|i| usize::try_from(i).ok());
+                let Some(slot) = id.and_then(|i| slots.get_mut(i)) else {
+                    bail!(
+                        "the stoi dict gives {token:?} the id {v}, but it has only {} entries: \
+                         its ids must be 0..{0}, each once (or give the itos list)",
+                        slots.len()
+                    );
+                };
+                if let Some(other) = slot.replace(token.clone()) {
+                    bail!(
+                        "the stoi dict gives {other:?} and {token:?} the same id {v}, so it \
+                         cannot say which token that id stands for: give the itos list"
+                    );
+                }
+            }
+            slots.into_iter().flatten().collect()
+        }
+        _ => bail!("{VOCAB_FORMS}"),
+    };
+    ensure!(!tokens.is_empty(), "the vocabulary is empty; {VOCAB_FORMS}");
+    Ok(tokens)
 }
 
 #[cfg(test)]
@@ -769,92 +1099,204 @@ mod tests {
         }
     }
 
-    fn gru(prefix: &str, gates: usize, input: usize, h: usize) -> Vec<HostTensor> {
+    fn layer(prefix: &str, l: usize, gates: usize, input: usize, h: usize) -> Vec<HostTensor> {
         vec![
-            t(&format!("{prefix}.weight_ih_l0"), &[gates * h, input]),
-            t(&format!("{prefix}.weight_hh_l0"), &[gates * h, h]),
-            t(&format!("{prefix}.bias_ih_l0"), &[gates * h]),
-            t(&format!("{prefix}.bias_hh_l0"), &[gates * h]),
+            t(&format!("{prefix}.weight_ih_l{l}"), &[gates * h, input]),
+            t(&format!("{prefix}.weight_hh_l{l}"), &[gates * h, h]),
+            t(&format!("{prefix}.bias_ih_l{l}"), &[gates * h]),
+            t(&format!("{prefix}.bias_hh_l{l}"), &[gates * h]),
         ]
+    }
+
+    fn none() -> HashMap<String, String> {
+        HashMap::new()
     }
 
     #[test]
     fn text_generator_and_one_hot_are_recognized() {
         let mut m = vec![t("embed.weight", &[6, 4])];
-        m.extend(gru("rnn", 3, 4, 5));
+        m.extend(layer("rnn", 0, 3, 4, 5));
         m.extend([t("proj.weight", &[6, 5]), t("proj.bias", &[6])]);
-        let r = recognize(&m).unwrap();
-        assert!(!r.one_hot);
-        assert_eq!(r.vocab, 6);
+        let r = recognize(&m, &none()).unwrap();
+        assert!(r.embed.is_some());
+        assert_eq!((r.arch, r.vocab), (Arch::GRU, 6));
+        assert_eq!(r.summary(), "GRU (embed -> rnn -> proj)");
 
-        let mut m: Vec<HostTensor> = gru("module.rnn", 3, 6, 5);
+        let mut m: Vec<HostTensor> = layer("module.rnn", 0, 3, 6, 5);
         m.push(t("fc.weight", &[6, 5]));
-        let r = recognize(&m).unwrap();
-        assert!(r.one_hot);
+        let r = recognize(&m, &none()).unwrap();
+        assert!(r.embed.is_none());
         assert_eq!(r.proj_b.data, vec![0.0; 6]);
         let p = r.into_params(&[0, 1, 2, 3, 4, 5]).unwrap();
         assert_eq!(p[0].shape, [6, 6]);
         assert_eq!(&p[0].data[..8], &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
-        let h = infer_hyper(Arch::GRU, Specials::DEFAULT, false, &p).unwrap();
+        let h = infer_hyper(Arch::GRU, mynah_format::Specials::DEFAULT, false, &p).unwrap();
         assert_eq!(h.embed_dim, 6);
     }
 
     #[test]
-    fn lstm_rnn_bidirectional_and_strangers_are_refused() {
-        let mut lstm: Vec<HostTensor> = gru("rnn", 4, 6, 5);
-        lstm.push(t("fc.weight", &[6, 5]));
-        let e = recognize(&lstm).err().unwrap().to_string();
-        assert!(e.contains("LSTM") && e.contains("only GRU"), "{e}");
-        let e = recognize(&[t("lstm.weight_ih_l0", &[20, 6])])
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("LSTM") && e.contains("only GRU"), "{e}");
-        let mut rnn: Vec<HostTensor> = gru("rnn", 1, 6, 5);
-        rnn.push(t("fc.weight", &[6, 5]));
-        let e = recognize(&rnn).err().unwrap().to_string();
-        assert!(e.contains("plain RNN"), "{e}");
-        let e = recognize(&[t("rnn.weight_ih_l0_reverse", &[15, 6])])
+    fn every_cell_is_told_by_its_shapes() {
+        // The 20 Newsgroups lstm_char_predict: one-hot, 2-layer `lstm`, `output`, no biases
+        // on the second layer.
+        let mut m: Vec<HostTensor> = layer("lstm", 0, 4, 7, 3);
+        m.extend(layer("lstm", 1, 4, 3, 3).into_iter().take(2));
+        m.extend([t("output.weight", &[7, 3]), t("output.bias", &[7])]);
+        let r = recognize(&m, &none()).unwrap();
+        assert_eq!(r.arch, Arch::Recurrent(Cell::Lstm));
+        assert_eq!(r.summary(), "LSTM (one-hot -> lstm -> output)");
+        let p = r.into_params(&(0..7).collect::<Vec<_>>()).unwrap();
+        let h = infer_hyper(
+            Arch::Recurrent(Cell::Lstm),
+            mynah_format::Specials::NONE,
+            false,
+            &p,
+        )
+        .unwrap();
+        assert_eq!((h.num_layers, h.hidden_dim, h.embed_dim), (2, 3, 7));
+        let b = p.iter().find(|t| t.name == "rnn.bias_hh_l1").unwrap();
+        assert_eq!(b.data, vec![0.0; 12]);
+
+        // The ToyRNN: one-hot nn.RNN, `fc`.
+        let mut m: Vec<HostTensor> = layer("rnn", 0, 1, 4, 8);
+        m.extend([t("fc.weight", &[4, 8]), t("fc.bias", &[4])]);
+        let r = recognize(&m, &none()).unwrap();
+        assert_eq!(r.summary(), "RNN (tanh) (one-hot -> rnn -> fc)");
+
+        // A mynah export says what it is; a contradiction is refused.
+        let arch = HashMap::from([("arch".to_owned(), "lstm".to_owned())]);
+        let e = recognize(&m, &arch).err().unwrap().to_string();
+        assert!(e.contains("\"lstm\"") && e.contains("rnn"), "{e}");
+    }
+
+    #[test]
+    fn what_cannot_run_is_refused() {
+        let mut odd: Vec<HostTensor> = layer("rnn", 0, 2, 6, 5);
+        odd.push(t("fc.weight", &[6, 5]));
+        let e = recognize(&odd, &none()).err().unwrap().to_string();
+        assert!(
+            e.contains("G = 3 (nn.GRU), 4 (nn.LSTM) or 1 (nn.RNN)"),
+            "{e}"
+        );
+        let e = recognize(&[t("rnn.weight_ih_l0_reverse", &[15, 6])], &none())
             .err()
             .unwrap()
             .to_string();
         assert!(e.contains("bidirectional"), "{e}");
-        let mut extra: Vec<HostTensor> = gru("rnn", 3, 6, 5);
+        let e = recognize(&[t("lstm.weight_hr_l0", &[4, 8])], &none())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("proj_size"), "{e}");
+        let mut extra: Vec<HostTensor> = layer("rnn", 0, 3, 6, 5);
         extra.extend([t("fc.weight", &[6, 5]), t("norm.weight", &[5])]);
-        let e = recognize(&extra).err().unwrap().to_string();
+        let e = recognize(&extra, &none()).err().unwrap().to_string();
         assert!(e.contains("norm.weight"), "{e}");
+        let mut two: Vec<HostTensor> = layer("rnn", 0, 3, 6, 5);
+        two.extend([t("fc.weight", &[6, 5]), t("output.weight", &[6, 5])]);
+        let e = recognize(&two, &none()).err().unwrap().to_string();
+        assert!(e.contains("same role"), "{e}");
+        let mut five: Vec<HostTensor> = (0..5)
+            .flat_map(|l| layer("gru", l, 3, if l == 0 { 6 } else { 5 }, 5))
+            .collect();
+        five.push(t("fc.weight", &[6, 5]));
+        let e = recognize(&five, &none()).err().unwrap().to_string();
+        assert!(e.contains("5 recurrent layers; mynah runs 1 to 4"), "{e}");
+        let mut one_hot: Vec<HostTensor> = layer("rnn", 0, 3, 9, 5);
+        one_hot.push(t("fc.weight", &[6, 5]));
+        let e = recognize(&one_hot, &none()).err().unwrap().to_string();
+        assert!(e.contains("one-hot vectors of the 6 ids"), "{e}");
+        let ngram = vec![
+            t("embed.weight", &[6, 2]),
+            t("hidden.weight", &[5, 6]),
+            t("proj.weight", &[6, 5]),
+        ];
+        let e = recognize(&ngram, &none()).err().unwrap().to_string();
+        assert!(e.contains("only mynah's own n-gram exports"), "{e}");
+        let meta = HashMap::from([
+            ("arch".to_owned(), "ngram".to_owned()),
+            ("context".to_owned(), "3".to_owned()),
+            ("activation".to_owned(), "tanh".to_owned()),
+        ]);
+        let r = recognize(&ngram, &meta).unwrap();
+        assert_eq!(
+            r.arch,
+            Arch::Ngram {
+                context: 3,
+                activation: Activation::Tanh
+            }
+        );
     }
 
     #[test]
-    fn vocab_is_sorted_with_its_permutation() {
-        let (v, perm) = sort_vocab(vec!['b', 'a', ' '], "v").unwrap();
-        assert_eq!(v.chars(), [' ', 'a', 'b']);
-        assert_eq!(perm, [0, 1, 2, 5, 4, 3]);
-        let e = sort_vocab(vec!['a', 'b', 'a'], "v")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("'a' twice (ids 3 and 5)"), "{e}");
-        let row = |r: usize| HostTensor {
+    fn the_tutorials_vocabulary_forms_parse() {
+        let list = parse_tokens(r#"["h", "e", "l", "o"]"#).unwrap();
+        assert_eq!(list, ["h", "e", "l", "o"]);
+        assert_eq!(parse_tokens(r#"{"1": "e", "0": "h"}"#).unwrap(), ["h", "e"]);
+        assert_eq!(
+            parse_tokens(r#"{"<unk>": 0, "<pad>": 1, " ": 2}"#).unwrap(),
+            ["<unk>", "<pad>", " "]
+        );
+        for (bad, needle) in [
+            (r#"{"a": 0, "b": 0}"#, "the same id 0"),
+            (r#"{"a": 0, "b": 2}"#, "the id 2"),
+            (r#"{"0": "a", "2": "b"}"#, "key \"2\""),
+            (r#"{"0": "a", "00": "b"}"#, "two keys for id 0"),
+            (r#"{"x": "a"}"#, "key \"x\""),
+            (r#"["a", 1]"#, "entry 1 is 1"),
+            ("[]", "empty"),
+            ("{}", "empty"),
+            ("3", "itos dict"),
+            ("[\"a\"", "not JSON"),
+        ] {
+            let e = format!("{:#}", parse_tokens(bad).unwrap_err());
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn legacy_layouts_and_sizes() {
+        let none = HashMap::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.json");
+        std::fs::write(&path, r#"["b", "a"]"#).unwrap();
+        // Two characters for five ids: the characters of ids 3.. after <PAD>, <BOS>, <EOS>.
+        let t = vocab_tokens(Some(&path), &none, "m", 5).unwrap();
+        assert!(t.legacy);
+        assert_eq!(t.list, ["<PAD>", "<BOS>", "<EOS>", "b", "a"]);
+        let t = vocab_tokens(Some(&path), &none, "m", 2).unwrap();
+        assert!(!t.legacy);
+        let e = vocab_tokens(Some(&path), &none, "m", 4).err().unwrap();
+        assert!(
+            e.to_string()
+                .contains("lists 2 tokens, but the model has 4 ids"),
+            "{e}"
+        );
+        // Old exports: `vocab` the characters, `specials` the specials.
+        let meta = HashMap::from([
+            ("vocab".to_owned(), r#"["a", "b"]"#.to_owned()),
+            (
+                "specials".to_owned(),
+                r#"["<PAD>", "<BOS>", "<EOS>"]"#.to_owned(),
+            ),
+        ]);
+        let t = vocab_tokens(None, &meta, "m", 5).unwrap();
+        assert_eq!(t.list, ["<PAD>", "<BOS>", "<EOS>", "a", "b"]);
+        let e = vocab_tokens(None, &none, "m", 5).err().unwrap();
+        assert!(e.to_string().contains("give --vocab"), "{e}");
+    }
+
+    #[test]
+    fn rows_follow_their_ids() {
+        let Reordered { vocab, perm } = Vocab::from_tokens(&["b", "a", " ", "<BOS>"]).unwrap();
+        assert_eq!(vocab.tokens(), ["<BOS>", " ", "a", "b"]);
+        assert_eq!(perm, [3, 2, 1, 0]);
+        let col = HostTensor {
             name: "x".into(),
-            shape: vec![6, 1],
-            data: (0..6).map(|i| (i * 10 + r) as f32).collect(),
+            shape: vec![4, 1],
+            data: vec![0.0, 10.0, 20.0, 30.0],
         };
-        let p = permute_rows(&row(0), "y", &perm).unwrap();
-        assert_eq!(p.data, [0.0, 10.0, 20.0, 50.0, 40.0, 30.0]);
-    }
-
-    #[test]
-    fn vocab_size_mismatch_explains_itself() {
-        let e = check_vocab_size(&['a', 'b'], 2, "vocab.json")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no ids for the specials"), "{e}");
-        let e = check_vocab_size(&['a', 'b'], 7, "vocab.json")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("make 5 ids, but the model has 7"), "{e}");
-        check_vocab_size(&['a', 'b'], 5, "vocab.json").unwrap();
-        assert!(parse_vocab("[\"ab\"]").is_err());
-        assert!(parse_vocab("{}").is_err());
+        let p = permute_rows(&col, "y", &perm).unwrap();
+        assert_eq!(p.data, [30.0, 20.0, 10.0, 0.0]);
+        assert!(permute_rows(&col, "y", &[0, 1]).is_err());
     }
 }

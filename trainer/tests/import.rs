@@ -215,24 +215,118 @@ fn one_hot_gru_imports_with_an_identity_embedding() {
 }
 
 #[test]
-fn lstm_is_refused_because_only_gru_runs_on_the_device() {
+fn one_hot_lstm_imports_and_scores_like_pytorch() {
+    let f = fixtures();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let stdout = ok(&[
+        "import",
+        &f.file("lstm.safetensors"),
+        "--vocab",
+        &f.vocab(),
+        "-o",
+        p(&run),
+    ]);
+    assert!(
+        stdout.contains("LSTM (one-hot -> rnn -> fc)") && stdout.contains("hidden 16, layers 1"),
+        "{stdout}"
+    );
+    assert_close(eval(&run), f.losses["lstm"].as_f64().unwrap(), "lstm");
+    assert_eq!(
+        ckpt_meta(&run.join("best.safetensors"))["config"]["cell"],
+        "lstm"
+    );
+}
+
+#[test]
+fn bidirectional_layers_are_refused_and_nothing_is_written() {
     let f = fixtures();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let e = fails(&[
         "import",
-        &f.file("lstm.safetensors"),
+        &f.file("bidirectional.safetensors"),
         "--vocab",
         &f.vocab(),
         "-o",
         p(&out),
     ]);
     assert!(
-        e.contains("this is an LSTM") && e.contains("only GRU models run on the device"),
+        e.contains("bidirectional") && e.contains("one character at a time"),
         "{e}"
     );
     assert_eq!(e.trim_end().lines().count(), 1, "{e}");
     assert!(!out.exists());
+}
+
+#[test]
+fn every_vocabulary_form_gives_the_same_run() {
+    let f = fixtures();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let chars: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(f.vocab()).unwrap()).unwrap();
+    // Every id's token in the model's order, as a list, an itos dict and a stoi dict.
+    let mut tokens: Vec<String> = ["<PAD>", "<BOS>", "<EOS>"].map(String::from).to_vec();
+    tokens.extend(chars.iter().cloned());
+    let itos: serde_json::Map<String, serde_json::Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i.to_string(), t.as_str().into()))
+        .collect();
+    let stoi: serde_json::Map<String, serde_json::Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i.into()))
+        .collect();
+    let forms = [
+        ("list", serde_json::to_string(&tokens).unwrap()),
+        ("itos", serde_json::to_string(&itos).unwrap()),
+        ("stoi", serde_json::to_string(&stoi).unwrap()),
+        // torchtext spells them in lower case.
+        (
+            "lower",
+            serde_json::to_string(&tokens).unwrap().to_lowercase(),
+        ),
+    ];
+    let import = |name: &str, json: Option<&str>| {
+        let run = d.join(name);
+        let mut args = vec!["import".to_owned(), f.file("textgen.safetensors")];
+        if let Some(json) = json {
+            let path = write(d, &format!("{name}.json"), json.as_bytes());
+            args.extend(["--vocab".to_owned(), p(&path).to_owned()]);
+        }
+        args.extend(["-o".to_owned(), p(&run).to_owned()]);
+        let stdout = ok(&strs(&args));
+        (stdout, read_st(&run.join("best.safetensors")).0)
+    };
+    let (legacy_out, reference) = import("legacy", Some(&serde_json::to_string(&chars).unwrap()));
+    assert!(
+        legacy_out.contains("the characters of ids 3.."),
+        "{legacy_out}"
+    );
+    for (name, json) in &forms {
+        if *name == "lower" && chars.iter().any(|c| c.to_lowercase() != *c) {
+            continue;
+        }
+        let (stdout, tensors) = import(name, Some(json));
+        assert!(
+            !stdout.contains("the characters of ids 3.."),
+            "{name}: {stdout}"
+        );
+        assert!(tensors == reference, "{name}: the tensors differ");
+    }
+    // A stoi dict that gives two tokens one id cannot be read.
+    let path = write(d, "two.json", br#"{"<unk>": 0, "a": 0, "b": 1}"#);
+    let e = fails(&[
+        "import",
+        &f.file("textgen.safetensors"),
+        "--vocab",
+        p(&path),
+        "-o",
+        p(&d.join("two")),
+    ]);
+    assert!(e.contains("the same id 0") && e.contains("itos"), "{e}");
 }
 
 #[test]
@@ -256,21 +350,34 @@ fn bad_vocabularies_and_files_are_reported() {
     let e = import_with(&chars[1..]);
     assert!(
         e.contains(&format!(
-            "lists {} characters, which with <PAD>, <BOS>, <EOS> (ids 0-2) make {} ids, but the model has {}",
+            "lists {} tokens, but the model has {} ids (the rows of its output layer)",
             n - 1,
-            n + 2,
             n + 3
         )),
         "{e}"
     );
+    // The characters of ids 3..: ids count from the first special.
     let mut dup = chars.clone();
     dup[1] = dup[0].clone();
     let e = import_with(&dup);
-    assert!(e.contains("twice (ids 3 and 4)"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "vocabulary entries 3 and 4 are both {:?}",
+            chars[0]
+        )),
+        "{e}"
+    );
     let mut long = chars.clone();
     long[0] = "ab".into();
     let e = import_with(&long);
-    assert!(e.contains("entry 0 (id 3) is \"ab\""), "{e}");
+    assert!(
+        e.contains(
+            "vocabulary entry 3 is \"ab\", which is neither one character nor a special token"
+        ),
+        "{e}"
+    );
+    let e = import_with(&[]);
+    assert!(e.contains("the vocabulary is empty"), "{e}");
 
     let text = write(d, "notes.txt", b"just some text, not weights\n");
     let e = fails(&["import", p(&text), "-o", p(&out)]);
@@ -294,13 +401,87 @@ fn bad_vocabularies_and_files_are_reported() {
 }
 
 #[test]
+fn old_exports_import_from_their_metadata() {
+    // The reference fixture is an export of checkpoint version 1: `vocab` the characters,
+    // `specials` the specials before them.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/shakespeare-1x128.safetensors");
+    let (tensors, meta) = read_st(&fixture);
+    assert!(meta.contains_key("specials"), "{meta:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let stdout = ok(&["import", p(&fixture), "-o", p(&run)]);
+    assert!(
+        stdout.contains(
+            "GRU (embed -> rnn -> proj), vocabulary 68 (<PAD>, <BOS>, <EOS> and 65 characters"
+        ) && !stdout.contains("reordered"),
+        "{stdout}"
+    );
+    let st = tmp.path().join("again.safetensors");
+    ok(&["export", p(&run), "--safetensors", p(&st)]);
+    let (again, meta) = read_st(&st);
+    assert!(again == tensors, "the weights changed");
+    let vocab: Vec<String> = serde_json::from_str(&meta["vocab"]).unwrap();
+    assert_eq!(vocab[..4], ["<PAD>", "<BOS>", "<EOS>", "\n"]);
+}
+
+#[test]
+fn unknown_validation_characters_stop_or_are_skipped_with_unk() {
+    let f = fixtures();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let text = std::fs::read_to_string(&f.corpus).unwrap() + "the cat \u{e9}\n";
+    let corpus = write(d, "c.txt", text.as_bytes());
+    let (model, vocab) = (f.file("textgen.safetensors"), f.vocab());
+    let import = |out: &str, extra: &[&str]| {
+        let out = d.join(out);
+        let mut args = vec![
+            "import",
+            &model,
+            "--vocab",
+            &vocab,
+            "--corpus",
+            p(&corpus),
+            "-o",
+            p(&out),
+        ];
+        args.extend(extra);
+        (run(&args), out.clone())
+    };
+    let (refused, out) = import("strict", &[]);
+    let e = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{e}");
+    assert!(e.contains("'é'") && e.contains("--unk skip"), "{e}");
+    assert!(!out.exists());
+    let (skipped, out) = import("skip", &["--unk", "skip"]);
+    assert!(skipped.status.success(), "{skipped:?}");
+    assert_eq!(
+        ckpt_meta(&out.join("best.safetensors"))["config"]["unk"],
+        "skip"
+    );
+}
+
+#[test]
 fn export_import_export_gives_identical_bytes() {
+    round_trip(&[]);
+}
+
+#[test]
+fn every_architecture_round_trips_through_import() {
+    round_trip(&["--cell", "lstm", "--layers", "2"]);
+    round_trip(&["--cell", "rnn"]);
+    round_trip(&["--arch", "ngram", "--context", "3", "--activation", "tanh"]);
+}
+
+/// A records-mode model of `flags`, exported, imported (its metadata gives the vocabulary,
+/// the mode and the architecture) and exported again gives the same files.
+fn round_trip(flags: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let records: String = fixture(4000).lines().map(|l| format!("{l}\n")).collect();
     let corpus = write(d, "c.txt", records.as_bytes());
     let run = d.join("run");
-    ok(&[
+    let mut train = vec![
         "train",
         "--corpus",
         p(&corpus),
@@ -318,7 +499,9 @@ fn export_import_export_gives_identical_bytes() {
         "8",
         "--sample-every",
         "0",
-    ]);
+    ];
+    train.extend(flags);
+    ok(&train);
     let export = |from: &Path, tag: &str| -> [Vec<u8>; 3] {
         let (model, st, int8) = (
             d.join(format!("{tag}.mynah")),

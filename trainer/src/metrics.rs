@@ -136,12 +136,18 @@ impl Metrics {
         Ok(row)
     }
 
-    /// Redraws `loss.png` from all rows (atomically).
+    /// Redraws `loss.png` from all rows (atomically, through the one atomic writer:
+    /// plotters encodes PNGs only into files, so it draws into a scratch file first).
     pub fn plot(&self) -> Result<()> {
-        let tmp = self.png.with_file_name(".loss.tmp.png");
-        draw(&self.rows, &tmp).with_context(|| format!("cannot draw {}", self.png.display()))?;
-        std::fs::rename(&tmp, &self.png)
-            .with_context(|| format!("cannot write {}", self.png.display()))
+        let scratch = tempfile::Builder::new()
+            .suffix(".png")
+            .tempfile()
+            .context("cannot create a scratch file to draw loss.png")?;
+        draw(&self.rows, scratch.path())
+            .with_context(|| format!("cannot draw {}", self.png.display()))?;
+        let png = std::fs::read(scratch.path())
+            .with_context(|| format!("cannot draw {}", self.png.display()))?;
+        write_atomic(&self.png, &png)
     }
 }
 

@@ -101,23 +101,6 @@ fn reference() -> &'static Reference {
     })
 }
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn seed() -> u64 {
     match std::env::var("MYNAH_KILL_SEED") {
         Ok(s) => s.parse().expect("MYNAH_KILL_SEED must be a number"),
@@ -297,7 +280,8 @@ fn kill_cycles(n: usize) {
     let r = reference();
     let seed = seed();
     eprintln!("kill test: MYNAH_KILL_SEED={seed}");
-    let mut rng = Rng(seed);
+    // The project's one seeded generator (uniform `below`, no modulo bias).
+    let mut rng = mynah_runtime::SplitMix64::new(seed);
     let mut total = Stats::default();
     for cycle in 0..n {
         let s = kill_cycle(r, &mut rng, cycle);

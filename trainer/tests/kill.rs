@@ -213,7 +213,7 @@ fn check_on_disk(r: &Reference, out: &Path, previous: Option<u64>, context: &str
 }
 
 /// One run, killed and resumed until it finishes, then compared with the uninterrupted run.
-fn kill_cycle(r: &Reference, rng: &mut Rng, cycle: usize) -> Stats {
+fn kill_cycle(r: &Reference, rng: &mut mynah_runtime::SplitMix64, cycle: usize) -> Stats {
     let out = r
         .work
         .join(format!("killed-{cycle}-{}", std::process::id()));

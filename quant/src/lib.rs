@@ -1,5 +1,5 @@
 //! The float side of mynah models, every architecture, shared by `mynah-train` and `mynah`:
-//! the `f32` reference forward ([`reference`]), the INT8 quantizer ([`quantize`],
+//! the `f32` reference forward ([`mod@reference`]), the INT8 quantizer ([`quantize`],
 //! `runtime/QUANTIZATION.md`), scoring and comparison on one interface over float and
 //! integer models ([`engine`]), and sampling with the runtime's rules ([`sampling`]).
 //! No libtorch inside.

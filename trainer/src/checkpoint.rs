@@ -9,7 +9,7 @@
 
 use crate::config::{parse_named, TrainConfig};
 use crate::data::DataPosition;
-use crate::model::infer_hyper;
+use crate::model::{infer_hyper, CharModel};
 use crate::params::{read_safetensors, to_safetensors, write_atomic, HostTensor};
 use anyhow::{bail, ensure, Context, Result};
 use mynah_format::{Activation, Arch, Cell, Hyper, Special, Specials};
@@ -305,6 +305,17 @@ pub struct LoadedModel {
     pub meta: Option<CheckpointMeta>,
     /// The file read.
     pub path: PathBuf,
+}
+
+impl LoadedModel {
+    /// The model on `device`, as its run trained it: fake-quantized if the run was in a
+    /// quantization-aware phase (so `eval` and `sample` see what validation saw).
+    pub fn to_model(&self, device: tch::Device) -> Result<CharModel> {
+        let qat = self.meta.as_ref().and_then(|m| m.config.qat_spec());
+        let model = CharModel::from_host(device, self.hyper, &self.params, 0.0)
+            .with_context(|| self.path.display().to_string())?;
+        Ok(model.with_qat(qat))
+    }
 }
 
 /// Resolves `DIR` (→ `DIR/<which>`) or a file path, and reads the model in it.

@@ -6,7 +6,10 @@ use mynah_text::{Mode, ModeKind, UnkPolicy, Vocab};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+use crate::choices::Named;
 pub use crate::choices::{parse_named, ArchKind};
+use crate::levers::{self, LeverFlags, Levers, Phase};
+use crate::qat::QatSpec;
 
 /// Defaults, chosen so that `mynah-train train --corpus X --out Y` trains a good model on a
 /// laptop CPU in a few minutes without tuning (see the README's table).
@@ -122,6 +125,9 @@ pub struct TrainConfig {
     pub log_every: u64,
     /// Seed.
     pub seed: u64,
+    /// QAT, distillation, extra dropout, weight decay, size budget, phases.
+    #[serde(flatten)]
+    pub levers: Levers,
 }
 
 /// Options of `train` that may be given or left out (to tell defaults from choices on resume).
@@ -179,6 +185,17 @@ pub struct Overrides {
     pub log_every: Option<u64>,
     /// --seed
     pub seed: Option<u64>,
+    /// --qat, --teacher, --budget-bytes and the other levers.
+    pub levers: LeverFlags,
+}
+
+/// Where a run stands when it is resumed: a phase it starts begins here.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ResumeAt {
+    /// The checkpoint's step.
+    pub step: u64,
+    /// Its training seconds.
+    pub secs: f64,
 }
 
 impl TrainConfig {
@@ -220,15 +237,24 @@ impl TrainConfig {
             sample_every: o.sample_every.unwrap_or(defaults::SAMPLE_EVERY),
             log_every: o.log_every.unwrap_or(defaults::LOG_EVERY),
             seed: o.seed.unwrap_or(defaults::SEED),
+            levers: Levers::new(&o.levers)?,
         };
         c.validate()?;
         Ok(c)
     }
 
     /// The configuration of a resumed run: the checkpoint's, where the options given now may
-    /// only change the stop conditions and the reporting intervals.
-    pub fn resumed(stored: &TrainConfig, o: &Overrides) -> Result<Self> {
+    /// only change the stop conditions and the reporting intervals, unless a new `--qat`
+    /// starts a phase (at `at`): then `--lr` is the phase's, and the dropouts, the weight
+    /// decay, the input layer and the distillation may change too.
+    pub fn resumed(stored: &TrainConfig, o: &Overrides, at: ResumeAt) -> Result<Self> {
         check_arch_options(o.arch.unwrap_or(stored.arch), o)?;
+        let phase = levers::starts_phase(&stored.levers, &o.levers).then(|| Phase {
+            start_step: at.step,
+            start_secs: at.secs,
+            qat: o.levers.qat,
+            lr: o.lr.unwrap_or_else(|| stored.final_lr()),
+        });
         let mut conflicts = Vec::new();
         macro_rules! same {
             ($field:ident, $flag:literal) => {
@@ -249,17 +275,30 @@ impl TrainConfig {
         same!(embed, "--embed");
         same!(hidden, "--hidden");
         same!(layers, "--layers");
-        same!(dropout, "--dropout");
+        if phase.is_none() {
+            same!(dropout, "--dropout");
+            same!(lr, "--lr");
+        }
         same!(seq_len, "--seq-len");
         same!(batch, "--batch");
         same!(max_len, "--max-len");
-        same!(lr, "--lr");
         same!(warmup, "--warmup");
         same!(clip, "--clip");
         same!(seed, "--seed");
         if o.csv_header && !stored.csv_header {
             conflicts.push("--csv-header (the run has no header row)".into());
         }
+        let new_stop = o.steps.is_some() || o.epochs.is_some() || o.time_limit.is_some();
+        if let Some(p) = phase.as_ref().filter(|_| !new_stop) {
+            bail!(
+                "--qat {} on --resume starts a fine-tuning phase after step {}: give its length \
+                 with --steps, --epochs or --time-limit (counted from its start)",
+                o.levers.qat.map_or("", |k| k.name()),
+                p.start_step
+            );
+        }
+        let new_phase = phase.is_some();
+        let levers = levers::resumed(&stored.levers, &o.levers, phase, &mut conflicts);
         if !conflicts.is_empty() {
             bail!(
                 "--resume continues a run with its own configuration; these options conflict \
@@ -268,7 +307,11 @@ impl TrainConfig {
             );
         }
         let mut c = stored.clone();
-        if o.steps.is_some() || o.epochs.is_some() || o.time_limit.is_some() {
+        c.levers = levers;
+        if new_phase {
+            c.dropout = o.dropout.unwrap_or(c.dropout);
+        }
+        if new_stop {
             // A new stop condition replaces the old one (and reshapes the rest of the schedule).
             c.steps = o.steps;
             c.epochs = o.epochs;
@@ -362,7 +405,24 @@ impl TrainConfig {
         }
         ensure!(self.eval_every >= 1, "--eval-every must be at least 1");
         ensure!(self.log_every >= 1, "--log-every must be at least 1");
-        Ok(())
+        ensure!(
+            self.arch == ArchKind::Recurrent || !self.levers.factored,
+            "--factored on is for recurrent models: the n-gram's input is always its table"
+        );
+        self.levers.validate()
+    }
+
+    /// The learning rate the current phase ends at: where a new phase starts by default.
+    pub fn final_lr(&self) -> f64 {
+        self.levers.peak_lr(self.lr) * MIN_LR_FRACTION
+    }
+
+    /// The fake quantization of the current phase.
+    pub fn qat_spec(&self) -> Option<QatSpec> {
+        self.levers.qat.map(|kind| QatSpec {
+            kind,
+            factored: self.levers.factored,
+        })
     }
 
     /// The corpus mode.
@@ -482,25 +542,31 @@ mod tests {
             time_limit: Some(2.0),
             ..Default::default()
         };
-        let r = TrainConfig::resumed(&c, &same).unwrap();
+        let r = TrainConfig::resumed(&c, &same, ResumeAt::default()).unwrap();
         assert_eq!((r.steps, r.time_limit), (None, Some(2.0)));
         let other = Overrides {
             hidden: Some(7),
             ..Default::default()
         };
-        let e = TrainConfig::resumed(&c, &other).unwrap_err().to_string();
+        let e = TrainConfig::resumed(&c, &other, ResumeAt::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--hidden 7 (the run has 256)"), "{e}");
         let lstm = Overrides {
             cell: Some(Cell::Lstm),
             ..Default::default()
         };
-        let e = TrainConfig::resumed(&c, &lstm).unwrap_err().to_string();
+        let e = TrainConfig::resumed(&c, &lstm, ResumeAt::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--cell lstm (the run has gru)"), "{e}");
         let ngram = Overrides {
             arch: Some(ArchKind::Ngram),
             ..Default::default()
         };
-        let e = TrainConfig::resumed(&c, &ngram).unwrap_err().to_string();
+        let e = TrainConfig::resumed(&c, &ngram, ResumeAt::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--arch ngram (the run has recurrent)"), "{e}");
         let n = TrainConfig::from_overrides(&ngram, "x".into()).unwrap();
         let wider = Overrides {
@@ -508,7 +574,9 @@ mod tests {
             activation: Some(Activation::Tanh),
             ..Default::default()
         };
-        let e = TrainConfig::resumed(&n, &wider).unwrap_err().to_string();
+        let e = TrainConfig::resumed(&n, &wider, ResumeAt::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("--context 9 (the run has 8), --activation tanh (the run has relu)"),
             "{e}"

@@ -4,17 +4,22 @@
 #![forbid(unsafe_code)]
 
 mod adam;
+mod budget;
 mod checkpoint;
 mod choices;
 mod config;
 mod data;
+mod distill;
 mod evaluate;
 mod export;
 mod import;
+mod levers;
 mod metrics;
 mod model;
 mod params;
+mod qat;
 mod sample;
+mod schedule;
 mod train;
 
 use anyhow::{bail, Context, Result};
@@ -57,6 +62,11 @@ Stop conditions: --steps, --epochs and --time-limit may be combined (the first r
 with none of them the run stops after 3000 steps. The learning rate warms up linearly for
 --warmup steps, then follows a cosine from --lr down to lr/10 over the whole run (by steps, or
 by time with --time-limit, whichever is further along).
+
+A new --qat on --resume starts a fine-tuning phase: its stop conditions count from its first
+step, its learning rate is a cosine from --lr (default: the run's last) to a tenth of it
+without warm-up, and best.safetensors becomes the phase's best (the previous phase's is kept
+as best-float.safetensors or best-qat-int8.safetensors).
 
 DIR receives config.json, metrics.csv, loss.png, latest.safetensors and best.safetensors
 (the lowest validation loss). Checkpoints are written at every validation and at the end.
@@ -169,6 +179,8 @@ struct TrainArgs {
     /// Testing aid: the training loss of this step (counted from 1) becomes NaN.
     #[arg(long, value_name = "STEP", hide = true)]
     debug_inject_nan_at: Option<u64>,
+    #[command(flatten)]
+    levers: levers::LeverArgs,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -347,6 +359,7 @@ fn run_train(a: TrainArgs) -> Result<ExitCode> {
         sample_every: a.sample_every,
         log_every: a.log_every,
         seed: a.seed,
+        levers: a.levers.parse()?,
     };
     let ending = train::run(train::TrainRequest {
         overrides,
@@ -392,8 +405,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     };
     let seqs = corpus.part(split).eval_sequences(&loaded.keys.vocab, unk)?;
     let device = select_device(a.runtime.device, a.runtime.threads)?;
-    let model = model::CharModel::from_host(device, loaded.hyper, &loaded.params, 0.0)
-        .with_context(|| loaded.path.display().to_string())?;
+    let model = loaded.to_model(device)?;
     let s = evaluate::score(&model, &seqs);
     if a.json {
         // Exactly one object, keys in the documented order.
@@ -423,8 +435,7 @@ fn run_sample(a: SampleArgs) -> Result<()> {
         mynah_quant::sampling::parse_temperature(&a.temperature).context("--temperature")?;
     let loaded = load_model(&a.model, a.checkpoint)?;
     let device = select_device(a.runtime.device, a.runtime.threads)?;
-    let model = model::CharModel::from_host(device, loaded.hyper, &loaded.params, 0.0)
-        .with_context(|| loaded.path.display().to_string())?;
+    let model = loaded.to_model(device)?;
     let vocab = &loaded.keys.vocab;
     let opts = sample::options(vocab, loaded.hyper.records, temperature, a.top_k);
     let mut rng = mynah_runtime::Pcg32::new(a.seed);

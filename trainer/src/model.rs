@@ -4,6 +4,7 @@
 //! the float reference never disagree.
 
 use crate::params::HostTensor;
+use crate::qat::QatSpec;
 use anyhow::{ensure, Context, Result};
 use mynah_format::layout::TensorSpec;
 use mynah_format::{tensor_name, Activation, Arch, Cell, Hyper, Specials, WeightsKind};
@@ -141,8 +142,13 @@ pub enum State {
 
 /// What sits between the embedding and the projection.
 enum Body {
-    /// `[w_ih, w_hh, b_ih, b_hh]` per layer, the order `Tensor::gru` and friends expect.
-    Recurrent { cell: Cell, weights: Vec<Tensor> },
+    /// `[w_ih, w_hh, b_ih, b_hh]` per layer, the order `Tensor::gru` and friends expect,
+    /// and their names.
+    Recurrent {
+        cell: Cell,
+        weights: Vec<Tensor>,
+        names: Vec<String>,
+    },
     /// The hidden layer over the concatenated context embeddings.
     Ngram {
         w: Tensor,
@@ -161,6 +167,10 @@ pub struct CharModel {
     /// Sizes, architecture and specials.
     pub hyper: Hyper,
     dropout: f64,
+    /// Dropout on the embedded inputs and before the projection (training only).
+    extra_dropout: Dropouts,
+    /// Fake quantization of the weights the export quantizes.
+    qat: Option<QatSpec>,
     /// In [`param_specs`] order.
     params: Vec<(String, Tensor)>,
     embed: Tensor,
@@ -192,13 +202,15 @@ impl CharModel {
         };
         let body = match hyper.arch {
             Arch::Recurrent(cell) => {
-                let weights: Vec<Tensor> = params
-                    .iter()
-                    .filter(|(n, _)| n.starts_with("rnn."))
-                    .map(|(_, t)| t.shallow_clone())
-                    .collect();
+                let rnn = params.iter().filter(|(n, _)| n.starts_with("rnn."));
+                let weights: Vec<Tensor> = rnn.clone().map(|(_, t)| t.shallow_clone()).collect();
+                let names = rnn.map(|(n, _)| n.clone()).collect();
                 flatten_for_cudnn(device, &hyper, cell, &weights);
-                Body::Recurrent { cell, weights }
+                Body::Recurrent {
+                    cell,
+                    weights,
+                    names,
+                }
             }
             Arch::Ngram {
                 context,
@@ -223,9 +235,40 @@ impl CharModel {
             vs,
             hyper,
             dropout,
+            extra_dropout: Dropouts::default(),
+            qat: None,
             params,
             body,
         })
+    }
+
+    /// The same model with dropout on the embedded inputs and before the projection.
+    #[must_use]
+    pub fn with_dropouts(mut self, dropouts: Dropouts) -> CharModel {
+        self.extra_dropout = dropouts;
+        self
+    }
+
+    /// The same model, its forward pass fake-quantized as `qat` says ([`crate::qat`]).
+    #[must_use]
+    pub fn with_qat(mut self, qat: Option<QatSpec>) -> CharModel {
+        self.qat = qat;
+        self
+    }
+
+    /// Parameter `name` as the forward pass uses it: fake-quantized under QAT.
+    fn effective(&self, name: &str, t: &Tensor) -> Tensor {
+        match &self.qat {
+            Some(q) => q.apply(name, t),
+            None => t.shallow_clone(),
+        }
+    }
+
+    /// The embedded inputs `[B, T, E]` (with their dropout in training).
+    fn embedded(&self, ids: &Tensor, train: bool) -> Tensor {
+        let embed = self.effective("embed.weight", &self.embed);
+        let x = Tensor::embedding(&embed, ids, -1, false, false);
+        dropout(x, self.extra_dropout.embed, train)
     }
 
     /// A model of `hyper` holding `tensors` (all of [`param_specs`], f32).
@@ -277,8 +320,17 @@ impl CharModel {
     /// (the start of a sequence when `None`). `train` enables dropout between layers.
     pub fn forward(&self, input: &Tensor, state: Option<&State>, train: bool) -> (Tensor, State) {
         let (top, state) = match &self.body {
-            Body::Recurrent { cell, weights } => {
-                self.recurrent(*cell, weights, input, state, train)
+            Body::Recurrent {
+                cell,
+                weights,
+                names,
+            } => {
+                let weights: Vec<Tensor> = names
+                    .iter()
+                    .zip(weights)
+                    .map(|(n, w)| self.effective(n, w))
+                    .collect();
+                self.recurrent(*cell, &weights, input, state, train)
             }
             Body::Ngram {
                 w,
@@ -289,7 +341,8 @@ impl CharModel {
             } => {
                 let (windows, next) = ngram_windows(input, state, *context, *bos);
                 let size = windows.size();
-                let x = Tensor::embedding(&self.embed, &windows, -1, false, false)
+                let x = self
+                    .embedded(&windows, train)
                     .reshape([size[0], size[1], -1]);
                 let h = x.linear(w, Some(b));
                 let h = match activation {
@@ -299,7 +352,9 @@ impl CharModel {
                 (h, State::Context(next))
             }
         };
-        (top.linear(&self.proj_w, Some(&self.proj_b)), state)
+        let top = dropout(top, self.extra_dropout.proj, train);
+        let proj_w = self.effective("proj.weight", &self.proj_w);
+        (top.linear(&proj_w, Some(&self.proj_b)), state)
     }
 
     /// The top layer's outputs `[B, T, H]` of a recurrent model, and its state.
@@ -318,7 +373,7 @@ impl CharModel {
                 (Kind::Float, self.vs.device()),
             )
         };
-        let x = Tensor::embedding(&self.embed, input, -1, false, false);
+        let x = self.embedded(input, train);
         let p = self.dropout;
         match (cell, state) {
             (Cell::Lstm, state) => {
@@ -343,6 +398,24 @@ impl CharModel {
                 (out, State::Hidden(h))
             }
         }
+    }
+}
+
+/// Dropout probabilities beyond the one between recurrent layers.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Dropouts {
+    /// On the embedded inputs (`--embed-dropout`).
+    pub embed: f64,
+    /// On the top layer's outputs, before the projection (`--proj-dropout`).
+    pub proj: f64,
+}
+
+/// `F.dropout(x, p, train)`; nothing at all (no random draw) when `p` is 0 or not training.
+fn dropout(x: Tensor, p: f64, train: bool) -> Tensor {
+    if train && p > 0.0 {
+        x.dropout(p, true)
+    } else {
+        x
     }
 }
 

@@ -2,16 +2,20 @@
 
 use crate::adam::Adam;
 use crate::checkpoint::{Checkpoint, CheckpointMeta, CorpusInfo, RunState, BEST, LATEST};
-use crate::config::{Overrides, TrainConfig, MIN_LR_FRACTION};
-use crate::data::{derive_rng, Batcher, DataPosition, RecordBatcher, TextBatcher, IGNORE};
+use crate::config::{Overrides, ResumeAt, TrainConfig};
+use crate::data::{derive_rng, Batch, Batcher, DataPosition, RecordBatcher, TextBatcher, IGNORE};
+use crate::distill::Teacher;
 use crate::evaluate::{score, Score};
+use crate::levers::Phase;
 use crate::metrics::{Metrics, Row};
-use crate::model::{param_count, CharModel};
+use crate::model::{param_count, CharModel, Dropouts};
 use crate::params::write_atomic;
 use crate::sample::{generate, options};
+use crate::schedule::Schedule;
 use crate::{select_device, DeviceChoice};
 use anyhow::{bail, ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use mynah_format::Hyper;
 use mynah_runtime::{Pcg32, Temperature};
 use mynah_text::{Corpus, Encoded, Split, UnkPolicy, Vocab};
 use std::path::{Path, PathBuf};
@@ -56,51 +60,7 @@ pub enum Ending {
 pub fn run(req: TrainRequest) -> Result<Ending> {
     // Everything that can be wrong with the arguments or the data is found before the output
     // directory is touched.
-    let (config, resumed, out) = match &req.resume {
-        Some(dir) => {
-            let latest = dir.join(LATEST);
-            if !latest.is_file() {
-                bail!(
-                    "cannot resume from {}: it holds no checkpoint ({LATEST} not found)",
-                    dir.display()
-                );
-            }
-            let ckpt = Checkpoint::load(&latest)?;
-            ensure!(
-                !ckpt.meta.corpus.fingerprint.is_empty(),
-                "{} holds a model imported without --corpus, so there is no corpus to continue \
-                 training on; import it again with --corpus PATH",
-                dir.display()
-            );
-            if let Some(out) = &req.out {
-                ensure!(
-                    same_path(out, dir),
-                    "--out {} differs from --resume {}; a resumed run writes to its own directory",
-                    out.display(),
-                    dir.display()
-                );
-            }
-            let config = TrainConfig::resumed(&ckpt.meta.config, &req.overrides)?;
-            (config, Some(ckpt), dir.clone())
-        }
-        None => {
-            let corpus = req
-                .overrides
-                .corpus
-                .clone()
-                .context("--corpus PATH is required (or --resume DIR)")?;
-            let out = req
-                .out
-                .clone()
-                .context("--out DIR is required (or --resume DIR)")?;
-            let corpus = std::path::absolute(&corpus).unwrap_or(corpus);
-            (
-                TrainConfig::from_overrides(&req.overrides, corpus)?,
-                None,
-                out,
-            )
-        }
-    };
+    let (mut config, resumed, out) = configure(&req)?;
     let corpus_path = req
         .overrides
         .corpus
@@ -136,24 +96,33 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         .part(Split::Val)
         .eval_sequences(&vocab, config.unk)
         .context("in the validation part (the last 10% of the corpus)")?;
+    let chosen = match resumed {
+        None => crate::budget::apply(&mut config, &req.overrides, &vocab)?,
+        Some(_) => None,
+    };
     let hyper = config.hyper(&vocab)?;
     let records = config.mode.is_records();
     let mut batcher = batcher(train, &config, &vocab)?;
+    let device = select_device(req.device, req.threads)?;
+    let teacher = load_teacher(
+        &mut config,
+        &req.overrides,
+        resumed.as_ref(),
+        device,
+        &vocab,
+    )?;
 
     if resumed.is_none() {
         prepare_out_dir(&out)?;
-    } else {
-        remove_stale_temps(&out);
     }
+    // A session killed before its first checkpoint is started afresh, not resumed.
+    remove_stale_temps(&out);
     write_atomic(
         &out.join("config.json"),
         format!("{}\n", serde_json::to_string_pretty(&config)?).as_bytes(),
     )?;
 
-    let device = select_device(req.device, req.threads)?;
-    tch::manual_seed(seed_i64(config.seed));
-    let model = CharModel::new(device, hyper, config.dropout)?;
-    let mut adam = Adam::new(model.named_params(), config.beta1, config.beta2, config.eps);
+    let (model, mut adam) = build(&config, hyper, device)?;
 
     let mut state = fresh_state(&config);
     let mut metrics = match &resumed {
@@ -162,15 +131,14 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
             adam.load_state(&ckpt.adam, ckpt.meta.state.adam_t)?;
             state = ckpt.meta.state.clone();
             restore_best(ckpt, &out)?;
+            start_phase(&ckpt.meta.config, &config, &mut state, &out)?;
             Metrics::resume(&out, state.step)?
         }
         None => Metrics::create(&out)?,
     };
 
     let steps_per_epoch = batcher.steps_per_epoch();
-    let total_steps = stop_steps(&config, steps_per_epoch);
-    let time_limit = config.time_limit.map(|m| m * 60.0);
-    let warmup = total_steps.map_or(config.warmup, |t| config.warmup.min(t / 10));
+    let schedule = Schedule::of(&config, steps_per_epoch);
 
     println!(
         "mynah-train: device {}; corpus {} ({} mode): {} chars{}, vocabulary {} (+{} specials)",
@@ -199,9 +167,15 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         } else {
             format!("seq-len {}, ", config.seq_len)
         },
-        config.lr,
-        describe_stop(&config, total_steps)
+        schedule.peak,
+        describe_stop(&config, &schedule)
     );
+    if let (Some(c), Some(b)) = (chosen, &config.levers.budget) {
+        println!("{}", crate::budget::report(&c, b));
+    }
+    if let Some(line) = crate::levers::describe(&config.levers) {
+        println!("{line}");
+    }
     if let Some(ckpt) = &resumed {
         println!(
             "resuming {} at step {} (best validation loss {})",
@@ -237,31 +211,22 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
     let mut acc = Interval::default();
 
     let ending = loop {
-        let progress = progress(state.step, total_steps, elapsed(), time_limit);
+        let progress = schedule.progress(state.step, elapsed());
         if interrupted.load(Ordering::SeqCst) {
             break Ending::Interrupted;
         }
         if progress >= 1.0 || req.stop_at.is_some_and(|s| state.step >= s) {
             break Ending::Finished;
         }
-        let lr = learning_rate(config.lr, state.step, warmup, progress);
+        let lr = schedule.lr(state.step, progress);
         let t0 = Instant::now();
         // Dropout masks depend only on (seed, step): a resumed run draws the same ones.
         tch::manual_seed(seed_i64(
             config.seed ^ state.step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
         ));
         let batch = batcher.next(&mut state.data);
-        let (b, len) = (i64::try_from(batch.batch)?, i64::try_from(batch.len)?);
-        let input = Tensor::from_slice(&batch.inputs)
-            .view([b, len])
-            .to_device(device);
-        let target = Tensor::from_slice(&batch.targets).to_device(device);
         adam.zero_grad();
-        let (logits, _) = model.forward(&input, None, true);
-        let mut loss = logits
-            .view([-1, model.vocab_size()])
-            .to_kind(Kind::Float)
-            .cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, IGNORE, 0.0);
+        let (mut loss, ce) = step_loss(&model, teacher.as_ref(), &batch, device)?;
         if req.debug_inject_nan_at == Some(state.step + 1) {
             loss *= f64::NAN;
         }
@@ -285,7 +250,7 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         state.adam_t = adam.t;
         state.chars_seen += batch.scored as u64;
         state.epoch = epoch_of(&state, steps_per_epoch, records);
-        acc.add(loss, batch.scored, t0.elapsed().as_secs_f64());
+        acc.add(ce, batch.scored, t0.elapsed().as_secs_f64());
 
         let validate_now = state.step.is_multiple_of(config.eval_every);
         if validate_now || state.step.is_multiple_of(config.log_every) {
@@ -326,7 +291,7 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         pb.set_message(format!(
             "step {} | loss {:.4} | {:.0} chars/s | lr {:.2e}",
             state.step,
-            loss,
+            ce,
             acc.recent_rate(),
             lr
         ));
@@ -363,6 +328,74 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
         out.display()
     );
     Ok(ending)
+}
+
+/// The configuration of the run `req` asks for, its checkpoint if resumed, and its directory.
+fn configure(req: &TrainRequest) -> Result<(TrainConfig, Option<Checkpoint>, PathBuf)> {
+    Ok(match &req.resume {
+        Some(dir) => {
+            let latest = dir.join(LATEST);
+            if !latest.is_file() {
+                bail!(
+                    "cannot resume from {}: it holds no checkpoint ({LATEST} not found)",
+                    dir.display()
+                );
+            }
+            let ckpt = Checkpoint::load(&latest)?;
+            ensure!(
+                !ckpt.meta.corpus.fingerprint.is_empty(),
+                "{} holds a model imported without --corpus, so there is no corpus to continue \
+                 training on; import it again with --corpus PATH",
+                dir.display()
+            );
+            if let Some(out) = &req.out {
+                ensure!(
+                    same_path(out, dir),
+                    "--out {} differs from --resume {}; a resumed run writes to its own directory",
+                    out.display(),
+                    dir.display()
+                );
+            }
+            let at = ResumeAt {
+                step: ckpt.meta.state.step,
+                secs: ckpt.meta.state.elapsed_secs,
+            };
+            let config = TrainConfig::resumed(&ckpt.meta.config, &req.overrides, at)?;
+            (config, Some(ckpt), dir.clone())
+        }
+        None => {
+            let corpus = req
+                .overrides
+                .corpus
+                .clone()
+                .context("--corpus PATH is required (or --resume DIR)")?;
+            let out = req
+                .out
+                .clone()
+                .context("--out DIR is required (or --resume DIR)")?;
+            let corpus = std::path::absolute(&corpus).unwrap_or(corpus);
+            (
+                TrainConfig::from_overrides(&req.overrides, corpus)?,
+                None,
+                out,
+            )
+        }
+    })
+}
+
+/// The freshly initialized model of `config` (with its dropouts and fake quantization) and
+/// its optimizer.
+fn build(config: &TrainConfig, hyper: Hyper, device: tch::Device) -> Result<(CharModel, Adam)> {
+    tch::manual_seed(seed_i64(config.seed));
+    let model = CharModel::new(device, hyper, config.dropout)?
+        .with_dropouts(Dropouts {
+            embed: config.levers.embed_dropout,
+            proj: config.levers.proj_dropout,
+        })
+        .with_qat(config.qat_spec());
+    let adam = Adam::new(model.named_params(), config.beta1, config.beta2, config.eps)
+        .with_weight_decay(config.levers.weight_decay);
+    Ok((model, adam))
 }
 
 /// The batches of the training part, framed by the vocabulary's specials.
@@ -498,6 +531,83 @@ fn restore_best(latest: &Checkpoint, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The loss of one batch to descend (with distillation, the mixed loss) and the plain
+/// cross-entropy (nats/char) that metrics.csv reports.
+fn step_loss(
+    model: &CharModel,
+    teacher: Option<&Teacher>,
+    batch: &Batch,
+    device: tch::Device,
+) -> Result<(Tensor, f64)> {
+    let (b, len) = (i64::try_from(batch.batch)?, i64::try_from(batch.len)?);
+    let input = Tensor::from_slice(&batch.inputs)
+        .view([b, len])
+        .to_device(device);
+    let target = Tensor::from_slice(&batch.targets).to_device(device);
+    let (logits, _) = model.forward(&input, None, true);
+    let logits = logits.view([-1, model.vocab_size()]).to_kind(Kind::Float);
+    let ce = logits.cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, IGNORE, 0.0);
+    let ce_value = ce.double_value(&[]);
+    let loss = match teacher {
+        Some(t) => t.loss(&input, &logits, &target, &ce),
+        None => ce,
+    };
+    Ok((loss, ce_value))
+}
+
+/// The run's teacher, read (and for a new run or phase, fingerprinted into `config`).
+fn load_teacher(
+    config: &mut TrainConfig,
+    o: &Overrides,
+    resumed: Option<&Checkpoint>,
+    device: tch::Device,
+    vocab: &Vocab,
+) -> Result<Option<Teacher>> {
+    let Some(d) = config.levers.teacher.clone() else {
+        return Ok(None);
+    };
+    let same_phase = resumed.is_some_and(|c| c.meta.config.levers.phases == config.levers.phases);
+    if let (Some(given), true) = (&o.levers.teacher, same_phase) {
+        crate::distill::same_teacher(given, &d)?;
+    }
+    let (teacher, record) = Teacher::load(&d, device, vocab, config.mode)?;
+    config.levers.teacher = Some(record);
+    Ok(Some(teacher))
+}
+
+/// A resumed run that starts a phase keeps the previous phase's best checkpoint as
+/// `best-<phase>.safetensors` (`best-float`, `best-qat-int8`) and starts its own best afresh:
+/// the best of a QAT phase is the best quantized model, whatever the float one scored.
+fn start_phase(
+    stored: &TrainConfig,
+    config: &TrainConfig,
+    state: &mut RunState,
+    out: &Path,
+) -> Result<()> {
+    if config.levers.phases.len() == stored.levers.phases.len() {
+        return Ok(());
+    }
+    let best = out.join(BEST);
+    if best.is_file() {
+        let kept = out.join(format!(
+            "best-{}.safetensors",
+            Phase::label(stored.levers.qat)
+        ));
+        let bytes = std::fs::read(&best).with_context(|| best.display().to_string())?;
+        write_atomic(&kept, &bytes)?;
+        println!(
+            "starting a {} phase at step {}; the {} phase's best checkpoint is kept as {}",
+            Phase::label(config.levers.qat),
+            state.step,
+            Phase::label(stored.levers.qat),
+            kept.display()
+        );
+    }
+    state.best_val_loss = None;
+    state.best_step = None;
+    Ok(())
+}
+
 /// The state of a run before its first step.
 pub fn fresh_state(config: &TrainConfig) -> RunState {
     RunState {
@@ -566,41 +676,6 @@ fn remove_stale_temps(dir: &Path) {
     }
 }
 
-/// The step count at which the run ends (steps or epochs, whichever comes first).
-fn stop_steps(config: &TrainConfig, steps_per_epoch: u64) -> Option<u64> {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let by_epochs = config
-        .epochs
-        .map(|e| ((e * steps_per_epoch as f64).ceil() as u64).max(1));
-    match (config.steps, by_epochs) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Fraction of the run done: the larger of steps and time when both bound it.
-#[allow(clippy::cast_precision_loss)]
-fn progress(step: u64, total: Option<u64>, elapsed: f64, limit: Option<f64>) -> f64 {
-    let by_steps = total.map_or(0.0, |t| step as f64 / t.max(1) as f64);
-    let by_time = limit.map_or(0.0, |l| elapsed / l);
-    by_steps.max(by_time)
-}
-
-/// Linear warm-up, then cosine decay from `peak` to `MIN_LR_FRACTION · peak` over the run.
-#[allow(clippy::cast_precision_loss)]
-pub fn learning_rate(peak: f64, step: u64, warmup: u64, progress: f64) -> f64 {
-    if step < warmup {
-        return peak * (step + 1) as f64 / warmup as f64;
-    }
-    let p = progress.clamp(0.0, 1.0);
-    let min = peak * MIN_LR_FRACTION;
-    min + (peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
-}
-
 #[allow(clippy::cast_precision_loss)]
 fn epoch_of(state: &RunState, steps_per_epoch: u64, records: bool) -> f64 {
     if records {
@@ -610,15 +685,26 @@ fn epoch_of(state: &RunState, steps_per_epoch: u64, records: bool) -> f64 {
     }
 }
 
-fn describe_stop(config: &TrainConfig, total_steps: Option<u64>) -> String {
+fn describe_stop(config: &TrainConfig, schedule: &Schedule) -> String {
     let mut parts = Vec::new();
-    if let Some(t) = total_steps {
+    if let Some(t) = schedule.steps {
         parts.push(format!("{t} steps"));
     }
     if let Some(m) = config.time_limit {
         parts.push(format!("{m} min"));
     }
-    format!("stops after {}", parts.join(" or "))
+    let phase = match config.levers.phases.last() {
+        Some(p) => format!(
+            " of the {} phase that started at step {}{}",
+            Phase::label(p.qat),
+            p.start_step,
+            schedule
+                .end_step()
+                .map_or(String::new(), |e| format!(" (at step {e})"))
+        ),
+        None => String::new(),
+    };
+    format!("stops after {}{phase}", parts.join(" or "))
 }
 
 fn describe_device(device: tch::Device) -> String {
@@ -649,27 +735,5 @@ fn same_path(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => a == b,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedule_warms_up_then_decays_to_a_tenth() {
-        assert!((learning_rate(1.0, 0, 10, 0.0) - 0.1).abs() < 1e-12);
-        assert!((learning_rate(1.0, 9, 10, 0.0) - 1.0).abs() < 1e-12);
-        assert!((learning_rate(1.0, 10, 10, 0.0) - 1.0).abs() < 1e-12);
-        assert!((learning_rate(1.0, 50, 10, 0.5) - 0.55).abs() < 1e-12);
-        assert!((learning_rate(1.0, 99, 10, 1.0) - 0.1).abs() < 1e-12);
-        assert!((learning_rate(1.0, 99, 10, 3.0) - 0.1).abs() < 1e-12);
-    }
-
-    #[test]
-    fn progress_takes_the_larger_bound() {
-        assert!((progress(50, Some(100), 10.0, Some(100.0)) - 0.5).abs() < 1e-12);
-        assert!((progress(5, Some(100), 60.0, Some(100.0)) - 0.6).abs() < 1e-12);
-        assert!((progress(5, None, 60.0, Some(120.0)) - 0.5).abs() < 1e-12);
     }
 }

@@ -1,0 +1,362 @@
+//! The training levers end to end: every new flag's bad values fail cleanly; distillation,
+//! the extra dropouts and weight decay resume bit-exactly; a `--qat` phase on `--resume`
+//! fine-tunes a float run, resumes bit-exactly, and exports an int8 file that the integer
+//! runtime scores like the trainer's validation; a size budget trains a shape whose file
+//! fits.
+
+mod common;
+
+use common::*;
+use mynah_format::AlignedBytes;
+use mynah_quant::engine::{score, HostModel, IntRunner};
+use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
+use std::path::{Path, PathBuf};
+
+const TINY: &[&str] = &[
+    "--embed",
+    "8",
+    "--hidden",
+    "32",
+    "--seq-len",
+    "24",
+    "--batch",
+    "8",
+    "--sample-every",
+    "0",
+    "--warmup",
+    "5",
+];
+
+fn train(corpus: &Path, out: &Path, flags: &[&str]) -> Vec<String> {
+    let mut a = train_argv(corpus, out, TINY);
+    a.extend(flags.iter().map(|s| s.to_string()));
+    a
+}
+
+/// A teacher for the distillation tests: a slightly larger model, 30 steps.
+fn teacher(dir: &Path, corpus: &Path) -> PathBuf {
+    let out = dir.join("teacher");
+    let mut a = train_argv(corpus, &out, &["--hidden", "48", "--seq-len", "24"]);
+    a.extend(
+        [
+            "--batch",
+            "8",
+            "--steps",
+            "30",
+            "--eval-every",
+            "30",
+            "--sample-every",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    ok(&strs(&a));
+    out
+}
+
+#[test]
+fn bad_lever_values_fail_cleanly_without_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = write(d, "c.txt", fixture(3000).as_bytes());
+    let other = write(d, "o.txt", b"entirely different characters: XYZ 123");
+    let out = d.join("out");
+    let teacher_run = teacher(d, &corpus);
+    let t = p(&teacher_run);
+    let nowhere = d.join("nowhere");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--qat", "int3"], "unknown --qat \"int3\""),
+        (&["--factored", "maybe"], "unknown --factored \"maybe\""),
+        (
+            &["--factored", "auto"],
+            "--factored auto needs --budget-bytes",
+        ),
+        (
+            &["--budget-bytes", "lots", "--dtype", "int8"],
+            "--budget-bytes \"lots\" is not a number",
+        ),
+        (
+            &["--budget-bytes", "0", "--dtype", "int8"],
+            "--budget-bytes 0 is out of range",
+        ),
+        (
+            &["--budget-bytes", "100", "--dtype", "int8"],
+            "no model fits --budget-bytes 100",
+        ),
+        (&["--budget-bytes", "50000"], "--budget-bytes needs --dtype"),
+        (&["--dtype", "int8"], "--dtype goes with --budget-bytes"),
+        (
+            &["--budget-bytes", "50000", "--dtype", "f16"],
+            "unknown --dtype \"f16\"",
+        ),
+        (
+            &[
+                "--budget-bytes",
+                "50000",
+                "--dtype",
+                "int8",
+                "--qat",
+                "int4",
+            ],
+            "--qat int4 does not match --dtype int8",
+        ),
+        (&["--teacher", p(&nowhere)], "nowhere does not exist"),
+        (&["--teacher", p(&corpus)], "--teacher"),
+        (
+            &["--distill-temperature", "2"],
+            "--distill-temperature goes with --teacher",
+        ),
+        (
+            &["--teacher", t, "--distill-temperature", "-1"],
+            "--distill-temperature -1 is out of range",
+        ),
+        (
+            &["--teacher", t, "--distill-weight", "2"],
+            "--distill-weight 2 is out of range",
+        ),
+        (
+            &["--teacher", t, "--distill-weight", "half"],
+            "--distill-weight \"half\" is not a number",
+        ),
+        (
+            &["--embed-dropout", "1"],
+            "--embed-dropout 1 is out of range",
+        ),
+        (
+            &["--proj-dropout", "x"],
+            "--proj-dropout \"x\" is not a number",
+        ),
+        (
+            &["--weight-decay", "-0.1"],
+            "--weight-decay -0.1 is out of range",
+        ),
+        (
+            &["--arch", "ngram", "--factored", "on"],
+            "--factored on is for recurrent models",
+        ),
+    ];
+    for (flags, needle) in cases {
+        let a = train(&corpus, &out, &[&["--steps", "1"], *flags].concat());
+        let e = fails(&strs(&a));
+        assert!(e.contains(needle), "{flags:?}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+        assert!(!out.exists(), "{flags:?} created {}", out.display());
+    }
+    let a = train_argv(
+        &corpus,
+        &out,
+        &[
+            "--budget-bytes",
+            "9000",
+            "--dtype",
+            "int8",
+            "--hidden",
+            "1024",
+        ],
+    );
+    let e = fails(&strs(&a));
+    assert!(e.contains("--hidden 1024 is too wide"), "{e}");
+    // A teacher of another vocabulary.
+    let a = train_argv(&other, &out, &["--steps", "1", "--teacher", t]);
+    let e = fails(&strs(&a));
+    assert!(e.contains("another vocabulary"), "{e}");
+    assert!(!out.exists());
+}
+
+/// A run stopped at 20 and resumed equals a straight one: the checkpoints and metrics.
+fn resume_equals_straight(dir: &Path, corpus: &Path, flags: &[&str]) {
+    let (straight, split) = (dir.join("straight"), dir.join("split"));
+    let common = [
+        flags,
+        &["--steps", "40", "--eval-every", "10", "--log-every", "5"],
+    ]
+    .concat();
+    ok(&strs(&train(corpus, &straight, &common)));
+    ok(&strs(&train(
+        corpus,
+        &split,
+        &[&common[..], &["--stop-at", "20"]].concat(),
+    )));
+    ok(&["train", "--resume", p(&split)]);
+    assert_same_runs(&straight, &split);
+}
+
+#[test]
+fn distillation_dropouts_and_weight_decay_resume_bit_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write(dir.path(), "c.txt", fixture(6000).as_bytes());
+    let teacher_run = teacher(dir.path(), &corpus);
+    let flags = [
+        "--teacher",
+        p(&teacher_run),
+        "--distill-temperature",
+        "1.5",
+        "--distill-weight",
+        "0.7",
+        "--embed-dropout",
+        "0.1",
+        "--proj-dropout",
+        "0.2",
+        "--weight-decay",
+        "0.1",
+    ];
+    resume_equals_straight(dir.path(), &corpus, &flags);
+    let meta = ckpt_meta(&dir.path().join("straight/latest.safetensors"));
+    let c = &meta["config"];
+    assert_eq!(c["teacher"]["weight"], 0.7);
+    assert_eq!(c["teacher"]["fingerprint"].as_str().unwrap().len(), 16);
+    assert_eq!(
+        (&c["embed_dropout"], &c["weight_decay"]),
+        (&0.1.into(), &0.1.into())
+    );
+    // A changed teacher is refused on resume: its best checkpoint becomes another model of
+    // the same vocabulary.
+    let split = dir.path().join("split");
+    let t2 = dir.path().join("t2");
+    ok(&strs(&train(
+        &corpus,
+        &t2,
+        &["--steps", "1", "--eval-every", "1"],
+    )));
+    std::fs::copy(
+        t2.join("best.safetensors"),
+        teacher_run.join("best.safetensors"),
+    )
+    .unwrap();
+    let e = fails(&["train", "--resume", p(&split), "--steps", "45"]);
+    assert!(e.contains("has changed since this run started"), "{e}");
+}
+
+/// The integer runtime's nats/char on the validation part for an int8 file.
+fn int8_val(file: &Path, corpus: &Path) -> f64 {
+    let bytes = AlignedBytes::copy_from(&std::fs::read(file).unwrap());
+    let model = bytes.model().unwrap();
+    let host = HostModel::new(&model).unwrap();
+    let vocab = mynah_quant::engine::file_vocab(&model).unwrap();
+    let seqs = Corpus::load(corpus, ModeKind::Text.with(0, false))
+        .unwrap()
+        .part(Split::Val)
+        .eval_sequences(&vocab, UnkPolicy::Error)
+        .unwrap();
+    score(&mut IntRunner::new(&host), &seqs)
+        .unwrap()
+        .nats_per_char()
+}
+
+#[test]
+fn a_qat_phase_fine_tunes_a_float_run_resumes_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = write(d, "c.txt", fixture(6000).as_bytes());
+    let (a, b) = (d.join("a"), d.join("b"));
+    let float = ["--steps", "20", "--eval-every", "10", "--log-every", "5"];
+    ok(&strs(&train(&corpus, &a, &float)));
+    ok(&strs(&train(&corpus, &b, &float)));
+    let float_best = ckpt_meta(&a.join("best.safetensors"));
+    let e = fails(&["train", "--resume", p(&a), "--qat", "int8"]);
+    assert!(
+        e.contains("starts a fine-tuning phase after step 20"),
+        "{e}"
+    );
+    let phase = ["--qat", "int8", "--steps", "20", "--lr", "0.004"];
+    let stdout = ok(&[&["train", "--resume", p(&a)][..], &phase].concat());
+    assert!(stdout.contains("best-float.safetensors"), "{stdout}");
+    assert!(
+        stdout.contains("qat-int8 phase that started at step 20 (at step 40)"),
+        "{stdout}"
+    );
+    ok(&[
+        &["train", "--resume", p(&b)][..],
+        &phase,
+        &["--stop-at", "30"],
+    ]
+    .concat());
+    ok(&["train", "--resume", p(&b)]);
+    assert_same_runs(&a, &b);
+
+    let meta = ckpt_meta(&a.join("latest.safetensors"));
+    assert_eq!(meta["state"]["step"], 40);
+    let phases = &meta["config"]["phases"];
+    assert_eq!(
+        (&phases[0]["start_step"], &phases[0]["lr"]),
+        (&20.into(), &0.004.into())
+    );
+    assert_eq!(meta["config"]["qat"], "int8");
+    // The float phase's best is kept; the run's best is the QAT phase's.
+    assert_eq!(ckpt_meta(&a.join("best-float.safetensors")), float_best);
+    assert!(ckpt_meta(&a.join("best.safetensors"))["state"]["best_step"].as_u64() > Some(20));
+
+    // The QAT validation is what the integer runtime scores for the exported file
+    // (without bias correction: the QAT model's biases are already its own).
+    let ours = nats_per_char(&ok(&["eval", p(&a), "--json"]));
+    let int8 = d.join("q.mynah");
+    ok(&[
+        "export",
+        p(&a),
+        "-o",
+        p(&int8),
+        "--dtype",
+        "int8",
+        "--calib-chars",
+        "0",
+    ]);
+    let theirs = int8_val(&int8, &corpus);
+    assert!(
+        (ours - theirs).abs() <= 0.002 * ours,
+        "QAT validation {ours} vs the int8 runtime {theirs}"
+    );
+}
+
+#[test]
+fn a_size_budget_trains_a_shape_whose_file_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = write(d, "c.txt", fixture(3000).as_bytes());
+    let out = d.join("run");
+    let mut a = train_argv(
+        &corpus,
+        &out,
+        &[
+            "--budget-bytes",
+            "20000",
+            "--dtype",
+            "int8",
+            "--factored",
+            "off",
+            "--layers",
+            "1",
+        ],
+    );
+    a.extend(["--steps", "2", "--eval-every", "2", "--sample-every", "0"].map(String::from));
+    let stdout = ok(&strs(&a));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("size budget 20000 bytes as int8: gru 1×"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let size: usize = line
+        .rsplit_once("its file ")
+        .and_then(|(_, s)| s.strip_suffix(" bytes"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let int8 = d.join("q.mynah");
+    ok(&["export", p(&out), "-o", p(&int8), "--dtype", "int8"]);
+    let len = std::fs::metadata(&int8).unwrap().len() as usize;
+    assert_eq!(len, size);
+    assert!(len <= 20_000);
+    let config = ckpt_meta(&out.join("latest.safetensors"))["config"].clone();
+    assert_eq!(config["budget"]["file_bytes"], size);
+    assert_eq!(config["layers"], 1);
+    // A budget does not apply to a resumed run.
+    let e = fails(&[
+        "train",
+        "--resume",
+        p(&out),
+        "--budget-bytes",
+        "20000",
+        "--dtype",
+        "int8",
+    ]);
+    assert!(e.contains("--budget-bytes/--dtype"), "{e}");
+}

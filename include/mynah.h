@@ -43,11 +43,11 @@ typedef int32_t mynah_status;
 // What `mynah_model_info` reports: the header, the vocabulary's shape and the memory a
 // stream needs (`mynah inspect` prints the same).
 typedef struct mynah_info {
-  // Format version of the file (1 or 2).
+  // Format version of the file (1, 2 or 3).
   uint32_t version;
   // 0 GRU, 1 LSTM, 2 tanh RNN, 3 n-gram MLP.
   uint32_t arch;
-  // 0 FLOAT (f32/f16 weights), 1 INT8.
+  // 0 FLOAT (f32/f16 weights), 1 INT8, 2 INT4.
   uint32_t weights;
   // 1 if the model was trained on records (sampling stops at `<EOS>`), else 0.
   uint32_t records;
@@ -85,13 +85,16 @@ typedef struct mynah_info {
   uint32_t stream_bytes;
   // 1 if the integer runtime runs this model (`mynah_stream_init` can be used), else 0.
   uint32_t runnable;
+  // 1 if layer 0 computes its input product from an int8 embedding (a factored file),
+  // 0 if it reads the token table (and for float and n-gram files).
+  uint32_t factored;
 } mynah_info;
 
 // One tensor of the file, as `mynah inspect` lists it.
 typedef struct mynah_tensor {
   // The name, NUL-terminated (at most 31 characters).
   uint8_t name[32];
-  // The dtype's name, NUL-terminated: `f32`, `f16`, `i8`, `i16` or `i32`.
+  // The dtype's name, NUL-terminated: `f32`, `f16`, `i8`, `i16`, `i32` or `i4`.
   uint8_t dtype[8];
   // Number of dimensions (1..=4).
   uint32_t rank;
@@ -122,7 +125,7 @@ typedef struct mynah_tensor {
 // The bytes are not a valid mynah model file (truncated, wrong magic, bad checksum, ...).
 #define MYNAH_ERR_CORRUPT_FILE -4
 
-// The file holds float weights; the integer runtime needs an INT8 file.
+// The file holds float weights; the integer runtime needs an INT8 or INT4 file.
 #define MYNAH_ERR_NOT_QUANTIZED -5
 
 // A valid file the integer runtime refuses (tensors outside its quantization scheme, a

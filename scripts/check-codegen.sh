@@ -4,10 +4,14 @@
 # compiled:
 #   x86_64          the `mynah` release binary: the matrix-vector kernel must use pmaddwd
 #                   (SSE2; vpmaddwd when built with AVX2, e.g. -C target-cpu=native);
+#                   and the int4 kernel (kernels::x86_avx2::i4) must unpack nibbles with
+#                   vpmovsxbw + vpsraw and multiply with vpmaddwd;
 #   thumbv7em (M4)  a firmware image built with -C target-cpu=cortex-m4: the step of each
 #                   architecture must reach the runtime's SMLAD kernel (kernels::arm_dsp:
 #                   sxtb16 + smlad, the dual 16-bit multiply-accumulate), in its own body or
-#                   in a function it calls.
+#                   in a function it calls; the step of an INT4 GRU the int4 one
+#                   (kernels::arm_dsp::i4: the nibbles split by `and ..., lsl #4`, then
+#                   sxtb16 + smlad), and the step of a factored GRU the SMLAD kernel too.
 # Exit 0 when both hold, 1 when one does not, 2 on a setup problem.
 set -euo pipefail
 
@@ -58,8 +62,9 @@ echo "== x86_64: mynah binary, the steps of IntModel (every cell), NgramModel an
 BIN="$TD/release/mynah"
 DIS="$("$OBJDUMP" -d --no-show-raw-insn "$BIN")"
 # Every step function in the binary: IntModel::step of each cell and NgramModel::step, or
-# AnyModel's step where the compiler inlined them into it.
-mapfile -t steps < <(printf '%s\n' "$DIS" | sed -nE 's/^[0-9a-f]+ <(.*(IntModel|NgramModel|AnyModel).*4step17h.*)>:$/\1/p')
+# AnyModel's step_view (what the host runs, on run-time-sized memory) where the compiler
+# inlined them into it.
+mapfile -t steps < <(printf '%s\n' "$DIS" | sed -nE 's/^[0-9a-f]+ <(.*(IntModel|NgramModel|AnyModel).*(4step|9step_view)17h.*)>:$/\1/p')
 [ "${#steps[@]}" -ge 1 ] || { echo "   FAIL: no step function found in $BIN" >&2; status=1; }
 for step in "${steps[@]}"; do
   name=$(demangle "$step")
@@ -70,6 +75,15 @@ for step in "${steps[@]}"; do
     status=1
   fi
 done
+
+# The int4 matrix product with AVX2: nibbles sign-extended by vpmovsxbw and split by
+# arithmetic shifts (vpsraw), multiplied by vpmaddwd.
+if k=$(reaches 'matvec_requant_i4_avx2' vpmovsxbw vpsraw vpmaddwd); then
+  echo "   int4: the AVX2 kernel unpacks nibbles with vpmovsxbw + vpsraw and multiplies with vpmaddwd (in $k)"
+else
+  echo "   FAIL: no AVX2 int4 kernel with vpmovsxbw + vpsraw + vpmaddwd in $BIN" >&2
+  status=1
+fi
 
 TARGET=thumbv7em-none-eabihf
 echo "== $TARGET, -C target-cpu=cortex-m4: the step of every architecture (GRU, LSTM, RNN: IntModel::<C, 128, 128, 1>; n-gram MLP: NgramModel::<128, 128, 8>)"
@@ -104,7 +118,8 @@ cat > "$CRATE/src/main.rs" <<'RUST'
 use core::hint::black_box;
 use mynah_format::Model;
 use mynah_runtime::{
-    Gru, IntModel, Lstm, NgramModel, NgramScratch, NgramState, Rnn, Scratch, State, Stepper,
+    forms, Gru, IntModel, Lstm, NgramModel, NgramScratch, NgramState, Rnn, Scratch, State,
+    Stepper,
 };
 
 #[panic_handler]
@@ -145,6 +160,8 @@ step_fn!(mynah_step_gru, IntModel<'static, Gru, 128, 128, 1>, State::new(), Scra
 step_fn!(mynah_step_lstm, IntModel<'static, Lstm, 128, 128, 1>, State::new(), Scratch::new());
 step_fn!(mynah_step_rnn, IntModel<'static, Rnn, 128, 128, 1>, State::new(), Scratch::new());
 step_fn!(mynah_step_ngram, NgramModel<'static, 128, 128, 8>, NgramState::filled(1), NgramScratch::new());
+step_fn!(mynah_step_gru_i4, IntModel<'static, Gru, 128, 128, 1, { forms::INT4 | forms::TABLE }>, State::new(), Scratch::new());
+step_fn!(mynah_step_gru_factored, IntModel<'static, Gru, 128, 128, 1, { forms::INT8 | forms::FACTORED }>, State::new(), Scratch::new());
 
 #[no_mangle]
 pub extern "C" fn mynah_codegen_entry() -> ! {
@@ -153,6 +170,7 @@ pub extern "C" fn mynah_codegen_entry() -> ! {
     let t = black_box(1);
     black_box(mynah_step_gru(bytes, t) ^ mynah_step_lstm(bytes, t));
     black_box(mynah_step_rnn(bytes, t) ^ mynah_step_ngram(bytes, t));
+    black_box(mynah_step_gru_i4(bytes, t) ^ mynah_step_gru_factored(bytes, t));
     loop {}
 }
 RUST
@@ -164,7 +182,7 @@ ELF="$TD/check-codegen/build/$TARGET/release/mynah-check-codegen"
 DIS="$("$OBJDUMP" -d --no-show-raw-insn "$ELF")"
 echo "   multiply-accumulates in the image:"
 printf '%s\n' "$DIS" | grep -oE '\b(smlabb|smlabt|smlatb|smlatt|smlad|smladx|smlald|smlal|smull|mla|sxtb16)\b' | sort | uniq -c | sed 's/^/     /'
-for arch in gru lstm rnn ngram; do
+for arch in gru lstm rnn ngram gru_factored; do
   if k=$(reaches "^mynah_step_$arch\$" smlad sxtb16); then
     echo "   $arch: the step runs the SMLAD kernel (smlad + sxtb16 in $k)"
   else
@@ -172,6 +190,12 @@ for arch in gru lstm rnn ngram; do
     status=1
   fi
 done
+if k=$(reaches "^mynah_step_gru_i4\$" smlad sxtb16 'lsl #4'); then
+  echo "   gru (int4): the step runs the int4 SMLAD kernel (and ... lsl #4 + sxtb16 + smlad in $k)"
+else
+  echo "   FAIL: the int4 GRU step does not reach the int4 SMLAD kernel" >&2
+  status=1
+fi
 echo "   inner loop of the matrix kernel (its first block: 4 columns of 4 rows):"
 { printf '%s\n' "$DIS" | grep -B1 -A20 -m1 -E '\bldrd\b.*\], #8$' || true; } | sed 's/^/     /'
 exit $status

@@ -5,7 +5,8 @@
 # It links a small no_std firmware image that drives the whole runtime API of every
 # architecture (IntModel::<Gru | Lstm | Rnn, ..>::new, NgramModel::new, AnyModel::new;
 # Generator::prime/next/sample/step/reset, Stepper::start/step/logits_and_sel, sample,
-# softmax_q30) on the golden fixtures (tests/fixtures/tiny-*.mynah), with dead code
+# softmax_q30) on the golden fixtures (tests/fixtures/tiny-*.mynah: one INT8 file per
+# architecture, the INT4 GRU and the factored INT4 LSTM), with dead code
 # removed as in real firmware, and lists the image's symbols with llvm-nm. Any
 # soft-float routine (__aeabi_f*, __aeabi_d*, __aeabi_*2f / *2d conversions, the GNU names
 # __addsf3, __divdf3, __fixsfsi, __floatsisf, ...) is a failure.
@@ -75,6 +76,8 @@ static GRU: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-int8.mynah"
 static LSTM: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-lstm-int8.mynah"));
 static RNN: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-rnn-int8.mynah"));
 static NGRAM: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-ngram-int8.mynah"));
+static GRU4: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-int4.mynah"));
+static LSTM4F: &Aligned<[u8]> = &Aligned(*include_bytes!("FIXTURES/tiny-lstm-factored-int4.mynah"));
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
@@ -119,11 +122,13 @@ fn drive<'a, M: Stepper<'a>>(m: &M) -> u32 {
 }
 
 fn run() -> u32 {
-    let (Ok(g), Ok(l), Ok(r), Ok(n)) = (
+    let (Ok(g), Ok(l), Ok(r), Ok(n), Ok(g4), Ok(l4)) = (
         Model::parse(black_box(&GRU.0)),
         Model::parse(black_box(&LSTM.0)),
         Model::parse(black_box(&RNN.0)),
         Model::parse(black_box(&NGRAM.0)),
+        Model::parse(black_box(&GRU4.0)),
+        Model::parse(black_box(&LSTM4F.0)),
     ) else {
         return 1;
     };
@@ -137,8 +142,16 @@ fn run() -> u32 {
         return 2;
     };
     let mut acc = drive(&gru) ^ drive(&lstm) ^ drive(&rnn) ^ drive(&ngram);
+    // The INT4 GRU and the factored INT4 LSTM in types that run every form ...
+    let (Ok(gru4), Ok(lstm4)) = (
+        IntModel::<Gru, 32, 32, 2>::new(&g4),
+        IntModel::<Lstm, 32, 32, 2>::new(&l4),
+    ) else {
+        return 6;
+    };
+    acc ^= drive(&gru4) ^ drive(&lstm4);
     // ... and all of them behind AnyModel, as a host loads them.
-    for file in [&g, &l, &r, &n] {
+    for file in [&g, &l, &r, &n, &g4, &l4] {
         match AnyModel::<32, 32, 2, 4>::new(black_box(file)) {
             Ok(any) => acc = acc.wrapping_add(drive(&any)),
             Err(_) => return 5,
@@ -180,7 +193,7 @@ echo "check-no-float: canary image ($COUNT symbols) shows, as it must: $(echo "$
 scan "" "" > "$WORK/hits.txt"
 HITS="$(cat "$WORK/hits.txt")"
 SIZE="$(stat -c %s "$ELF")"
-echo "check-no-float: runtime image $ELF ($SIZE bytes, $COUNT symbols; GRU, LSTM, RNN and n-gram MLP, each its own type and behind AnyModel: new, Generator, Stepper, sample, softmax_q30)"
+echo "check-no-float: runtime image $ELF ($SIZE bytes, $COUNT symbols; GRU, LSTM, RNN and n-gram MLP, INT8 and INT4, token table and factored, each its own type and behind AnyModel: new, Generator, Stepper, sample, softmax_q30)"
 if [ -n "$HITS" ]; then
   echo "check-no-float: FAIL: soft-float routines linked:" >&2
   echo "$HITS" >&2

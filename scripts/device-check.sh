@@ -12,7 +12,9 @@
 # present) cover <EOS>.
 # One synthetic model of every other architecture (format version 2) runs too: an LSTM
 # with <UNK> (characters from id 4), a tanh RNN without any special token (no <BOS>: it
-# starts from the prime), an n-gram MLP whose context is longer than its prime.
+# starts from the prime), an n-gram MLP whose context is longer than its prime. Format
+# version 3: an INT4 GRU (the int4 kernels), a factored INT8 GRU (layer 0's product over
+# the embedding) and the runtime's factored INT4 LSTM fixture (both, records mode).
 # Then the runtime's matrix kernel is checked against the portable dot product on the M4
 # (SMLAD assembly) and the M3 (portable model) by kernel-bench, and
 # docs/measurements/code-size.tsv against fresh builds (scripts/check-code-size.sh).
@@ -30,6 +32,8 @@ CONFIGS=(
   "lstm|$SYNTH_LSTM|5|0.8|ROMEO:|120|2|0"
   "rnn-no-bos|$SYNTH_RNN|6|0.7|Th|120|1|4"
   "ngram|$SYNTH_NGRAM|8|1.0|KING|120|1|0"
+  "int4|$SYNTH_INT4|9|0.8|ROMEO:|150|2|0"
+  "factored|$SYNTH_FACTORED|10|0.9|JULIET:|150|1|3"
 )
 # The runtime's golden fixtures are records models: sampling stops at <EOS>, no separators
 # (the GRU's, and the n-gram MLP's for a version-2 file, whose context restarts from <BOS>).
@@ -37,6 +41,12 @@ RECORDS_MODEL=$ROOT/tests/fixtures/tiny-int8.mynah
 [[ -f $RECORDS_MODEL ]] && CONFIGS+=("records|$RECORDS_MODEL|2|1.5|t|200|6|0")
 RECORDS_NGRAM=$ROOT/tests/fixtures/tiny-ngram-int8.mynah
 [[ -f $RECORDS_NGRAM ]] && CONFIGS+=("records-ngram|$RECORDS_NGRAM|3|1.2|a|200|5|3")
+# The shipped device model (make models): INT4, factored, 1x256.
+SHIPPED=$ROOT/models/shakespeare-128k.mynah
+[[ -f $SHIPPED ]] && CONFIGS+=("shipped|$SHIPPED|1|0.7|ROMEO:|200|1|0")
+RECORDS_FACTORED_INT4=$ROOT/tests/fixtures/tiny-lstm-factored-int4.mynah
+[[ -f $RECORDS_FACTORED_INT4 ]] &&
+  CONFIGS+=("records-factored-int4|$RECORDS_FACTORED_INT4|4|1.1|th|200|5|0")
 
 MYNAH=$(build_mynah)
 WORK=$(mktemp -d)
@@ -83,10 +93,11 @@ for config in "${CONFIGS[@]}"; do
   fi
 done
 
-# The runtime's matrix kernel against the portable dot product on every row of 100 shapes
+# The runtime's matrix kernels against the portable dot products on every row of 100 shapes
 # and the extreme values (device/firmware/src/bin/kernel-bench.rs; it exits with failure on
-# a difference): on the M4 that is the SMLAD assembly, on the M3 its portable model.
-echo "== matrix kernel: kernels::matvec_acc == kernels::dot_i8_i16 (kernel-bench)"
+# a difference): on the M4 that is the SMLAD assembly, int8 and int4, on the M3 its
+# portable model.
+echo "== matrix kernels: kernels::matvec_acc == dot_i8_i16, matvec_acc_i4 == dot_i4_i16 (kernel-bench)"
 for board in "mps2-an386 thumbv7em-none-eabihf Cortex-M4F, SMLAD assembly" \
   "mps2-an385 thumbv7m-none-eabi Cortex-M3, portable model"; do
   read -r machine target what <<<"$board"
@@ -96,7 +107,7 @@ for board in "mps2-an386 thumbv7em-none-eabihf Cortex-M4F, SMLAD assembly" \
     echo "  ok    $what ($machine)"
   else
     failed=$((failed + 1))
-    echo "  FAIL  $what ($machine): matvec_acc differs from dot_i8_i16"
+    echo "  FAIL  $what ($machine): matvec_acc differs from dot_i8_i16 or matvec_acc_i4 from dot_i4_i16"
   fi
 done
 

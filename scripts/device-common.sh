@@ -16,6 +16,8 @@ SYNTH_2X48=$ROOT/device/models/synthetic-2x48.int8.mynah
 SYNTH_LSTM=$ROOT/device/models/synthetic-lstm-1x96.int8.mynah
 SYNTH_RNN=$ROOT/device/models/synthetic-rnn-1x128.int8.mynah
 SYNTH_NGRAM=$ROOT/device/models/synthetic-ngram-c8x96.int8.mynah
+SYNTH_INT4=$ROOT/device/models/synthetic-int4-1x128.int4.mynah
+SYNTH_FACTORED=$ROOT/device/models/synthetic-factored-1x128.int8.mynah
 # The architectures, in the order of docs/measurements/code-size.tsv.
 ARCHS=(gru lstm rnn ngram)
 # Where the code sizes `mynah inspect` prints come from (`make size-all` writes it,
@@ -140,17 +142,29 @@ model_arch() {
 
 # macs_per_char FILE: multiply-accumulates per sampled character. A recurrent layer's
 # recurrent product W_hh h is G·H x H (G = 3 GRU, 4 LSTM, 1 RNN); layers 1.. add their
-# input product W_ih x (G·H x H; layer 0's is a row of the token table, no MACs). The
-# n-gram's hidden layer is context·H table additions, no MACs. Then the projection, V x H.
+# input product W_ih x (G·H x H; layer 0's is a row of the token table, no MACs, or in a
+# factored file (flag bit 1) W_ih0 e, G·H x E). The n-gram's hidden layer is context·H
+# table additions, no MACs. Then the projection, V x H.
 macs_per_char() {
-  local vocab hidden layers gates
+  local vocab embed hidden layers gates input=0
   vocab=$(header_u32 "$1" 20)
+  embed=$(header_u32 "$1" 24)
   hidden=$(header_u32 "$1" 28)
   layers=$(header_u32 "$1" 32)
   case $(model_arch "$1") in
     gru) gates=3 ;; lstm) gates=4 ;; rnn) gates=1 ;; ngram) gates=0 ;;
   esac
-  echo $(((2 * layers - 1) * gates * hidden * hidden + vocab * hidden))
+  (($(header_u32 "$1" 12) & 2)) && input=$((gates * hidden * embed))
+  echo $(((2 * layers - 1) * gates * hidden * hidden + input + vocab * hidden))
+}
+
+# model_form FILE: int8 or int4, and ", factored" for a factored file (the header's weights
+# kind and flag bit 1).
+model_form() {
+  local form=int8
+  [[ $(header_u32 "$1" 16) == 2 ]] && form=int4
+  (($(header_u32 "$1" 12) & 2)) && form="$form, factored"
+  echo "$form"
 }
 
 # code_bytes ELF: the program's code and constants, .text + .rodata (the model is in

@@ -32,15 +32,17 @@ build_plugin >/dev/null
 
 echo "== model $MODEL"
 arch=$(model_arch "$MODEL")
+form=$(model_form "$MODEL")
 vocab=$(header_u32 "$MODEL" 20)
 hidden=$(header_u32 "$MODEL" 28)
 layers=$(header_u32 "$MODEL" 32)
 model_bytes=$(stat -c %s "$MODEL")
 # Per character: every layer's recurrent product W_hh h (G·H x H, G = 3 GRU, 4 LSTM, 1
 # RNN), the input product of layers 1.. (G·H x H; layer 0's is a row of the token table, no
-# MACs), the projection (V x H); the n-gram MLP's hidden layer is table additions only.
+# MACs, or, factored, G·H x E), the projection (V x H); the n-gram MLP's hidden layer is
+# table additions only.
 macs=$(macs_per_char "$MODEL")
-echo "   $arch: vocab=$vocab hidden=$hidden layers=$layers$([[ $arch == ngram ]] && echo " context=$(header_u32 "$MODEL" 72)"): $macs multiply-accumulates per character"
+echo "   $arch ($form): vocab=$vocab hidden=$hidden layers=$layers$([[ $arch == ngram ]] && echo " context=$(header_u32 "$MODEL" 72)"): $macs multiply-accumulates per character"
 
 echo "== instruction counter check: a loop of exactly 2 instructions x K iterations"
 cal1=$(MYNAH_CAL_ITERS=1000 build_firmware thumbv7em-none-eabihf calibrate)
@@ -84,12 +86,13 @@ tiny_file=$(stat -c %s "$tiny")
 tiny_model=$(section_size "$tiny" .mynah_model)
 echo "   $tiny_file bytes stripped, .mynah_model $tiny_model"
 
-declare -A kernel_per_mac=([portable]=skipped [runtime]=skipped)
-kernels=(portable runtime)
+declare -A kernel_per_mac=([portable]=skipped [runtime]=skipped [portable-i4]=skipped
+  [runtime-i4]=skipped)
+kernels=(portable runtime portable-i4 runtime-i4)
 if [[ ${SIZE_KERNELS:-1} == 0 ]]; then
   kernels=()
 else
-  echo "== matrix-vector kernels alone, [384 x 128] int8 x Q15 (device/firmware/src/bin/kernel-bench.rs)"
+  echo "== matrix-vector kernels alone, [384 x 128] int8 (and int4) x Q15 (device/firmware/src/bin/kernel-bench.rs)"
 fi
 for kernel in "${kernels[@]}"; do
   kb=$(MYNAH_BENCH_KERNEL=$kernel MYNAH_BENCH_REPS=2 build_firmware thumbv7em-none-eabihf kernel-bench)
@@ -98,7 +101,7 @@ for kernel in "${kernels[@]}"; do
   kb=$(MYNAH_BENCH_KERNEL=$kernel MYNAH_BENCH_REPS=4 build_firmware thumbv7em-none-eabihf kernel-bench)
   k2=$(count_insns mps2-an386 "$kb")
   kernel_per_mac[$kernel]=$(awk -v a="$k1" -v b="$k2" 'BEGIN { printf "%.2f", (b - a) / (2 * 384 * 128) }')
-  echo "   $kernel: ${kernel_per_mac[$kernel]} instructions per MAC (the runtime's kernel checked equal to dot_i8_i16 first)"
+  echo "   $kernel: ${kernel_per_mac[$kernel]} instructions per MAC (the runtime's kernels checked equal to dot_i8_i16 and dot_i4_i16 first)"
 done
 
 per_char=$(awk -v a="$i1" -v b="$i2" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / n }')
@@ -107,9 +110,12 @@ ms_80=$(awk -v c="$per_char" 'BEGIN { printf "%.2f", c / 80e6 * 1e3 }')
 cps_80=$(awk -v c="$per_char" 'BEGIN { printf "%.0f", 80e6 / c }')
 echo "== at 80 MHz, one instruction per cycle: $ms_80 ms per character, $cps_80 characters per second"
 echo "arch=$arch"
+echo "form=$form"
 echo "macs_per_char=$macs"
 echo "m4_kernel_instructions_per_mac_portable=${kernel_per_mac[portable]}"
 echo "m4_kernel_instructions_per_mac_runtime=${kernel_per_mac[runtime]}"
+echo "m4_kernel_instructions_per_mac_portable_i4=${kernel_per_mac[portable-i4]}"
+echo "m4_kernel_instructions_per_mac_runtime_i4=${kernel_per_mac[runtime-i4]}"
 echo "firmware_flash_bytes=$((vt + text + rodata + data))"
 echo "firmware_code_bytes=$(code_bytes "$fw2")"
 echo "model_bytes=$model_bytes"

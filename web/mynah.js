@@ -10,7 +10,7 @@ const INFO_FIELDS = [
   'version', 'arch', 'weights', 'records', 'vocab_size', 'embed_dim', 'hidden_dim',
   'num_layers', 'context', 'activation', 'specials', 'first_char_id', 'bos', 'eos',
   'tensor_count', 'file_size', 'checksum', 'state_bytes', 'scratch_bytes', 'stream_bytes',
-  'runnable',
+  'runnable', 'factored',
 ];
 const SPECIALS = [[1, '<PAD>'], [2, '<BOS>'], [4, '<EOS>'], [8, '<UNK>']];
 
@@ -173,6 +173,14 @@ export class Mynah {
   }
 }
 
+/** The weights kind and input layer, as `mynah inspect` names them. */
+function weightsOf(info) {
+  if (info.weights === 0) return 'FLOAT (quantize it to run here)';
+  const kind = info.weights === 2 ? 'INT4' : 'INT8';
+  const input = info.factored ? ', factored input layer' : '';
+  return `${kind} (integer runtime${input})`;
+}
+
 /** Rows of the model card: what `mynah inspect` shows. */
 function describe(info, vocab) {
   const specials = SPECIALS.filter(([bit]) => info.specials & bit).map(([, n]) => n);
@@ -182,7 +190,7 @@ function describe(info, vocab) {
     : `${info.num_layers} × ${info.hidden_dim}`;
   return [
     ['architecture', `${arch}, ${shape}, embedding ${info.embed_dim}`],
-    ['weights', info.weights === 1 ? 'INT8 (integer runtime)' : 'FLOAT (quantize it to run here)'],
+    ['weights', weightsOf(info)],
     ['mode', info.records ? 'records (stops at <EOS>)' : 'text'],
     ['vocabulary', `${info.vocab_size} ids: ${specials.join(' ') || 'no specials'}, `
       + `${[...vocab].length} characters from id ${info.first_char_id}`],

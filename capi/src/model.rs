@@ -70,13 +70,7 @@ impl ModelHandle {
 
 /// The bytes a stream needs beyond its handle: `Footprint::of` the header's dimensions.
 pub fn footprint(model: &Model<'_>) -> Footprint {
-    let h = model.hyper();
-    Footprint::of(
-        h.arch,
-        h.hidden_dim as usize,
-        h.vocab_size as usize,
-        h.num_layers as usize,
-    )
+    Footprint::of_hyper(&model.hyper())
 }
 
 /// No such token (`bos`, `eos` of a vocabulary without them).
@@ -88,11 +82,11 @@ pub const MYNAH_NO_TOKEN: u32 = u32::MAX;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct mynah_info {
-    /// Format version of the file (1 or 2).
+    /// Format version of the file (1, 2 or 3).
     pub version: u32,
     /// 0 GRU, 1 LSTM, 2 tanh RNN, 3 n-gram MLP.
     pub arch: u32,
-    /// 0 FLOAT (f32/f16 weights), 1 INT8.
+    /// 0 FLOAT (f32/f16 weights), 1 INT8, 2 INT4.
     pub weights: u32,
     /// 1 if the model was trained on records (sampling stops at `<EOS>`), else 0.
     pub records: u32,
@@ -130,6 +124,9 @@ pub struct mynah_info {
     pub stream_bytes: u32,
     /// 1 if the integer runtime runs this model (`mynah_stream_init` can be used), else 0.
     pub runnable: u32,
+    /// 1 if layer 0 computes its input product from an int8 embedding (a factored file),
+    /// 0 if it reads the token table (and for float and n-gram files).
+    pub factored: u32,
 }
 
 /// The model card of a parsed file.
@@ -147,10 +144,7 @@ pub fn info(model: &Model<'_>, runnable: bool) -> mynah_info {
     mynah_info {
         version: u32::from(model.version()),
         arch: h.arch.code(),
-        weights: match h.weights {
-            mynah_format::WeightsKind::Float => 0,
-            mynah_format::WeightsKind::Int8 => 1,
-        },
+        weights: h.weights.code(),
         records: u32::from(h.records),
         vocab_size: h.vocab_size,
         embed_dim: h.embed_dim,
@@ -169,6 +163,7 @@ pub fn info(model: &Model<'_>, runnable: bool) -> mynah_info {
         scratch_bytes: f.scratch_bytes as u32,
         stream_bytes: crate::stream::stream_bytes(&f) as u32,
         runnable: u32::from(runnable),
+        factored: u32::from(h.factored),
     }
 }
 
@@ -179,7 +174,7 @@ pub fn info(model: &Model<'_>, runnable: bool) -> mynah_info {
 pub struct mynah_tensor {
     /// The name, NUL-terminated (at most 31 characters).
     pub name: [u8; 32],
-    /// The dtype's name, NUL-terminated: `f32`, `f16`, `i8`, `i16` or `i32`.
+    /// The dtype's name, NUL-terminated: `f32`, `f16`, `i8`, `i16`, `i32` or `i4`.
     pub dtype: [u8; 8],
     /// Number of dimensions (1..=4).
     pub rank: u32,

@@ -21,7 +21,7 @@ pub const MYNAH_ERR_ALIGNMENT: mynah_status = -2;
 pub const MYNAH_ERR_BUFFER_TOO_SMALL: mynah_status = -3;
 /// The bytes are not a valid mynah model file (truncated, wrong magic, bad checksum, ...).
 pub const MYNAH_ERR_CORRUPT_FILE: mynah_status = -4;
-/// The file holds float weights; the integer runtime needs an INT8 file.
+/// The file holds float weights; the integer runtime needs an INT8 or INT4 file.
 pub const MYNAH_ERR_NOT_QUANTIZED: mynah_status = -5;
 /// A valid file the integer runtime refuses (tensors outside its quantization scheme, a
 /// hidden layer wider than 512).
@@ -72,8 +72,8 @@ pub fn message(status: mynah_status) -> &'static str {
         }
         MYNAH_ERR_CORRUPT_FILE => "the file is not a valid mynah model (corrupt or truncated)\0",
         MYNAH_ERR_NOT_QUANTIZED => {
-            "the model has float weights; the integer runtime needs an INT8 file \
-             (mynah quantize, or mynah-train export --dtype int8)\0"
+            "the model has float weights; the integer runtime needs an INT8 or INT4 file \
+             (mynah quantize, or mynah-train export --dtype int8 or int4)\0"
         }
         MYNAH_ERR_UNSUPPORTED_MODEL => {
             "the integer runtime cannot run this model (tensors outside its quantization scheme)\0"

@@ -56,6 +56,7 @@ fn views<'s>(
         model.arch(),
         model.hidden_dim(),
         model.vocab_size(),
+        model.input_dim(),
     )?;
     Ok((state, scratch))
 }

@@ -1,14 +1,15 @@
 //! Chooses the embedded model and the sampling settings at build time.
 //!
 //! Environment (all optional):
-//! - `MYNAH_MODEL`: the INT8 model file (default: `device/models/synthetic-1x128.int8.mynah`);
+//! - `MYNAH_MODEL`: the INT8 or INT4 model file (default:
+//!   `device/models/synthetic-1x128.int8.mynah`);
 //!   a relative path is taken from the repository root.
 //! - `MYNAH_SEED` (default 1), `MYNAH_TEMPERATURE` (default 0.5), `MYNAH_PRIME` (default
 //!   `ROMEO:`), `MYNAH_MAX_LEN` (characters per sample, default 300), `MYNAH_COUNT`
 //!   (samples, default 1), `MYNAH_TOP_K` (default 0, all): `mynah sample`'s options, with
 //!   the defaults of `make demo`'s first `mynah sample`.
 //!
-//! It reads the model header (format version 1 or 2, `format/SPEC.md`) for the
+//! It reads the model header (format version 1, 2 or 3, `format/SPEC.md`) for the
 //! architecture, the special tokens and the sizes, and generates the runtime type of
 //! exactly that model (`IntModel<'static, Cell, H, V, L>` with the model's cell, or
 //! `NgramModel<'static, H, V, N>`), with capacities equal to the model's hidden width,
@@ -16,8 +17,10 @@
 //! its RAM is what this model needs and no more.
 //!
 //! It refuses at build time what would only fail on the device, where nobody reads a long
-//! error message: a file that is not an INT8 mynah model, a prime with a character outside
-//! the vocabulary, and an empty prime for a model without `<BOS>` (which starts from text).
+//! error message: a file that is not a quantized (INT8 or INT4) mynah model, a factored
+//! model whose embedding is wider than its hidden layer (the exact-fit scratch holds
+//! neither), a prime with a character outside the vocabulary, and an empty prime for a
+//! model without `<BOS>` (which starts from text).
 
 use std::env;
 use std::fmt::Write as _;
@@ -52,6 +55,14 @@ struct Header {
     vocab: u32,
     hidden: u32,
     layers: u32,
+    /// The width of layer 0's input vector: `embed_dim` for a factored model, else 0
+    /// (`runtime::Footprint::of`'s `input`).
+    input: u32,
+    /// `INT8` or `INT4`.
+    weights: &'static str,
+    /// The file's form, `mynah_runtime::forms` as a constant expression: the runtime type
+    /// runs only it, so the firmware links no other weights' kernels or input path.
+    form: String,
     /// The n-gram context (0 for a recurrent model).
     context: u32,
     /// The `specials` bit field (7 for every version-1 file).
@@ -68,11 +79,14 @@ fn read_header(bytes: &[u8], model: &Path) -> Header {
         "{name} is not a mynah model"
     );
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    // Version 1: a GRU with <PAD>, <BOS>, <EOS>; version 2 records arch and specials.
+    // Version 1: a GRU with <PAD>, <BOS>, <EOS>; versions 2 and 3 record arch and specials.
     let (arch, specials, context, activation) = match version {
         1 => (0, 7, 0, 0),
-        2 => {
-            assert!(bytes.len() >= 128, "{name}: truncated version-2 header");
+        2 | 3 => {
+            assert!(
+                bytes.len() >= 128,
+                "{name}: truncated version-{version} header"
+            );
             (
                 u32_at(bytes, 64),
                 u32_at(bytes, 68),
@@ -82,26 +96,37 @@ fn read_header(bytes: &[u8], model: &Path) -> Header {
         }
         v => panic!("{name}: format version {v} is unknown to this build"),
     };
+    let weights = match u32_at(bytes, 16) {
+        1 => "INT8",
+        2 => "INT4",
+        _ => panic!(
+            "{name} is not an INT8 or INT4 model: the device runs the integer runtime \
+             (`mynah quantize` or `mynah-train export --dtype int8|int4` make one)"
+        ),
+    };
+    // Flag bit 1, FACTORED (version 3): layer 0's input is the embedding row.
+    let factored = u32_at(bytes, 12) & 2 != 0;
+    let (embed, hidden) = (u32_at(bytes, 24), u32_at(bytes, 28));
     assert!(
-        u32_at(bytes, 16) == 1,
-        "{name} is not an INT8 model: the device runs the integer runtime \
-         (`mynah quantize` or `mynah-train export --dtype int8` make one)"
+        !factored || embed <= hidden,
+        "{name}: a factored model whose embed_dim ({embed}) is wider than its hidden layer \
+         ({hidden}) does not fit the device's exact-fit scratch; export it with the token table"
     );
     let recurrent =
         |cell: &str| format!("mynah_format::Arch::Recurrent(mynah_format::Cell::{cell})");
     let (model_type, arch_expr, arch_name) = match arch {
         0 => (
-            "mynah_runtime::IntModel<'static, mynah_runtime::Gru, HIDDEN, VOCAB, LAYERS>",
+            "mynah_runtime::IntModel<'static, mynah_runtime::Gru, HIDDEN, VOCAB, LAYERS, FORM>",
             recurrent("Gru"),
             "gru",
         ),
         1 => (
-            "mynah_runtime::IntModel<'static, mynah_runtime::Lstm, HIDDEN, VOCAB, LAYERS>",
+            "mynah_runtime::IntModel<'static, mynah_runtime::Lstm, HIDDEN, VOCAB, LAYERS, FORM>",
             recurrent("Lstm"),
             "lstm",
         ),
         2 => (
-            "mynah_runtime::IntModel<'static, mynah_runtime::Rnn, HIDDEN, VOCAB, LAYERS>",
+            "mynah_runtime::IntModel<'static, mynah_runtime::Rnn, HIDDEN, VOCAB, LAYERS, FORM>",
             recurrent("Rnn"),
             "rnn",
         ),
@@ -112,7 +137,7 @@ fn read_header(bytes: &[u8], model: &Path) -> Header {
                 a => panic!("{name}: unknown n-gram activation {a}"),
             };
             (
-                "mynah_runtime::NgramModel<'static, HIDDEN, VOCAB, CONTEXT>",
+                "mynah_runtime::NgramModel<'static, HIDDEN, VOCAB, CONTEXT, FORM>",
                 format!(
                     "mynah_format::Arch::Ngram {{ context: CONTEXT as u32, activation: \
                      mynah_format::Activation::{activation} }}"
@@ -128,8 +153,15 @@ fn read_header(bytes: &[u8], model: &Path) -> Header {
         arch_expr,
         arch_name,
         vocab: u32_at(bytes, 20),
-        hidden: u32_at(bytes, 28),
+        hidden,
         layers: u32_at(bytes, 32),
+        input: if factored { embed } else { 0 },
+        weights,
+        form: format!(
+            "mynah_runtime::forms::{} | mynah_runtime::forms::{}",
+            weights,
+            if factored { "FACTORED" } else { "TABLE" }
+        ),
         context,
         specials,
     }
@@ -254,6 +286,24 @@ fn main() {
     )
     .unwrap();
     writeln!(w, "pub const CONTEXT: usize = {};", h.context).unwrap();
+    writeln!(
+        w,
+        "/// Width of layer 0's input vector: the embedding of a factored model, else 0."
+    )
+    .unwrap();
+    writeln!(w, "pub const INPUT: usize = {};", h.input).unwrap();
+    writeln!(
+        w,
+        "/// The embedded model's form (weights, input layer): all the runtime type runs."
+    )
+    .unwrap();
+    writeln!(w, "pub const FORM: u8 = {};", h.form).unwrap();
+    writeln!(
+        w,
+        "/// `INT8` or `INT4`: the weights of the embedded model."
+    )
+    .unwrap();
+    writeln!(w, "pub const WEIGHTS: &str = {:?};", h.weights).unwrap();
     writeln!(w, "/// Architecture of the embedded model.").unwrap();
     writeln!(w, "pub const ARCH: mynah_format::Arch = {};", h.arch_expr).unwrap();
     writeln!(
@@ -262,7 +312,7 @@ fn main() {
     )
     .unwrap();
     writeln!(w, "pub const ARCH_NAME: &str = {:?};", h.arch_name).unwrap();
-    writeln!(w, "/// Format version of the embedded file (1 or 2).").unwrap();
+    writeln!(w, "/// Format version of the embedded file (1, 2 or 3).").unwrap();
     writeln!(w, "pub const FORMAT_VERSION: u16 = {};", h.version).unwrap();
     writeln!(
         w,

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::layout::{MAX_NAME_LEN, MAX_RANK, NAME_FIELD};
-use crate::DType;
+use crate::{Arch, DType, WeightsKind};
 
 /// Why a byte buffer is not a valid mynah model (or why a model cannot be written).
 ///
@@ -46,7 +46,7 @@ pub enum FormatError {
         /// The stored flags.
         flags: u32,
     },
-    /// The weights kind is neither 0 (FLOAT) nor 1 (INT8).
+    /// The weights kind is not 0 (FLOAT), 1 (INT8) or, from version 3, 2 (INT4).
     UnknownWeightsKind {
         /// The stored code.
         found: u32,
@@ -74,6 +74,14 @@ pub enum FormatError {
     },
     /// An n-gram model has no `<BOS>` token, which its context starts filled with.
     NgramWithoutBos,
+    /// The `FACTORED` flag is set on a model it is not defined for: it needs quantized
+    /// (INT8 or INT4) weights and a recurrent architecture.
+    FactoredUnsupported {
+        /// The architecture.
+        arch: Arch,
+        /// The weights kind.
+        weights: WeightsKind,
+    },
     /// The declared `file_size` is below the smallest possible model file.
     FileTooSmall {
         /// The stored `file_size`.
@@ -236,6 +244,21 @@ pub enum FormatError {
         /// Size of the data section.
         data_bytes: u32,
     },
+    /// The padding nibble of a row of an `i4` tensor (the high nibble of the row's last
+    /// byte when the row has an odd length) is not zero.
+    NonZeroPaddingNibble {
+        /// Directory index.
+        index: u16,
+        /// File offset of the byte holding it.
+        offset: usize,
+    },
+    /// A value given to the writer for an `i4` tensor is outside `-8..=7`.
+    I4OutOfRange {
+        /// The index the tensor would have in the directory.
+        index: u16,
+        /// The value.
+        value: i8,
+    },
     /// Two tensors share bytes.
     OverlappingTensors {
         /// The earlier entry.
@@ -308,10 +331,10 @@ impl fmt::Display for FormatError {
             }
             UnknownFlags { flags } => write!(
                 f,
-                "unknown header flags 0x{flags:08x} (only bit 0, RECORDS, is defined); file from a newer writer or corrupt"
+                "unknown header flags 0x{flags:08x} (bit 0 is RECORDS, bit 1 FACTORED from version 3); file from a newer writer or corrupt"
             ),
             UnknownWeightsKind { found } => {
-                write!(f, "unknown weights kind {found} (0 = FLOAT, 1 = INT8)")
+                write!(f, "unknown weights kind {found} (0 = FLOAT, 1 = INT8, 2 = INT4 from version 3)")
             }
             UnknownArch { found } => write!(
                 f,
@@ -330,6 +353,10 @@ impl fmt::Display for FormatError {
             }
             NgramWithoutBos => f.write_str(
                 "the n-gram model has no <BOS> token (its context starts filled with <BOS>)",
+            ),
+            FactoredUnsupported { arch, weights } => write!(
+                f,
+                "the FACTORED flag is set on a {weights} {arch} model; it is defined for INT8 and INT4 recurrent models only"
             ),
             FileTooSmall { declared } => {
                 write!(f, "declared file size {declared} is smaller than any valid model")
@@ -379,9 +406,10 @@ impl fmt::Display for FormatError {
             DuplicateTensorName { index, first } => {
                 write!(f, "tensor {index} has the same name as tensor {first}")
             }
-            UnknownDType { index, found } => {
-                write!(f, "tensor {index}: unknown dtype code {found} (1=f32 2=f16 3=i8 4=i16 5=i32)")
-            }
+            UnknownDType { index, found } => write!(
+                f,
+                "tensor {index}: unknown dtype code {found} (1=f32 2=f16 3=i8 4=i16 5=i32, 6=i4 from version 3)"
+            ),
             BadRank { index, rank } => {
                 write!(f, "tensor {index}: rank {rank} is outside 1..={MAX_RANK}")
             }
@@ -404,6 +432,13 @@ impl fmt::Display for FormatError {
                 f,
                 "tensor {index}: bytes {offset}..{offset}+{len} lie outside the {data_bytes}-byte data section"
             ),
+            NonZeroPaddingNibble { index, offset } => write!(
+                f,
+                "tensor {index}: the padding nibble of the i4 row ending at file offset {offset} is not zero"
+            ),
+            I4OutOfRange { index, value } => {
+                write!(f, "tensor {index}: value {value} does not fit i4 (-8..=7)")
+            }
             OverlappingTensors { first, second } => {
                 write!(f, "tensors {first} and {second} overlap in the data section")
             }

@@ -3,13 +3,15 @@
 //! Everything here is normative: `format/SPEC.md` describes the same numbers in prose.
 
 use crate::arch::Arch;
-use crate::DType;
+use crate::{DType, WeightsKind};
 
 /// The eight magic bytes every model file starts with (from version 1, when every model
 /// was a GRU; they stay, so that every version is recognized the same way).
 pub const MAGIC: [u8; 8] = *b"MYNAHGRU";
-/// The format version this crate writes. Readers reject newer versions.
-pub const VERSION: u16 = 2;
+/// The newest format version this crate reads and writes. Readers reject newer versions;
+/// writers write the lowest version that can express a file ([`crate::Hyper::min_version`]:
+/// 3 for INT4 weights or the `FACTORED` flag, else 2).
+pub const VERSION: u16 = 3;
 /// The oldest version this crate reads: version-1 files load as GRUs with `<PAD>`, `<BOS>`,
 /// `<EOS>`.
 pub const MIN_VERSION: u16 = 1;
@@ -40,8 +42,21 @@ pub const MAX_RANK: usize = 4;
 
 /// `flags` bit 0: the model was trained on records; sampling stops at `<EOS>`.
 pub const FLAG_RECORDS: u32 = 1;
+/// `flags` bit 1 (version 3): a quantized recurrent model whose layer 0 computes its input
+/// product from an `i8` embedding and a weight matrix instead of a per-token table.
+pub const FLAG_FACTORED: u32 = 2;
 /// All flag bits a reader understands; any other set bit is an error.
-pub const KNOWN_FLAGS: u32 = FLAG_RECORDS;
+pub const KNOWN_FLAGS: u32 = FLAG_RECORDS | FLAG_FACTORED;
+
+/// The flag bits a file of `version` may set: `RECORDS` in versions 1 and 2, `RECORDS`
+/// and `FACTORED` from version 3.
+pub const fn known_flags(version: u16) -> u32 {
+    if version >= 3 {
+        KNOWN_FLAGS
+    } else {
+        FLAG_RECORDS
+    }
+}
 
 /// Inclusive range of `vocab_size` (the specials included) in version 2. A vocabulary
 /// also needs at least one character (checked with the vocabulary).
@@ -155,7 +170,7 @@ pub enum Layers {
     Model,
     /// One per layer `k`, named `name` followed by `k`.
     All,
-    /// One per layer from layer 1 on (layer 0's is folded into the input table).
+    /// One per layer from layer 1 on (layer 0's is folded into the token table).
     Upper,
 }
 
@@ -198,6 +213,7 @@ pub struct TensorTable {
 
 const FLOATS: &[DType] = &[DType::F32, DType::F16];
 const I8: &[DType] = &[DType::I8];
+const I4: &[DType] = &[DType::I4];
 const I16: &[DType] = &[DType::I16];
 const I32: &[DType] = &[DType::I32];
 
@@ -282,55 +298,62 @@ const fn dense_specs(
     layers: Layers,
     shape: &'static [Dim; 2],
     rows: &'static [Dim; 1],
+    weights: &'static [DType],
 ) -> [TensorSpec; 4] {
     [
-        spec(names[0], layers, shape, I8),
+        spec(names[0], layers, shape, weights),
         spec(names[1], layers, rows, I32),
         spec(names[2], layers, rows, I8),
         spec(names[3], layers, rows, I32),
     ]
 }
 
-const IH: [TensorSpec; 4] = dense_specs(
-    [
-        "rnn.weight_ih_l",
-        "rnn.mult_ih_l",
-        "rnn.shift_ih_l",
-        "rnn.bias_ih_l",
-    ],
-    Layers::Upper,
-    &[Dim::Gates, Dim::Hidden],
-    &[Dim::Gates],
-);
-const HH: [TensorSpec; 4] = dense_specs(
-    [
-        "rnn.weight_hh_l",
-        "rnn.mult_hh_l",
-        "rnn.shift_hh_l",
-        "rnn.bias_hh_l",
-    ],
-    Layers::All,
-    &[Dim::Gates, Dim::Hidden],
-    &[Dim::Gates],
-);
-const PROJ: [TensorSpec; 4] = dense_specs(
-    ["proj.weight", "proj.mult", "proj.shift", "proj.bias"],
+const IH_NAMES: [&str; 4] = [
+    "rnn.weight_ih_l",
+    "rnn.mult_ih_l",
+    "rnn.shift_ih_l",
+    "rnn.bias_ih_l",
+];
+const HH_NAMES: [&str; 4] = [
+    "rnn.weight_hh_l",
+    "rnn.mult_hh_l",
+    "rnn.shift_hh_l",
+    "rnn.bias_hh_l",
+];
+const PROJ_NAMES: [&str; 4] = ["proj.weight", "proj.mult", "proj.shift", "proj.bias"];
+const GATES_BY_HIDDEN: &[Dim; 2] = &[Dim::Gates, Dim::Hidden];
+const GATES_BY_INPUT: &[Dim; 2] = &[Dim::Gates, Dim::LayerInput];
+const GATE_ROWS: &[Dim; 1] = &[Dim::Gates];
+const VOCAB_BY_HIDDEN: &[Dim; 2] = &[Dim::Vocab, Dim::Hidden];
+const VOCAB_ROWS: &[Dim; 1] = &[Dim::Vocab];
+
+/// Input products of the upper layers (a table model's layer 0 has none).
+const IH: [TensorSpec; 4] = dense_specs(IH_NAMES, Layers::Upper, GATES_BY_HIDDEN, GATE_ROWS, I8);
+const HH: [TensorSpec; 4] = dense_specs(HH_NAMES, Layers::All, GATES_BY_HIDDEN, GATE_ROWS, I8);
+const PROJ: [TensorSpec; 4] =
+    dense_specs(PROJ_NAMES, Layers::Model, VOCAB_BY_HIDDEN, VOCAB_ROWS, I8);
+const IH4: [TensorSpec; 4] = dense_specs(IH_NAMES, Layers::Upper, GATES_BY_HIDDEN, GATE_ROWS, I4);
+const HH4: [TensorSpec; 4] = dense_specs(HH_NAMES, Layers::All, GATES_BY_HIDDEN, GATE_ROWS, I4);
+const PROJ4: [TensorSpec; 4] =
+    dense_specs(PROJ_NAMES, Layers::Model, VOCAB_BY_HIDDEN, VOCAB_ROWS, I4);
+/// Input products of every layer, layer 0's over the embedding (factored models).
+const IH_ALL: [TensorSpec; 4] = dense_specs(IH_NAMES, Layers::All, GATES_BY_INPUT, GATE_ROWS, I8);
+const IH4_ALL: [TensorSpec; 4] = dense_specs(IH_NAMES, Layers::All, GATES_BY_INPUT, GATE_ROWS, I4);
+
+const INPUT_TABLE: TensorSpec = spec(
+    "rnn.input_table",
     Layers::Model,
-    &[Dim::Vocab, Dim::Hidden],
-    &[Dim::Vocab],
+    &[Dim::Vocab, Dim::Gates],
+    I16,
 );
+const EMBED: TensorSpec = spec("rnn.embed", Layers::Model, &[Dim::Vocab, Dim::Embed], I8);
 
 /// The tensors of a quantized recurrent model: layer 0's input product as a per-token
 /// `i16` table, `i8` weights with per-row `i32` multipliers and `i8` shifts and `i32` Q16
 /// biases for the other matrix products (the input products of layers 1 and up, the
 /// recurrent products, the projection).
 pub const RECURRENT_INT8: &[TensorSpec] = &[
-    spec(
-        "rnn.input_table",
-        Layers::Model,
-        &[Dim::Vocab, Dim::Gates],
-        I16,
-    ),
+    INPUT_TABLE,
     HH[0],
     HH[1],
     HH[2],
@@ -345,31 +368,74 @@ pub const RECURRENT_INT8: &[TensorSpec] = &[
     PROJ[3],
 ];
 
+/// [`RECURRENT_INT8`] with `i4` weight matrices (format version 3).
+pub const RECURRENT_INT4: &[TensorSpec] = &[
+    INPUT_TABLE,
+    HH4[0],
+    HH4[1],
+    HH4[2],
+    HH4[3],
+    IH4[0],
+    IH4[1],
+    IH4[2],
+    IH4[3],
+    PROJ4[0],
+    PROJ4[1],
+    PROJ4[2],
+    PROJ4[3],
+];
+
+/// A factored quantized recurrent model (the `FACTORED` flag, format version 3): instead
+/// of the token table, the `i8` embedding `rnn.embed` and layer 0's input product as a
+/// matrix over it (`rnn.weight_ih_l0`, `[G·H, E]`, with its multipliers, shifts and bias),
+/// the other tensors as in [`RECURRENT_INT8`].
+pub const RECURRENT_INT8_FACTORED: &[TensorSpec] = &[
+    EMBED, HH[0], HH[1], HH[2], HH[3], IH_ALL[0], IH_ALL[1], IH_ALL[2], IH_ALL[3], PROJ[0],
+    PROJ[1], PROJ[2], PROJ[3],
+];
+
+/// [`RECURRENT_INT8_FACTORED`] with `i4` weight matrices (the embedding stays `i8`).
+pub const RECURRENT_INT4_FACTORED: &[TensorSpec] = &[
+    EMBED, HH4[0], HH4[1], HH4[2], HH4[3], IH4_ALL[0], IH4_ALL[1], IH4_ALL[2], IH4_ALL[3],
+    PROJ4[0], PROJ4[1], PROJ4[2], PROJ4[3],
+];
+
+const NGRAM_TABLE: TensorSpec = spec(
+    "ngram.input_table",
+    Layers::Model,
+    &[Dim::ContextVocab, Dim::Hidden],
+    I16,
+);
+const NGRAM_EXP: TensorSpec = spec("ngram.hidden_exp", Layers::Model, &[Dim::Fixed(1)], I8);
+
 /// The tensors of a quantized n-gram MLP: the hidden layer's product per (context
 /// position, token) as an `i16` table with the bias folded into the newest position, the
 /// power-of-two scale of the ReLU hidden activations (`hidden_exp`), and the output product.
-pub const NGRAM_INT8: &[TensorSpec] = &[
-    spec(
-        "ngram.input_table",
-        Layers::Model,
-        &[Dim::ContextVocab, Dim::Hidden],
-        I16,
-    ),
-    spec("ngram.hidden_exp", Layers::Model, &[Dim::Fixed(1)], I8),
-    PROJ[0],
-    PROJ[1],
-    PROJ[2],
-    PROJ[3],
+pub const NGRAM_INT8: &[TensorSpec] = &[NGRAM_TABLE, NGRAM_EXP, PROJ[0], PROJ[1], PROJ[2], PROJ[3]];
+
+/// [`NGRAM_INT8`] with an `i4` projection (format version 3).
+pub const NGRAM_INT4: &[TensorSpec] = &[
+    NGRAM_TABLE,
+    NGRAM_EXP,
+    PROJ4[0],
+    PROJ4[1],
+    PROJ4[2],
+    PROJ4[3],
 ];
 
-/// The table files of `arch` are validated against, for float (`int8 == false`) or INT8
-/// weights.
-pub const fn table(arch: Arch, int8: bool) -> TensorTable {
-    let specs = match (arch, int8) {
-        (Arch::Recurrent(_), false) => RECURRENT_FLOAT,
-        (Arch::Recurrent(_), true) => RECURRENT_INT8,
-        (Arch::Ngram { .. }, false) => NGRAM_FLOAT,
-        (Arch::Ngram { .. }, true) => NGRAM_INT8,
+/// The table files of `arch` with `weights` (and, for a quantized recurrent model, the
+/// `FACTORED` flag) are validated against. `factored` is ignored where it is not allowed
+/// (float weights, the n-gram MLP), which `Hyper::validate` refuses.
+pub const fn table(arch: Arch, weights: WeightsKind, factored: bool) -> TensorTable {
+    let specs = match (arch, weights, factored) {
+        (Arch::Recurrent(_), WeightsKind::Float, _) => RECURRENT_FLOAT,
+        (Arch::Recurrent(_), WeightsKind::Int8, false) => RECURRENT_INT8,
+        (Arch::Recurrent(_), WeightsKind::Int8, true) => RECURRENT_INT8_FACTORED,
+        (Arch::Recurrent(_), WeightsKind::Int4, false) => RECURRENT_INT4,
+        (Arch::Recurrent(_), WeightsKind::Int4, true) => RECURRENT_INT4_FACTORED,
+        (Arch::Ngram { .. }, WeightsKind::Float, _) => NGRAM_FLOAT,
+        (Arch::Ngram { .. }, WeightsKind::Int8, _) => NGRAM_INT8,
+        (Arch::Ngram { .. }, WeightsKind::Int4, _) => NGRAM_INT4,
     };
     TensorTable { specs }
 }

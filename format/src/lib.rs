@@ -1,4 +1,4 @@
-//! The mynah model file (format version 2, reads version 1 too): a `no_std`,
+//! The mynah model file (format version 3, reads versions 1 and 2 too): a `no_std`,
 //! allocation-free, zero-copy reader and a `std` writer.
 //!
 //! A file holds a 128-byte header (architecture, special tokens, hyperparameters), the
@@ -7,7 +7,9 @@
 //! ([`Arch::Recurrent`]) or an n-gram MLP ([`Arch::Ngram`]); the tensors a file must hold
 //! follow from it and from the weights kind ([`Hyper::table`]). `format/SPEC.md` is the
 //! normative description. Version-1 files (64-byte header) still load, as GRUs with
-//! `<PAD>`, `<BOS>`, `<EOS>`; writers always write version 2.
+//! `<PAD>`, `<BOS>`, `<EOS>`; writers write the lowest version that can express the file:
+//! version 3 for `i4` weights ([`WeightsKind::Int4`]) or a factored input layer
+//! ([`Hyper::factored`]), version 2 otherwise.
 //!
 //! [`Model::parse`] distrusts every byte: it checks the header, the size, the checksum,
 //! the section layout, the vocabulary, every directory entry and the tensor set the
@@ -29,6 +31,7 @@
 //!     weights: WeightsKind::Float,
 //!     arch: Arch::Recurrent(Cell::Lstm),
 //!     specials: Specials::DEFAULT,
+//!     factored: false,
 //! };
 //! let mut w = ModelWriter::new(hyper, &['a', 'b'])?;
 //! // Every tensor of the LSTM's float table, shaped from the hyperparameters, filled with
@@ -95,12 +98,12 @@ mod writer;
 pub use arch::{Activation, Arch, Cell, Special, Specials, MAX_CONTEXT};
 pub use error::{FormatError, Shape, TensorName};
 pub use half;
-pub use model::{crc32, DType, Hyper, Model, Tensor, Token, Vocab, WeightsKind};
+pub use model::{crc32, unpack_i4, DType, Hyper, Model, Tensor, Token, Vocab, WeightsKind};
 
 #[cfg(feature = "std")]
 pub use mmap::{read_aligned, AlignedBytes, MappedModel, OpenError};
 #[cfg(feature = "std")]
-pub use writer::{file_size, tensor_name, write_atomic, ModelWriter};
+pub use writer::{file_size, pack_i4, tensor_name, write_atomic, ModelWriter};
 
 /// Wraps bytes (typically `include_bytes!`) so that they start 64-byte aligned.
 ///

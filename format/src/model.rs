@@ -21,11 +21,22 @@ pub enum DType {
     I16 = 4,
     /// Signed 32-bit integer.
     I32 = 5,
+    /// Signed 4-bit integer (two's complement, -8..=7), two per byte, low nibble first;
+    /// each row (the last dimension) padded to a whole byte with a zero nibble (format
+    /// version 3).
+    I4 = 6,
 }
 
 impl DType {
     /// All dtypes, in code order.
-    pub const ALL: [DType; 5] = [DType::F32, DType::F16, DType::I8, DType::I16, DType::I32];
+    pub const ALL: [DType; 6] = [
+        DType::F32,
+        DType::F16,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I4,
+    ];
 
     /// The dtype with the given file code.
     pub const fn from_code(code: u8) -> Option<DType> {
@@ -35,6 +46,7 @@ impl DType {
             3 => Some(DType::I8),
             4 => Some(DType::I16),
             5 => Some(DType::I32),
+            6 => Some(DType::I4),
             _ => None,
         }
     }
@@ -44,13 +56,38 @@ impl DType {
         self as u8
     }
 
-    /// Size of one element in bytes.
+    /// Bytes per element, rounded up: 1 for [`DType::I4`], which packs two elements per
+    /// byte. Byte lengths of tensors come from [`DType::byte_len`].
     pub const fn size(self) -> usize {
         match self {
             DType::F32 | DType::I32 => 4,
             DType::F16 | DType::I16 => 2,
-            DType::I8 => 1,
+            DType::I8 | DType::I4 => 1,
         }
+    }
+
+    /// The oldest format version that has this dtype (3 for [`DType::I4`], else 1).
+    pub const fn since_version(self) -> u16 {
+        match self {
+            DType::I4 => 3,
+            _ => 1,
+        }
+    }
+
+    /// Bytes of a tensor of this dtype and shape (`dims`, outermost first): the element
+    /// count times [`DType::size`], or for [`DType::I4`] the leading dimensions' product
+    /// times `ceil(last / 2)` (every row padded to a whole byte). `None` on overflow.
+    pub fn byte_len(self, dims: &[u32]) -> Option<usize> {
+        let (&last, leading) = dims.split_last()?;
+        let rows = leading
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?))?;
+        let last = usize::try_from(last).ok()?;
+        let row_bytes = match self {
+            DType::I4 => last.div_ceil(2),
+            _ => last.checked_mul(self.size())?,
+        };
+        rows.checked_mul(row_bytes)
     }
 
     /// Whether this is a floating-point type.
@@ -58,7 +95,7 @@ impl DType {
         matches!(self, DType::F32 | DType::F16)
     }
 
-    /// The lowercase name (`f32`, `f16`, `i8`, `i16`, `i32`).
+    /// The lowercase name (`f32`, `f16`, `i8`, `i16`, `i32`, `i4`).
     pub const fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
@@ -66,6 +103,7 @@ impl DType {
             DType::I8 => "i8",
             DType::I16 => "i16",
             DType::I32 => "i32",
+            DType::I4 => "i4",
         }
     }
 }
@@ -81,8 +119,10 @@ impl fmt::Display for DType {
 pub enum WeightsKind {
     /// `f32`/`f16` tensors named as in PyTorch (code 0).
     Float,
-    /// Quantized integer tensors, see `runtime/QUANTIZATION.md` (code 1).
+    /// Quantized integer tensors with `i8` weights, see `runtime/QUANTIZATION.md` (code 1).
     Int8,
+    /// The same quantized tensors with `i4` weights (code 2, format version 3).
+    Int4,
 }
 
 impl WeightsKind {
@@ -91,6 +131,7 @@ impl WeightsKind {
         match self {
             WeightsKind::Float => 0,
             WeightsKind::Int8 => 1,
+            WeightsKind::Int4 => 2,
         }
     }
 
@@ -99,15 +140,40 @@ impl WeightsKind {
         match code {
             0 => Some(WeightsKind::Float),
             1 => Some(WeightsKind::Int8),
+            2 => Some(WeightsKind::Int4),
             _ => None,
         }
     }
 
-    /// `FLOAT` or `INT8`.
+    /// `FLOAT`, `INT8` or `INT4`.
     pub const fn name(self) -> &'static str {
         match self {
             WeightsKind::Float => "FLOAT",
             WeightsKind::Int8 => "INT8",
+            WeightsKind::Int4 => "INT4",
+        }
+    }
+
+    /// Whether the tensors are the integer runtime's (INT8 or INT4).
+    pub const fn is_quantized(self) -> bool {
+        !matches!(self, WeightsKind::Float)
+    }
+
+    /// The dtype of the weight matrices of a quantized file (`i8` or `i4`; `None` for
+    /// FLOAT, whose tensors are `f32`/`f16`).
+    pub const fn weight_dtype(self) -> Option<DType> {
+        match self {
+            WeightsKind::Float => None,
+            WeightsKind::Int8 => Some(DType::I8),
+            WeightsKind::Int4 => Some(DType::I4),
+        }
+    }
+
+    /// The oldest format version that has this kind (3 for INT4, else 1).
+    pub const fn since_version(self) -> u16 {
+        match self {
+            WeightsKind::Int4 => 3,
+            _ => 1,
         }
     }
 }
@@ -137,10 +203,15 @@ pub struct Hyper {
     pub arch: Arch,
     /// The special tokens of the vocabulary (they take the first ids).
     pub specials: Specials,
+    /// The `FACTORED` flag (quantized recurrent models only, format version 3): layer 0's
+    /// input product is computed from an `i8` embedding (`rnn.embed`) and a weight matrix
+    /// (`rnn.weight_ih_l0`) instead of read from the per-token table `rnn.input_table`.
+    pub factored: bool,
 }
 
 impl Hyper {
-    /// Checks every hyperparameter against its allowed range.
+    /// Checks every hyperparameter against its allowed range, and that the `FACTORED`
+    /// flag is only set on a quantized recurrent model.
     pub fn validate(&self) -> Result<(), FormatError> {
         let layers = match self.arch {
             Arch::Ngram { .. } => (1, 1),
@@ -168,20 +239,36 @@ impl Hyper {
         if matches!(self.arch, Arch::Ngram { .. }) && !self.specials.contains(Special::Bos) {
             return Err(FormatError::NgramWithoutBos);
         }
-        Ok(())
+        check_factored(self.factored, self.arch, self.weights)
     }
 
     /// The tensor table files with these hyperparameters are validated against.
     pub const fn table(&self) -> layout::TensorTable {
-        layout::table(self.arch, matches!(self.weights, WeightsKind::Int8))
+        layout::table(self.arch, self.weights, self.factored)
     }
 
     /// The header flags these hyperparameters encode.
     pub const fn flags(&self) -> u32 {
-        if self.records {
+        let records = if self.records {
             layout::FLAG_RECORDS
         } else {
             0
+        };
+        let factored = if self.factored {
+            layout::FLAG_FACTORED
+        } else {
+            0
+        };
+        records | factored
+    }
+
+    /// The lowest format version that can express a file with these hyperparameters: 3
+    /// for INT4 weights or the `FACTORED` flag, else 2 (writers write it).
+    pub const fn min_version(&self) -> u16 {
+        if self.factored || self.weights.since_version() > 2 {
+            3
+        } else {
+            2
         }
     }
 
@@ -211,6 +298,14 @@ impl Hyper {
                 .unwrap_or(&[]),
         )
     }
+}
+
+/// The `FACTORED` flag is defined for quantized (INT8, INT4) recurrent models only.
+fn check_factored(factored: bool, arch: Arch, weights: WeightsKind) -> Result<(), FormatError> {
+    if factored && (!weights.is_quantized() || arch.cell().is_none()) {
+        return Err(FormatError::FactoredUnsupported { arch, weights });
+    }
+    Ok(())
 }
 
 /// The allowed n-gram context: 1..=32 for the n-gram MLP, exactly 0 otherwise.
@@ -339,6 +434,12 @@ fn add(a: usize, b: usize, what: &'static str) -> Result<usize, FormatError> {
         .ok_or(FormatError::SizeOverflow { what })
 }
 
+/// The two `i4` elements of a byte, sign-extended: (low nibble, high nibble), the low
+/// nibble being the earlier column.
+pub const fn unpack_i4(byte: u8) -> (i8, i8) {
+    (((byte << 4) as i8) >> 4, (byte as i8) >> 4)
+}
+
 /// CRC-32 (IEEE) of `bytes`.
 ///
 /// With `std`, `crc32fast` (SIMD or a 16 KiB slice-by-16 table); without it, a loop over
@@ -436,13 +537,15 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
         });
     }
     let flags = read_u32(bytes, header::FLAGS)?;
-    if flags & !layout::KNOWN_FLAGS != 0 {
+    if flags & !layout::known_flags(version) != 0 {
         return Err(FormatError::UnknownFlags { flags });
     }
     let kind_code = read_u32(bytes, header::WEIGHTS_KIND)?;
     let weights = WeightsKind::from_code(kind_code)
+        .filter(|w| w.since_version() <= version)
         .ok_or(FormatError::UnknownWeightsKind { found: kind_code })?;
     let (arch, specials) = read_model_fields(bytes, version)?;
+    let factored = flags & layout::FLAG_FACTORED != 0;
 
     // 2. Size, then checksum: after this every byte is known to be as written, so a
     //    single flipped bit is always caught here rather than by luck further down.
@@ -483,6 +586,7 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
         weights,
         arch,
         specials,
+        factored,
     };
     hyper.validate()?;
 
@@ -618,7 +722,29 @@ fn check_container(bytes: &[u8]) -> Result<Layout, FormatError> {
         check_zero(bytes, end, next)?;
     }
     check_zero(bytes, data_expected, first_start)?;
+    for i in 0..tensor_count {
+        check_padding_nibbles(&model.entry(i)?, i as u16)?;
+    }
     Ok(layout)
+}
+
+/// In an `i4` tensor whose rows (last dimension) have an odd length, the high nibble of
+/// each row's last byte is padding and must be zero.
+fn check_padding_nibbles(t: &Tensor<'_>, index: u16) -> Result<(), FormatError> {
+    let cols = t.shape().last().copied().unwrap_or(0) as usize;
+    if t.dtype != DType::I4 || cols.is_multiple_of(2) {
+        return Ok(());
+    }
+    let row_bytes = cols.div_ceil(2);
+    for (r, row) in t.bytes.chunks_exact(row_bytes).enumerate() {
+        if row.last().is_some_and(|&b| b & 0xF0 != 0) {
+            return Err(FormatError::NonZeroPaddingNibble {
+                index,
+                offset: t.offset + (r + 1) * row_bytes - 1,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `bytes[from..to]` are all zero.
@@ -835,8 +961,9 @@ impl<'a> Model<'a> {
             })?;
         let name = check_name(raw.get(..layout::NAME_FIELD).unwrap_or(&[]), index)?;
         let code = raw[entry::DTYPE];
-        let dtype =
-            DType::from_code(code).ok_or(FormatError::UnknownDType { index, found: code })?;
+        let dtype = DType::from_code(code)
+            .filter(|d| d.since_version() <= self.layout.version)
+            .ok_or(FormatError::UnknownDType { index, found: code })?;
         let rank = raw[entry::RANK];
         if rank == 0 || usize::from(rank) > layout::MAX_RANK {
             return Err(FormatError::BadRank { index, rank });
@@ -845,7 +972,6 @@ impl<'a> Model<'a> {
             return Err(FormatError::NonZeroReserved { index });
         }
         let mut dims = [0u32; layout::MAX_RANK];
-        let mut numel: usize = 1;
         for (d, slot) in dims.iter_mut().enumerate() {
             let v = read_u32(raw, entry::DIMS + 4 * d)?;
             let used = d < usize::from(rank);
@@ -855,16 +981,22 @@ impl<'a> Model<'a> {
                     dim: d as u8,
                 });
             }
-            if used {
-                numel = to_usize(v, "tensor dimension")
-                    .ok()
-                    .and_then(|v| numel.checked_mul(v))
-                    .ok_or(FormatError::TensorTooLarge { index })?;
-            }
             *slot = v;
         }
+        // The element count and the byte size, both bounded by u32::MAX on every target
+        // (the element count of an i4 tensor is up to twice its bytes).
+        let used = dims.get(..usize::from(rank)).unwrap_or(&[]);
+        let numel = used
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(to_usize(d, "dim").ok()?))
+            .filter(|&n| fits_u32(n));
+        // `DType::byte_len`, from the element count (every dimension is at least 1).
+        let last = used.last().map_or(1, |&d| d as usize);
         let expected = numel
-            .checked_mul(dtype.size())
+            .and_then(|n| match dtype {
+                DType::I4 => Some(n.checked_div(last)? * last.div_ceil(2)),
+                _ => n.checked_mul(dtype.size()),
+            })
             .filter(|&n| fits_u32(n))
             .ok_or(FormatError::TensorTooLarge { index })?;
         let offset = read_u32(raw, entry::OFFSET)?;
@@ -1110,9 +1242,10 @@ impl<'a> Tensor<'a> {
         self.dims.get(..usize::from(self.rank)).unwrap_or(&[])
     }
 
-    /// Number of elements.
+    /// Number of elements (the product of the dimensions; an `i4` tensor holds two per
+    /// byte, and a padding nibble per row of odd length).
     pub fn numel(&self) -> usize {
-        self.bytes.len() / self.dtype.size()
+        self.shape().iter().map(|&d| d as usize).product()
     }
 
     /// Fixed-point fractional bits of integer data (0 for floats).
@@ -1167,6 +1300,12 @@ impl<'a> Tensor<'a> {
     /// The data as `i32`s.
     pub fn i32s(&self) -> Result<&'a [i32], FormatError> {
         self.view(DType::I32)
+    }
+
+    /// The packed bytes of an `i4` tensor: two elements per byte, low nibble first, each
+    /// row (the last dimension) starting on a new byte ([`unpack_i4`] splits a byte).
+    pub fn packed_i4s(&self) -> Result<&'a [u8], FormatError> {
+        self.view(DType::I4)
     }
 
     /// Half-open byte range inside the file.

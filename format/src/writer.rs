@@ -123,7 +123,6 @@ impl ModelWriter {
             });
         }
         let mut dims = [0u32; layout::MAX_RANK];
-        let mut numel: usize = 1;
         for (d, (&v, slot)) in shape.iter().zip(dims.iter_mut()).enumerate() {
             if v == 0 {
                 return Err(FormatError::BadDims {
@@ -131,17 +130,16 @@ impl ModelWriter {
                     dim: d as u8,
                 });
             }
-            numel = numel
-                .checked_mul(v as usize)
-                .ok_or(FormatError::TensorTooLarge { index })?;
             *slot = v;
         }
+        let numel = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d as usize))
+            .filter(|&n| n <= u32::MAX as usize);
         let expected = numel
-            .checked_mul(dtype.size())
+            .and(dtype.byte_len(shape))
+            .filter(|&n| n <= u32::MAX as usize)
             .ok_or(FormatError::TensorTooLarge { index })?;
-        if expected > u32::MAX as usize {
-            return Err(FormatError::TensorTooLarge { index });
-        }
         if data.len() != expected {
             return Err(FormatError::ByteLengthMismatch {
                 index,
@@ -191,6 +189,34 @@ impl ModelWriter {
             bytemuck::cast_slice(data),
             frac_bits,
         )
+    }
+
+    /// Adds an `i4` tensor with `frac_bits` fractional bits from one `i8` per element, each
+    /// in `-8..=7` ([`FormatError::I4OutOfRange`] otherwise), packed two per byte, low
+    /// nibble first, each row (the last dimension of `shape`) padded to a whole byte with a
+    /// zero nibble.
+    pub fn add_i4(
+        &mut self,
+        name: &str,
+        shape: &[u32],
+        data: &[i8],
+        frac_bits: i32,
+    ) -> Result<(), FormatError> {
+        let index = u16::try_from(self.entries.len()).unwrap_or(u16::MAX);
+        if let Some(&value) = data.iter().find(|v| !(-8..=7).contains(*v)) {
+            return Err(FormatError::I4OutOfRange { index, value });
+        }
+        let cols = shape.last().map_or(1, |&c| (c as usize).max(1));
+        let packed = pack_i4(data, cols);
+        let numel: usize = shape.iter().map(|&d| d as usize).product();
+        if data.len() != numel {
+            return Err(FormatError::ByteLengthMismatch {
+                index,
+                expected: DType::I4.byte_len(shape).unwrap_or(usize::MAX),
+                found: packed.len(),
+            });
+        }
+        self.add(name, DType::I4, shape, &packed, frac_bits)
     }
 
     /// Adds an `i16` tensor with `frac_bits` fractional bits.
@@ -253,7 +279,7 @@ impl ModelWriter {
         let buf = out.as_mut_bytes();
         let mut put = |at: usize, bytes: &[u8]| buf[at..at + bytes.len()].copy_from_slice(bytes);
         put(header::MAGIC, &layout::MAGIC);
-        put(header::VERSION, &layout::VERSION.to_le_bytes());
+        put(header::VERSION, &self.version().to_le_bytes());
         put(
             header::HEADER_SIZE,
             &(layout::HEADER_SIZE as u16).to_le_bytes(),
@@ -314,6 +340,15 @@ impl ModelWriter {
         let crc = crc32(&out.as_bytes()[..body_end]);
         out.as_mut_bytes()[body_end..].copy_from_slice(&crc.to_le_bytes());
         Ok(out)
+    }
+
+    /// The format version the file is written in: the lowest that can express it (3 for
+    /// INT4 weights, the `FACTORED` flag or any `i4` tensor, else 2).
+    pub fn version(&self) -> u16 {
+        self.entries
+            .iter()
+            .map(|e| e.dtype.since_version())
+            .fold(self.hyper.min_version(), u16::max)
     }
 
     /// The finished file in a 64-byte aligned buffer, checked by [`Model::parse`].
@@ -395,8 +430,9 @@ impl Sections {
 }
 
 /// The size of the canonical file [`ModelWriter`] writes for `hyper` and a vocabulary of
-/// `vocab_bytes` UTF-8 bytes: the tensor table of the architecture and weights kind,
-/// each tensor of its first allowed dtype (so exact for INT8 files, and for f32 ones).
+/// `vocab_bytes` UTF-8 bytes: the tensor table of the architecture, the weights kind and
+/// the input layer ([`Hyper::table`]), each tensor of its first allowed dtype (so exact for
+/// INT8 and INT4 files, factored or not, and for f32 ones).
 ///
 /// `hyper` must be valid ([`Hyper::validate`]'s error otherwise).
 pub fn file_size(hyper: &Hyper, vocab_bytes: usize) -> Result<usize, FormatError> {
@@ -409,11 +445,8 @@ pub fn file_size(hyper: &Hyper, vocab_bytes: usize) -> Result<usize, FormatError
                 continue;
             }
             let dtype = spec.dtypes.first().copied().unwrap_or(DType::F32);
-            let bytes = hyper
-                .shape_of(spec, k)
-                .dims()
-                .iter()
-                .try_fold(dtype.size(), |n, &d| n.checked_mul(d as usize))
+            let bytes = dtype
+                .byte_len(hyper.shape_of(spec, k).dims())
                 .ok_or(FormatError::SizeOverflow { what: "tensor" })?;
             sizes.push(bytes);
         }
@@ -481,4 +514,18 @@ pub fn tensor_name(spec: &layout::TensorSpec, layer: u32) -> String {
     } else {
         spec.name.into()
     }
+}
+
+/// `data` (one `i8` per element, each in `-8..=7`) packed two per byte, low nibble first,
+/// in rows of `cols` elements, each row padded to a whole byte with a zero nibble.
+pub fn pack_i4(data: &[i8], cols: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len().div_ceil(2));
+    for row in data.chunks(cols.max(1)) {
+        for pair in row.chunks(2) {
+            let lo = pair.first().map_or(0, |&v| v as u8 & 0x0F);
+            let hi = pair.get(1).map_or(0, |&v| v as u8 & 0x0F);
+            out.push(lo | hi << 4);
+        }
+    }
+    out
 }

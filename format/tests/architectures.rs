@@ -153,13 +153,13 @@ fn one_layer_int8_models_have_no_input_tensors_but_the_table() {
 #[test]
 fn every_architecture_and_weights_kind_round_trips() {
     for arch in ARCHS {
-        for weights in KINDS {
-            let h = hyper_of(arch, weights);
+        for h in hypers_of(arch) {
+            let weights = h.weights;
             let w = model_writer(h);
             let bytes = w.to_aligned_bytes().unwrap();
             let m = Model::parse(&bytes).unwrap();
             assert_eq!(m.hyper(), h);
-            assert_eq!(m.version(), 2);
+            assert_eq!(m.version(), h.min_version());
             assert_eq!(m.tensor_count(), table_tensors(&h).len());
             // The version-2 fields as SPEC.md encodes them.
             let (code, context, activation) = match arch {
@@ -196,8 +196,8 @@ fn every_architecture_and_weights_kind_round_trips() {
 #[test]
 fn every_tensor_is_required() {
     for arch in ARCHS {
-        for weights in KINDS {
-            let h = hyper_of(arch, weights);
+        for h in hypers_of(arch) {
+            let weights = h.weights;
             for (n, _, _) in table_tensors(&h) {
                 assert_eq!(
                     writer_with(h, &n, None).to_bytes(),
@@ -212,8 +212,8 @@ fn every_tensor_is_required() {
 #[test]
 fn every_shape_is_checked() {
     for arch in ARCHS {
-        for weights in KINDS {
-            let h = hyper_of(arch, weights);
+        for h in hypers_of(arch) {
+            let weights = h.weights;
             for (n, dtype, shape) in table_tensors(&h) {
                 let mut longer = shape.clone();
                 longer[0] += 1;
@@ -244,8 +244,8 @@ fn every_shape_is_checked() {
 #[test]
 fn every_dtype_is_checked() {
     for arch in ARCHS {
-        for weights in KINDS {
-            let h = hyper_of(arch, weights);
+        for h in hypers_of(arch) {
+            let weights = h.weights;
             let specs: Vec<_> = h
                 .table()
                 .specs
@@ -319,9 +319,14 @@ fn extra_tensors_are_refused() {
     for &(arch, weights, extra, shape, dtype) in cases {
         let h = hyper_of(arch, weights);
         let mut w = model_writer(h);
-        let n: u32 = shape.iter().product();
-        w.add(extra, dtype, shape, &vec![0; n as usize * dtype.size()], 0)
-            .unwrap();
+        w.add(
+            extra,
+            dtype,
+            shape,
+            &vec![0; dtype.byte_len(shape).unwrap()],
+            0,
+        )
+        .unwrap();
         assert_eq!(
             w.to_bytes(),
             Err(FormatError::UnexpectedTensor {
@@ -587,7 +592,7 @@ fn ngram_context_is_1_to_32() {
             assert_eq!(m.hyper().arch.context(), context);
             let (n, shape) = match weights {
                 WeightsKind::Float => ("hidden.weight", [2, 3 * context]),
-                WeightsKind::Int8 => ("ngram.input_table", [6 * context, 2]),
+                WeightsKind::Int8 | WeightsKind::Int4 => ("ngram.input_table", [6 * context, 2]),
             };
             assert_eq!(m.tensor(n).unwrap().shape(), shape);
         }
@@ -670,11 +675,14 @@ const POOL: [char; 12] = [
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
-    /// `file_size` is exactly the length of the file the writer writes (f32 float tensors).
+    /// `file_size` is exactly the length of the file the writer writes (f32 float tensors;
+    /// INT8 and INT4, factored or not), and the writer writes the lowest version that can
+    /// express the file.
     #[test]
     fn file_size_is_the_written_size(
         arch in arch_strategy(),
-        int8 in any::<bool>(),
+        kind in 0usize..3,
+        factored in any::<bool>(),
         bits in 0u32..16,
         pick in prop::collection::btree_set(0usize..POOL.len(), 1..=POOL.len()),
         embed_dim in 1u32..6,
@@ -696,19 +704,22 @@ proptest! {
             hidden_dim,
             num_layers,
             records: false,
-            weights: if int8 { WeightsKind::Int8 } else { WeightsKind::Float },
+            weights: KINDS[kind],
             arch,
             specials,
+            // Defined for quantized recurrent models only.
+            factored: factored && kind > 0 && arch.cell().is_some(),
         };
         let mut w = ModelWriter::new(h, &chars).unwrap();
         let mut next = 0;
         for (n, dtype, shape) in table_tensors(&h) {
-            let numel: u32 = shape.iter().product();
-            w.add(&n, dtype, &shape, &fill(dtype, numel as usize, &mut next), 0).unwrap();
+            w.add(&n, dtype, &shape, &fill(dtype, &shape, &mut next), 0).unwrap();
         }
         let bytes = w.to_bytes().unwrap();
         let vocab_bytes: usize = chars.iter().map(|c| c.len_utf8()).sum();
         prop_assert_eq!(file_size(&h, vocab_bytes).unwrap(), bytes.len());
         prop_assert_eq!(get_u32(&bytes, header::FILE_SIZE) as usize, bytes.len());
+        let version = u16::from_le_bytes([bytes[header::VERSION], bytes[header::VERSION + 1]]);
+        prop_assert_eq!(version, if h.factored || h.weights == WeightsKind::Int4 { 3 } else { 2 });
     }
 }

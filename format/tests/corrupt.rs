@@ -29,12 +29,13 @@ fn exercise(bytes: &[u8]) -> bool {
     let mut total = 0usize;
     for t in m.tensors() {
         assert!(t.file_offset() + t.bytes().len() <= m.file_size() - 4);
-        assert_eq!(t.numel() * t.dtype().size(), t.bytes().len());
+        assert_eq!(t.dtype().byte_len(t.shape()), Some(t.bytes().len()));
         total += t.f32s().map_or(0, <[f32]>::len)
             + t.f16s().map_or(0, <[_]>::len)
             + t.i8s().map_or(0, <[i8]>::len)
             + t.i16s().map_or(0, <[i16]>::len)
-            + t.i32s().map_or(0, <[i32]>::len);
+            + t.i32s().map_or(0, <[i32]>::len)
+            + t.packed_i4s().map_or(0, <[u8]>::len);
         assert!(m.tensor(t.name()).is_some());
     }
     assert_eq!(m.tensors().count(), m.tensor_count());
@@ -48,14 +49,15 @@ fn exercise(bytes: &[u8]) -> bool {
 fn tiny_files() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for arch in ARCHS {
-        for weights in KINDS {
+        for h in hypers_of(arch) {
             let h = Hyper {
                 vocab_size: 4,
                 embed_dim: 1,
                 hidden_dim: 1,
-                ..hyper_of(arch, weights)
+                ..h
             };
-            out.push((format!("{arch} {weights}"), model_file(h)));
+            let factored = if h.factored { " factored" } else { "" };
+            out.push((format!("{arch} {}{factored}", h.weights), model_file(h)));
         }
     }
     out
@@ -175,14 +177,14 @@ fn every_single_byte_change_in_the_header_and_directory_with_a_valid_crc_is_hand
         assert!(accepted.contains(&header::ACTIVATION), "{accepted:?}");
         assert_eq!(
             accepted.contains(&header::EMBED_DIM),
-            weights == WeightsKind::Int8
+            weights.is_quantized()
         );
         for at in accepted {
             assert!(
                 at == header::FLAGS
                     || at == header::ACTIVATION
-                    || (embed_dim.contains(&at) && weights == WeightsKind::Int8)
-                    || (frac_bits(&file, at) && weights == WeightsKind::Int8)
+                    || (embed_dim.contains(&at) && weights.is_quantized())
+                    || (frac_bits(&file, at) && weights.is_quantized())
                     || vocab(&file).contains(&at),
                 "n-gram {weights}: accepted a change at byte {at}"
             );

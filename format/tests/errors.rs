@@ -84,7 +84,7 @@ fn version_zero_and_future_version() {
         Err(FormatError::BadVersion { found: 0 })
     );
     // A newer file is refused before its size or checksum are looked at: its layout may differ.
-    for v in [3, 7, u16::MAX] {
+    for v in [4, 7, u16::MAX] {
         let mut c = b.clone();
         put_u16(&mut c, header::VERSION, v);
         put_u32(&mut c, header::FILE_SIZE, 12345);
@@ -94,7 +94,7 @@ fn version_zero_and_future_version() {
             parse(&c),
             Err(FormatError::FutureVersion {
                 found: v,
-                supported: 2
+                supported: 3
             })
         );
         // Only the first 64 bytes need be there.
@@ -102,13 +102,13 @@ fn version_zero_and_future_version() {
             parse(&c[..64]),
             Err(FormatError::FutureVersion {
                 found: v,
-                supported: 2
+                supported: 3
             })
         );
     }
     let e = FormatError::FutureVersion {
-        found: 3,
-        supported: 2,
+        found: 4,
+        supported: 3,
     };
     assert!(e.to_string().contains("upgrade"), "{e}");
 }
@@ -1395,7 +1395,7 @@ fn hostile_files_get_distinct_errors() {
         ),
         (
             "a version from the future",
-            mutate(&b, |b| put_u16(b, header::VERSION, 3)),
+            mutate(&b, |b| put_u16(b, header::VERSION, 4)),
         ),
     ];
     let errors: Vec<(&str, FormatError)> = cases

@@ -21,6 +21,7 @@ fn example_hyper() -> Hyper {
         weights: WeightsKind::Float,
         arch: Arch::GRU,
         specials: Specials::DEFAULT,
+        factored: false,
     }
 }
 

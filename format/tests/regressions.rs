@@ -54,6 +54,11 @@ fn walk(m: &Model<'_>) {
             DType::I8 => t.i8s().unwrap().len(),
             DType::I16 => t.i16s().unwrap().len(),
             DType::I32 => t.i32s().unwrap().len(),
+            // Two elements per byte, each row padded to a whole byte.
+            DType::I4 => {
+                let cols = *t.shape().last().unwrap() as usize;
+                t.packed_i4s().unwrap().len() / cols.div_ceil(2) * cols
+            }
         };
         assert_eq!(n, t.numel());
     }

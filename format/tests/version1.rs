@@ -1,5 +1,6 @@
 //! Version-1 files (64-byte header, every model a GRU with `<PAD>`, `<BOS>`, `<EOS>`) keep
-//! loading; writers write version 2 only.
+//! loading; writers write version 2, or version 3 for what only version 3 expresses (INT4
+//! weights, the `FACTORED` flag).
 
 mod common;
 
@@ -11,13 +12,18 @@ use mynah_format::{
 
 #[test]
 fn versions() {
-    assert_eq!(layout::VERSION, 2);
+    assert_eq!(layout::VERSION, 3);
     assert_eq!(layout::MIN_VERSION, 1);
     assert_eq!((layout::HEADER_SIZE_V1, layout::HEADER_SIZE), (64, 128));
     for arch in ARCHS {
-        for weights in KINDS {
-            let b = model_file(hyper_of(arch, weights));
-            assert_eq!(&b[header::VERSION..header::VERSION + 4], [2, 0, 128, 0]);
+        for h in hypers_of(arch) {
+            let b = model_file(h);
+            let v3 = h.factored || h.weights == WeightsKind::Int4;
+            let version = if v3 { 3 } else { 2 };
+            assert_eq!(
+                &b[header::VERSION..header::VERSION + 4],
+                [version, 0, 128, 0]
+            );
         }
     }
 }

@@ -2,8 +2,13 @@
 //! float model of any architecture, scored on a corpus split against the float reference.
 //!
 //! ```text
-//! cargo run --release -p mynah-quant --example scheme_study -- FLOAT.mynah CORPUS [--chars N]
+//! cargo run --release -p mynah-quant --example scheme_study -- FLOAT.mynah CORPUS [--chars N] [--int4]
 //! ```
+//!
+//! With `--int4`, the int4 candidates instead: one scale per row (`max|w| / 7`, what INT4
+//! files store), per group of 32 or 16 columns, per row with the scale that minimizes the
+//! squared error (clipping the largest weights), and the real integer runtime (token table
+//! and factored).
 //!
 //! Simulated schemes (weights rounded to int8 and back, activations and the LSTM's cell
 //! state rounded to a grid, the rest in f32) isolate one choice each; the last rows are the
@@ -17,7 +22,7 @@ use mynah_format::{AlignedBytes, Cell, MappedModel};
 use mynah_quant::engine::{
     compare, file_vocab, EngineError, FloatRunner, HostModel, IntRunner, LanguageModel,
 };
-use mynah_quant::quantize::{calibration_streams, quantize, QuantizeOptions};
+use mynah_quant::quantize::{calibration_streams, quantize, QuantDtype, QuantizeOptions};
 use mynah_quant::reference::{Body, FloatModel, FloatState, Matrix};
 use mynah_text::{Corpus, Split, UnkPolicy};
 
@@ -26,6 +31,44 @@ use mynah_text::{Corpus, Split, UnkPolicy};
 enum Weights {
     PerRow,
     PerTensor,
+    /// int4 (±7), one scale per `group` columns of a row (a whole row if larger); with
+    /// `mse`, the scale in [0.5, 1] × `max / 7` with the least squared error.
+    Int4 {
+        group: usize,
+        mse: bool,
+    },
+}
+
+/// `v` rounded to `levels` steps of the scale `max / levels`, or, with `mse`, of the scale
+/// (among 64 candidates down to half of it) whose rounding has the least squared error.
+fn round_group(v: &mut [f32], levels: f64, mse: bool) {
+    let max = v.iter().fold(0f64, |a, &x| a.max(f64::from(x).abs()));
+    if max == 0.0 {
+        return;
+    }
+    let err = |s: f64| -> f64 {
+        v.iter()
+            .map(|&x| {
+                let x = f64::from(x);
+                let q = (x / s).round().clamp(-levels, levels) * s;
+                (x - q) * (x - q)
+            })
+            .sum()
+    };
+    let mut best = max / levels;
+    if mse {
+        let mut best_err = err(best);
+        for k in 1..64 {
+            let s = max / levels * (1.0 - f64::from(k) / 128.0);
+            let e = err(s);
+            if e < best_err {
+                (best, best_err) = (s, e);
+            }
+        }
+    }
+    for x in v.iter_mut() {
+        *x = ((f64::from(*x) / best).round().clamp(-levels, levels) * best) as f32;
+    }
 }
 
 fn round_weights(m: &Matrix, how: Weights) -> Matrix {
@@ -47,6 +90,13 @@ fn round_weights(m: &Matrix, how: Weights) -> Matrix {
                 let row = &mut out.data[i * m.cols..(i + 1) * m.cols];
                 let s = row.iter().fold(0f64, |a, &v| a.max(f64::from(v).abs())) / 127.0;
                 row.iter_mut().for_each(|v| *v = q(*v, s));
+            }
+        }
+        Weights::Int4 { group, mse } => {
+            for row in out.data.chunks_mut(m.cols.max(1)) {
+                for g in row.chunks_mut(group.max(1)) {
+                    round_group(g, 7.0, mse);
+                }
             }
         }
     }
@@ -84,9 +134,12 @@ impl Simulated {
         let mut model = float.clone();
         match &mut model.body {
             Body::Recurrent(layers) => {
-                for l in layers {
+                for (k, l) in layers.iter_mut().enumerate() {
                     l.w_hh = round_weights(&l.w_hh, w);
-                    l.w_ih = round_weights(&l.w_ih, w);
+                    // The int4 runtime keeps layer 0's input product exact (the table).
+                    if k > 0 || !matches!(w, Weights::Int4 { .. }) {
+                        l.w_ih = round_weights(&l.w_ih, w);
+                    }
                 }
             }
             Body::Ngram { w: hw, .. } => *hw = round_weights(hw, w),
@@ -200,6 +253,37 @@ fn main() -> Result<()> {
     };
     report("f32 reference", &mut FloatRunner::new(float.clone()))?;
     let q = |frac, max| Some(Grid { frac, max });
+    if args.iter().any(|a| a == "--int4") {
+        for (name, group, mse) in [
+            ("int4 per-row (max/7), Q15 activations", usize::MAX, false),
+            ("int4 per group of 32, Q15 activations", 32, false),
+            ("int4 per group of 16, Q15 activations", 16, false),
+            (
+                "int4 per-row, least-squares scale, Q15 activations",
+                usize::MAX,
+                true,
+            ),
+        ] {
+            let w = Weights::Int4 { group, mse };
+            report(name, &mut Simulated::new(&float, w, q(15, 1.0), None))?;
+        }
+        for (name, factored) in [
+            ("integer runtime, int4, token table", false),
+            ("integer runtime, int4, factored", true),
+        ] {
+            let opts = QuantizeOptions {
+                dtype: QuantDtype::Int4,
+                factored,
+                ..QuantizeOptions::default()
+            };
+            let bytes = quantize(&model, &calib, &opts)?;
+            let aligned = AlignedBytes::copy_from(&bytes);
+            let m = aligned.model()?;
+            let int = HostModel::new(&m)?;
+            report(name, &mut IntRunner::new(&int))?;
+        }
+        return Ok(());
+    }
     report(
         "int8 per-tensor weights, f32 activations",
         &mut Simulated::new(&float, Weights::PerTensor, None, None),
@@ -248,6 +332,7 @@ fn main() -> Result<()> {
             &calib,
             &QuantizeOptions {
                 bias_correction: bc,
+                ..QuantizeOptions::default()
             },
         )?;
         let aligned = AlignedBytes::copy_from(&bytes);

@@ -38,7 +38,14 @@ impl<'a> HostModel<'a> {
 
     fn scratch_view<'s>(&self, s: &'s mut [u32]) -> Result<ScratchView<'s>, RuntimeError> {
         let m = &self.0;
-        ScratchView::carve(bytemuck_bytes(s), m.arch(), m.hidden_dim(), m.vocab_size())
+        let (arch, vocab) = (m.arch(), m.vocab_size());
+        ScratchView::carve(
+            bytemuck_bytes(s),
+            arch,
+            m.hidden_dim(),
+            vocab,
+            m.input_dim(),
+        )
     }
 }
 
@@ -243,6 +250,11 @@ pub fn file_vocab(model: &Model<'_>) -> Result<mynah_text::Vocab, mynah_text::Te
 /// Whether the file holds INT8 weights.
 pub fn is_int8(model: &Model<'_>) -> bool {
     model.hyper().weights == WeightsKind::Int8
+}
+
+/// Whether the file holds quantized weights (INT8 or INT4): the integer runtime runs it.
+pub fn is_quantized(model: &Model<'_>) -> bool {
+    model.hyper().weights.is_quantized()
 }
 
 /// Total negative log-likelihood and the number of scored symbols.

@@ -1,32 +1,50 @@
-//! FLOAT → INT8: the exporter side of `runtime/QUANTIZATION.md`, for every architecture.
+//! FLOAT → INT8 or INT4: the exporter side of `runtime/QUANTIZATION.md`, for every
+//! architecture.
 //!
-//! Weights become `i8` with one symmetric scale per output row; every scale is turned
-//! into an integer multiplier and shift here, biases into Q16 integers, and the first
-//! layer's input product into a table per token (per context position and token for the
-//! n-gram MLP), so the runtime never sees a float. Everything stored is rounded half away
-//! from zero (`f64::round`), the runtime's rule too.
+//! Weights become `i8` (or `i4`) with one symmetric scale per output row; every scale is
+//! turned into an integer multiplier and shift here, biases into Q16 integers, and the
+//! first layer's input product into a table per token (per context position and token for
+//! the n-gram MLP) or, factored, into an `i8` embedding and a matrix over it, so the
+//! runtime never sees a float. Everything stored is rounded half away from zero
+//! (`f64::round`), the runtime's rule too.
 
 use std::fmt;
 
-use mynah_format::{Arch, FormatError, Model, ModelWriter, WeightsKind};
-use mynah_runtime::kernels::{ACT_MAX, MAX_COLS, MAX_SHIFT, PRE_FRAC, PRE_MAX};
+use mynah_format::{Arch, FormatError, Model, ModelWriter};
+use mynah_runtime::kernels::{ACT_MAX, MAX_COLS, PRE_FRAC, PRE_MAX};
 use mynah_runtime::{names, MAX_HIDDEN_EXP};
 
 use crate::engine::{compare, Agreement, EngineError, FloatRunner, HostModel, IntRunner};
-use crate::reference::{Body, FloatModel, Matrix, ReferenceError, Site};
+use crate::reference::{Body, FloatLayer, FloatModel, Matrix, ReferenceError, Site};
 
-/// Choices of the quantizer. The defaults are what `runtime/QUANTIZATION.md` measured best.
+mod dense;
+
+use dense::check_finite;
+pub use dense::{
+    decode_multiplier, encode_multiplier, quantize_dense, quantize_dense_as, quantize_embedding,
+    DenseInput, QuantDense, QuantDtype, QuantEmbedding,
+};
+
+/// Choices of the quantizer. The defaults are what `runtime/QUANTIZATION.md` measured best
+/// for INT8 files.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuantizeOptions {
     /// Add to each row's bias the mean error its quantized weights make on the
     /// calibration activations (`Σ_j (w_j − ŵ_j) E[x_j]`); needs calibration streams.
     pub bias_correction: bool,
+    /// `i8` weights (an INT8 file) or `i4` (INT4).
+    pub dtype: QuantDtype,
+    /// A factored input layer (recurrent models only): an `i8` embedding and layer 0's
+    /// input matrix instead of the per-token table (the `FACTORED` flag).
+    pub factored: bool,
 }
 
 impl Default for QuantizeOptions {
     fn default() -> Self {
         QuantizeOptions {
             bias_correction: true,
+            dtype: QuantDtype::Int8,
+            factored: false,
         }
     }
 }
@@ -41,6 +59,11 @@ pub enum QuantizeError {
     HiddenTooWide {
         /// The model's `hidden_dim`.
         hidden: u32,
+    },
+    /// A factored model's `embed_dim` is wider than the runtime's exact-accumulation limit.
+    EmbedTooWide {
+        /// The model's `embed_dim`.
+        embed: u32,
     },
     /// A weight or bias is NaN or infinite.
     NonFinite {
@@ -81,7 +104,11 @@ impl fmt::Display for QuantizeError {
             QuantizeError::Reference(e) => write!(f, "{e}"),
             QuantizeError::HiddenTooWide { hidden } => write!(
                 f,
-                "hidden_dim {hidden} is wider than {MAX_COLS}, the widest the int8 runtime accumulates exactly"
+                "hidden_dim {hidden} is wider than {MAX_COLS}, the widest the integer runtime accumulates exactly"
+            ),
+            QuantizeError::EmbedTooWide { embed } => write!(
+                f,
+                "embed_dim {embed} is wider than {MAX_COLS}, the widest the integer runtime accumulates exactly: a factored input layer cannot hold it (use the token table)"
             ),
             QuantizeError::NonFinite { tensor } => write!(f, "tensor {tensor} holds NaN or infinity"),
             QuantizeError::ScaleOutOfRange { tensor, row } => {
@@ -121,122 +148,6 @@ impl From<EngineError> for QuantizeError {
             other => QuantizeError::Verify(other.to_string()),
         }
     }
-}
-
-/// One quantized matrix product: `i8` weights, per-row multiplier and shift, Q16 bias.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuantDense {
-    /// Row-major `i8` weights in `[-127, 127]`.
-    pub weight: Vec<i8>,
-    /// Per-row multiplier in `[2^30, 2^31)` (0 for an all-zero row).
-    pub mult: Vec<i32>,
-    /// Per-row shift in `0..=62`.
-    pub shift: Vec<i8>,
-    /// Per-row Q16 bias.
-    pub bias: Vec<i32>,
-}
-
-/// Encodes a positive real factor `m` as `mult * 2^-shift` with `mult` in `[2^30, 2^31)`.
-///
-/// Factors below `2^-32` cannot change a product of an `i32` accumulator after rounding
-/// and encode as `(0, 0)`; `None` when `m` is too large (shift would be negative).
-pub fn encode_multiplier(m: f64) -> Option<(i32, u32)> {
-    if m.is_nan() || m < 2f64.powi(-32) {
-        return Some((0, 0));
-    }
-    let mut e = m.log2().floor() as i32;
-    // Guard against log2 rounding: keep m * 2^(30-e) inside [2^30, 2^31).
-    while m * 2f64.powi(30 - e) >= 2f64.powi(31) {
-        e += 1;
-    }
-    while m * 2f64.powi(30 - e) < 2f64.powi(30) {
-        e -= 1;
-    }
-    let mut mult = (m * 2f64.powi(30 - e)).round() as i64;
-    if mult == 1 << 31 {
-        mult = 1 << 30;
-        e += 1;
-    }
-    let shift = 30 - e;
-    if shift < 0 {
-        return None;
-    }
-    if shift > MAX_SHIFT as i32 {
-        return Some((0, 0));
-    }
-    Some((mult as i32, shift as u32))
-}
-
-/// The real factor `mult * 2^-shift`.
-pub fn decode_multiplier(mult: i32, shift: u32) -> f64 {
-    f64::from(mult) * 2f64.powi(-(shift as i32))
-}
-
-fn check_finite(name: &str, v: &[f32]) -> Result<(), QuantizeError> {
-    if v.iter().all(|x| x.is_finite()) {
-        Ok(())
-    } else {
-        Err(QuantizeError::NonFinite {
-            tensor: name.to_owned(),
-        })
-    }
-}
-
-fn q16(name: &str, v: f64) -> Result<i32, QuantizeError> {
-    let q = (v * f64::from(1u32 << PRE_FRAC)).round();
-    if q.abs() > f64::from(i32::MAX) {
-        return Err(QuantizeError::ValueOutOfRange {
-            tensor: name.to_owned(),
-            value: v,
-        });
-    }
-    Ok(q as i32)
-}
-
-/// Quantizes `w x + bias` for Q15 inputs and a Q16 result. With `mean_x` (the mean of the
-/// inputs on calibration data) the bias absorbs the mean error of the rounded weights.
-pub fn quantize_dense(
-    name: &str,
-    w: &Matrix,
-    bias: &[f32],
-    mean_x: Option<&[f64]>,
-) -> Result<QuantDense, QuantizeError> {
-    check_finite(name, &w.data)?;
-    check_finite(name, bias)?;
-    let mut out = QuantDense {
-        weight: Vec::with_capacity(w.data.len()),
-        mult: Vec::with_capacity(w.rows),
-        shift: Vec::with_capacity(w.rows),
-        bias: Vec::with_capacity(w.rows),
-    };
-    for (i, &b0) in bias.iter().enumerate().take(w.rows) {
-        let row = w.row(i);
-        let max = row.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
-        let scale = max / 127.0;
-        // acc · scale · 2^-15 in Q16 is acc · 2·scale.
-        let (mult, shift) =
-            encode_multiplier(2.0 * scale).ok_or_else(|| QuantizeError::ScaleOutOfRange {
-                tensor: name.to_owned(),
-                row: i,
-            })?;
-        let eff = decode_multiplier(mult, shift) / 2.0; // the scale the runtime applies
-        let mut b = f64::from(b0);
-        for (j, &x) in row.iter().enumerate() {
-            let q = if mult == 0 {
-                0
-            } else {
-                (f64::from(x) / scale).round().clamp(-127.0, 127.0) as i8
-            };
-            out.weight.push(q);
-            if let Some(mx) = mean_x {
-                b += (f64::from(x) - f64::from(q) * eff) * mx[j];
-            }
-        }
-        out.mult.push(mult);
-        out.shift.push(shift as i8);
-        out.bias.push(q16(name, b)?);
-    }
-    Ok(out)
 }
 
 /// The largest number of fractional bits (at most 16) with which every value fits `i16`.
@@ -345,12 +256,14 @@ pub fn ngram_table(m: &FloatModel) -> Result<(Vec<i16>, i32, Vec<f64>), Quantize
 }
 
 /// Mean inputs on the calibration streams: per recurrent layer the mean of the input of
-/// `W_ih` and of `h_prev`, and the mean input of the projection.
+/// `W_ih` and of `h_prev`, the mean input of the projection, and how often each token was
+/// fed (as a fraction of the steps).
 #[derive(Debug, Clone, Default)]
 struct Means {
     x: Vec<Vec<f64>>,
     h: Vec<Vec<f64>>,
     top: Vec<f64>,
+    tokens: Vec<f64>,
     steps: usize,
 }
 
@@ -366,6 +279,7 @@ fn calibrate(m: &FloatModel, calib: &[Vec<u32>]) -> Result<Means, QuantizeError>
     let mut means = Means {
         x: vec![Vec::new(); layers],
         h: vec![Vec::new(); layers],
+        tokens: vec![0.0; m.vocab_size()],
         ..Means::default()
     };
     let mut logits = vec![0f32; m.vocab_size()];
@@ -385,6 +299,7 @@ fn calibrate(m: &FloatModel, calib: &[Vec<u32>]) -> Result<Means, QuantizeError>
                     add_into(&mut means.h[k], h);
                 }
             })?;
+            means.tokens[tok as usize] += 1.0;
             means.steps += 1;
         }
     }
@@ -393,7 +308,7 @@ fn calibrate(m: &FloatModel, calib: &[Vec<u32>]) -> Result<Means, QuantizeError>
         .x
         .iter_mut()
         .chain(means.h.iter_mut())
-        .chain(std::iter::once(&mut means.top))
+        .chain([&mut means.top, &mut means.tokens])
     {
         v.iter_mut().for_each(|a| *a /= n);
     }
@@ -406,14 +321,19 @@ fn add_dense(
     rows: u32,
     cols: u32,
     q: &QuantDense,
+    dtype: QuantDtype,
 ) -> Result<(), FormatError> {
-    w.add_i8(n.weight.as_str(), &[rows, cols], &q.weight, 0)?;
+    match dtype {
+        QuantDtype::Int8 => w.add_i8(n.weight.as_str(), &[rows, cols], &q.weight, 0)?,
+        QuantDtype::Int4 => w.add_i4(n.weight.as_str(), &[rows, cols], &q.weight, 0)?,
+    }
     w.add_i32(n.mult.as_str(), &[rows], &q.mult, 0)?;
     w.add_i8(n.shift.as_str(), &[rows], &q.shift, 0)?;
     w.add_i32(n.bias.as_str(), &[rows], &q.bias, PRE_FRAC as i32)
 }
 
-/// Quantizes a FLOAT model into an INT8 file (the bytes of a complete, validated file).
+/// Quantizes a FLOAT model into an INT8 or INT4 file, with the token table or factored
+/// ([`QuantizeOptions`]): the bytes of a complete, validated file.
 ///
 /// `calib` holds token streams, each fed from a zero state exactly as given (as the
 /// evaluation convention does: `<BOS>` first when the model has one); with
@@ -439,42 +359,69 @@ pub fn quantize_model(
             hidden: hy.hidden_dim,
         });
     }
+    if opts.factored && hy.embed_dim as usize > MAX_COLS {
+        return Err(QuantizeError::EmbedTooWide {
+            embed: hy.embed_dim,
+        });
+    }
     let means = if opts.bias_correction && !calib.is_empty() {
         Some(calibrate(m, calib)?)
     } else {
         None
     };
     let (v, h) = (hy.vocab_size, hy.hidden_dim);
+    // A factored n-gram or float file is refused here (`FactoredUnsupported`).
     let mut w = ModelWriter::new(
         mynah_format::Hyper {
-            weights: WeightsKind::Int8,
+            weights: opts.dtype.weights_kind(),
+            factored: opts.factored,
             ..hy
         },
         m.vocab.chars(),
     )?;
     let mean_top = means.as_ref().map(|mm| mm.top.as_slice());
+    let dt = opts.dtype;
     match &m.body {
         Body::Recurrent(layers) => {
             let g = hy.arch.gates() * h;
-            let (table, frac) = input_table(m)?;
-            w.add_i16(names::INPUT_TABLE, &[v, g], &table, frac)?;
+            let first = if opts.factored {
+                Some(factored_input(&mut w, m, &layers[0], means.as_ref(), dt)?)
+            } else {
+                let (table, frac) = input_table(m)?;
+                w.add_i16(names::INPUT_TABLE, &[v, g], &table, frac)?;
+                None
+            };
             for (k, layer) in layers.iter().enumerate() {
                 let k32 = k as u32;
                 let name = format!("rnn.weight_hh_l{k}");
                 // The GRU's b_hn sits inside r ⊙ (W_hn h + b_hn): correcting it there is
                 // still exact in the mean.
-                let mh = means.as_ref().map(|mm| mm.h[k].as_slice());
-                let q = quantize_dense(&name, &layer.w_hh, &layer.b_hh, mh)?;
-                add_dense(&mut w, names::hh(k32), g, h, &q)?;
-                if k > 0 {
+                let input = DenseInput {
+                    mean: means.as_ref().map(|mm| mm.h[k].as_slice()),
+                    ..DenseInput::ACTIVATIONS
+                };
+                let q = quantize_dense_as(&name, &layer.w_hh, &layer.b_hh, &input, dt)?;
+                add_dense(&mut w, names::hh(k32), g, h, &q, dt)?;
+                if k == 0 {
+                    if let Some((cols, q)) = &first {
+                        add_dense(&mut w, names::ih(0), g, *cols, q, dt)?;
+                    }
+                } else {
                     let name = format!("rnn.weight_ih_l{k}");
-                    let mx = means.as_ref().map(|mm| mm.x[k].as_slice());
-                    let q = quantize_dense(&name, &layer.w_ih, &layer.b_ih, mx)?;
-                    add_dense(&mut w, names::ih(k32), g, h, &q)?;
+                    let input = DenseInput {
+                        mean: means.as_ref().map(|mm| mm.x[k].as_slice()),
+                        ..DenseInput::ACTIVATIONS
+                    };
+                    let q = quantize_dense_as(&name, &layer.w_ih, &layer.b_ih, &input, dt)?;
+                    add_dense(&mut w, names::ih(k32), g, h, &q, dt)?;
                 }
             }
-            let q = quantize_dense("proj.weight", &m.proj_w, &m.proj_b, mean_top)?;
-            add_dense(&mut w, names::proj(), v, h, &q)?;
+            let input = DenseInput {
+                mean: mean_top,
+                ..DenseInput::ACTIVATIONS
+            };
+            let q = quantize_dense_as("proj.weight", &m.proj_w, &m.proj_b, &input, dt)?;
+            add_dense(&mut w, names::proj(), v, h, &q, dt)?;
         }
         Body::Ngram { .. } => {
             let (table, frac, bound) = ngram_table(m)?;
@@ -490,8 +437,12 @@ pub fn quantize_model(
             };
             let mean: Option<Vec<f64>> =
                 mean_top.map(|t| t.iter().map(|&x| x / f64::from(k)).collect());
-            let q = quantize_dense("proj.weight", &scaled, &m.proj_b, mean.as_deref())?;
-            add_dense(&mut w, names::proj(), v, h, &q)?;
+            let input = DenseInput {
+                mean: mean.as_deref(),
+                ..DenseInput::ACTIVATIONS
+            };
+            let q = quantize_dense_as("proj.weight", &scaled, &m.proj_b, &input, dt)?;
+            add_dense(&mut w, names::proj(), v, h, &q, dt)?;
         }
     }
     let bytes = w.to_bytes()?;
@@ -502,6 +453,43 @@ pub fn quantize_model(
         .map_err(|e| QuantizeError::Verify(e.to_string()))?;
     HostModel::new(&model).map_err(|e| QuantizeError::Verify(e.to_string()))?;
     Ok(bytes)
+}
+
+/// A factored model's embedding, added to `w` as `rnn.embed`, and layer 0's input product
+/// over it, quantized (to be added after `rnn.weight_hh_l0`): its input is the embedding
+/// row widened to Q15 (`q << 8`), so its row multipliers hold the embedding's scale
+/// (`DenseInput::scale` = `2^(7 - f)`). Returns `(E, the product)`.
+fn factored_input(
+    w: &mut ModelWriter,
+    m: &FloatModel,
+    l0: &FloatLayer,
+    means: Option<&Means>,
+    dtype: QuantDtype,
+) -> Result<(u32, QuantDense), QuantizeError> {
+    let (v, e) = (m.hyper.vocab_size, m.hyper.embed_dim);
+    let emb = quantize_embedding(names::EMBED, &m.embed)?;
+    w.add_i8(names::EMBED, &[v, e], &emb.q, emb.frac)?;
+    // The mean of the rounded embedding the runtime sees, over the calibration tokens.
+    let seen: Option<Vec<f64>> = means.map(|mm| {
+        let mut mean = vec![0f64; e as usize];
+        for (t, &p) in mm.tokens.iter().enumerate() {
+            let row = emb
+                .q
+                .get(t * e as usize..(t + 1) * e as usize)
+                .unwrap_or(&[]);
+            for (a, &q) in mean.iter_mut().zip(row) {
+                *a += p * emb.value(q);
+            }
+        }
+        mean
+    });
+    let input = DenseInput {
+        scale: 2f64.powi(7 - emb.frac),
+        mean: means.map(|mm| mm.x[0].as_slice()),
+        mean_seen: seen.as_deref(),
+    };
+    let q = quantize_dense_as("rnn.weight_ih_l0", &l0.w_ih, &l0.b_ih, &input, dtype)?;
+    Ok((e, q))
 }
 
 /// The exponent of the n-gram's ReLU activations: the smallest `e` with every unit's
@@ -531,13 +519,14 @@ fn hidden_exp(arch: Arch, bound: &[f64]) -> Result<i32, QuantizeError> {
     Ok(exp)
 }
 
-/// How the quantized model compares with the float one on some token streams.
+/// How the quantized model (an INT8 or INT4 file) compares with the float one on some
+/// token streams.
 pub fn agreement(
     float: &FloatModel,
-    int8_file: &[u8],
+    int_file: &[u8],
     streams: &[Vec<u32>],
 ) -> Result<Agreement, QuantizeError> {
-    let aligned = mynah_format::AlignedBytes::copy_from(int8_file);
+    let aligned = mynah_format::AlignedBytes::copy_from(int_file);
     let model = aligned.model()?;
     let int = HostModel::new(&model).map_err(|e| QuantizeError::Verify(e.to_string()))?;
     let mut a = FloatRunner::new(float.clone());
@@ -574,6 +563,7 @@ pub fn calibration_streams(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mynah_runtime::kernels::MAX_SHIFT;
 
     #[test]
     fn multipliers_round_trip() {
@@ -602,5 +592,67 @@ mod tests {
         assert_eq!(q.bias, vec![65536, -131072]);
         let s = decode_multiplier(q.mult[0], q.shift[0] as u32) / 2.0;
         assert!((s - 0.5 / 127.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn int4_rows_use_seven_levels_rounding_half_away() {
+        let w = Matrix {
+            rows: 2,
+            cols: 4,
+            data: vec![0.7, -0.35, 0.05, -0.05, 0.0, 0.0, 0.0, 0.0],
+        };
+        let input = DenseInput::ACTIVATIONS;
+        let q = quantize_dense_as("t", &w, &[0.5, 0.0], &input, QuantDtype::Int4).unwrap();
+        // s = 0.7 / 7 = 0.1: -0.35 / 0.1 = -3.5 rounds away from zero to -4; ±0.5 to ±1.
+        assert_eq!(q.weight, vec![7, -4, 1, -1, 0, 0, 0, 0]);
+        assert_eq!(q.mult[1], 0);
+        assert_eq!(q.bias, vec![32768, 0]);
+        let s = decode_multiplier(q.mult[0], q.shift[0] as u32) / 2.0;
+        assert!((s - f64::from(0.7f32) / 7.0).abs() < 1e-10, "{s}");
+    }
+
+    #[test]
+    fn embeddings_take_the_largest_power_of_two_that_fits() {
+        let e = |data: Vec<f32>| Matrix {
+            rows: 1,
+            cols: data.len(),
+            data,
+        };
+        // max 1.5: 1.5 · 2^6 = 96 <= 127 < 192.
+        let q = quantize_embedding("e", &e(vec![1.5, -0.25, 0.0078125])).unwrap();
+        assert_eq!((q.frac, q.q.clone()), (6, vec![96, -16, 1]));
+        assert_eq!(q.value(96), 1.5);
+        // Exactly 127 · 2^-3 fits at 3 bits.
+        let q = quantize_embedding("e", &e(vec![-15.875])).unwrap();
+        assert_eq!((q.frac, q.q), (3, vec![-127]));
+        // Large embeddings get negative frac_bits; all-zero ones the most the format has.
+        assert_eq!(quantize_embedding("e", &e(vec![1000.0])).unwrap().frac, -3);
+        assert_eq!(quantize_embedding("e", &e(vec![0.0])).unwrap().frac, 31);
+        assert!(matches!(
+            quantize_embedding("e", &e(vec![1e12])),
+            Err(QuantizeError::ValueOutOfRange { .. })
+        ));
+        assert!(matches!(
+            quantize_embedding("e", &e(vec![f32::NAN])),
+            Err(QuantizeError::NonFinite { .. })
+        ));
+    }
+
+    #[test]
+    fn factored_multipliers_hold_the_embedding_scale() {
+        // Row scale s = 1 / 127, embedding frac_bits 5: M = 2 · s · 2^(7 - 5).
+        let w = Matrix {
+            rows: 1,
+            cols: 2,
+            data: vec![1.0, -0.5],
+        };
+        let input = DenseInput {
+            scale: 4.0,
+            ..DenseInput::ACTIVATIONS
+        };
+        let q = quantize_dense_as("t", &w, &[0.0], &input, QuantDtype::Int8).unwrap();
+        let m = decode_multiplier(q.mult[0], q.shift[0] as u32);
+        assert!((m / (8.0 / 127.0) - 1.0).abs() < 1e-9, "{m}");
+        assert_eq!(q.weight, vec![127, -64]);
     }
 }

@@ -98,6 +98,7 @@ pub fn synthetic_model(spec: &SyntheticSpec) -> FloatModel {
             weights: WeightsKind::Float,
             arch: spec.arch,
             specials: spec.specials,
+            factored: false,
         },
         vocab,
         embed,
@@ -152,6 +153,28 @@ pub fn fixture_archs() -> [(&'static str, Arch); 4] {
             Arch::Ngram {
                 context: 4,
                 activation: Activation::Relu,
+            },
+        ),
+    ]
+}
+
+/// The golden fixtures beyond one INT8 file per architecture, with the quantizer's options
+/// they are made with: an INT4 GRU (`tiny-int4`, [`fixture_spec`]'s GRU) and a factored
+/// INT4 LSTM (`tiny-lstm-factored-int4`, its LSTM).
+pub fn fixture_variants() -> [(&'static str, Arch, crate::quantize::QuantizeOptions); 2] {
+    use crate::quantize::{QuantDtype, QuantizeOptions};
+    let int4 = QuantizeOptions {
+        dtype: QuantDtype::Int4,
+        ..QuantizeOptions::default()
+    };
+    [
+        ("tiny-int4", Arch::GRU, int4),
+        (
+            "tiny-lstm-factored-int4",
+            Arch::Recurrent(Cell::Lstm),
+            QuantizeOptions {
+                factored: true,
+                ..int4
             },
         ),
     ]

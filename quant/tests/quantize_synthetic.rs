@@ -115,6 +115,7 @@ fn without_bias_correction_too() {
             &spec(1, 128, 11),
             &QuantizeOptions {
                 bias_correction: false,
+                ..QuantizeOptions::default()
             },
         ),
     );

@@ -27,11 +27,12 @@ pub trait Cell: sealed::Sealed + Copy + Debug + Default + Eq + 'static {
     const KIND: CellKind;
     /// Gate rows per hidden unit (3, 4, 1): the matrices have `GATES · hidden` rows.
     const GATES: usize;
-    /// Whether the recurrent products stay apart from the input products (the GRU's reset
-    /// gate multiplies only `W_hn h + b_hn`); otherwise each gate's recurrent product is
-    /// added to its input product as soon as it is computed.
+    /// Whether the last gate's recurrent product stays apart from its input product (the
+    /// GRU's reset gate multiplies only `W_hn h + b_hn`), in the row after the input
+    /// products; every other gate's recurrent product is added to its input product as soon
+    /// as it is computed.
     const SEPARATE_RECURRENT: bool;
-    /// Work rows of `hidden` `i32` a step uses ([`Cell::Rows`]): 6, 5, 2.
+    /// Work rows of `hidden` `i32` a step uses ([`Cell::Rows`]): 4, 5, 2.
     const ROWS: usize;
     /// Whether a stream keeps a cell state beyond its hidden vectors (the LSTM's).
     const MEMORY: bool;
@@ -43,9 +44,9 @@ pub trait Cell: sealed::Sealed + Copy + Debug + Default + Eq + 'static {
         + Debug
         + PartialEq
         + Eq;
-    /// The step's Q16 work rows: the input products of each gate, then the recurrent
-    /// products (GRU: 3 + 3 rows) or one row for the recurrent product of the gate at hand
-    /// (LSTM: 4 + 1, RNN: 1 + 1).
+    /// The step's Q16 work rows: the input products of each gate, then one row for the
+    /// recurrent product of the gate at hand (GRU: 3 + 1, where it keeps `W_hn h + b_hn`;
+    /// LSTM: 4 + 1, RNN: 1 + 1).
     type Rows<const H: usize>: AsRef<[[i32; H]]> + AsMut<[[i32; H]]> + Clone + Debug;
 
     /// The zero memory of a stream.
@@ -55,10 +56,9 @@ pub trait Cell: sealed::Sealed + Copy + Debug + Default + Eq + 'static {
 
     /// Updates one layer's hidden units `h` (Q15) and memory `c` in place from the gate
     /// pre-activations (Q16, biases included) in `rows`, row `r` at `r · stride`: rows
-    /// `0..GATES` hold the input products (with the recurrent products added unless
-    /// [`Cell::SEPARATE_RECURRENT`]), rows `GATES..2·GATES` the recurrent products (GRU
-    /// only). Only the first `h.len()` units are touched; units past a short row are left
-    /// as they are.
+    /// `0..GATES` hold the input products with the recurrent products added (but the last
+    /// gate's if [`Cell::SEPARATE_RECURRENT`]: row `GATES` holds it, GRU only). Only the
+    /// first `h.len()` units are touched; units past a short row are left as they are.
     fn units(h: &mut [i16], c: &mut [i32], rows: &[i32], stride: usize);
 }
 
@@ -113,10 +113,10 @@ impl Cell for Gru {
     const KIND: CellKind = CellKind::Gru;
     const GATES: usize = 3;
     const SEPARATE_RECURRENT: bool = true;
-    const ROWS: usize = 6;
+    const ROWS: usize = 4;
     const MEMORY: bool = false;
     type Memory<const H: usize, const L: usize> = NoMemory;
-    type Rows<const H: usize> = [[i32; H]; 6];
+    type Rows<const H: usize> = [[i32; H]; 4];
 
     fn zero_memory<const H: usize, const L: usize>() -> Self::Memory<H, L> {
         NoMemory
@@ -125,18 +125,15 @@ impl Cell for Gru {
     fn zero_rows<const H: usize>() -> Self::Rows<H> {
         // A constant, so that the scratch is zeroed in place rather than built in a
         // temporary and copied (which costs its size again in stack on a device).
-        const { [[0; H]; 6] }
+        const { [[0; H]; 4] }
     }
 
     #[inline]
     fn units(h: &mut [i16], _c: &mut [i32], rows: &[i32], stride: usize) {
         let n = h.len();
-        let (gi, gh) = rows.split_at(stride.saturating_mul(3).min(rows.len()));
-        let (r, z) = (row(gi, 0, stride, n), row(gi, 1, stride, n));
-        let nn = row(gi, 2, stride, n);
-        let (hr, hz) = (row(gh, 0, stride, n), row(gh, 1, stride, n));
-        let hn = row(gh, 2, stride, n);
-        gru_units_rows(h, [r, z, nn], [hr, hz, hn]);
+        let (r, z) = (row(rows, 0, stride, n), row(rows, 1, stride, n));
+        let (nn, hn) = (row(rows, 2, stride, n), row(rows, 3, stride, n));
+        gru_units_rows(h, [r, z, nn], hn);
     }
 }
 

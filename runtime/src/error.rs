@@ -8,7 +8,8 @@ use mynah_format::{Arch, DType, FormatError, Shape, TensorName};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RuntimeError {
-    /// The file holds float weights; quantize it first (`mynah-train export --dtype int8`).
+    /// The file holds float weights; quantize it first (`mynah-train export --dtype int8`
+    /// or `int4`).
     NotQuantized,
     /// `hidden_dim` exceeds the `H` capacity the runtime was built with.
     HiddenCapacity {
@@ -35,6 +36,28 @@ pub enum RuntimeError {
     HiddenTooWide {
         /// The model's `hidden_dim`.
         hidden: u32,
+    },
+    /// A factored model's `embed_dim` is wider than the 512 columns the `i32` accumulator is
+    /// proven for.
+    EmbedTooWide {
+        /// The model's `embed_dim`.
+        embed: u32,
+    },
+    /// A factored model's `embed_dim` exceeds the capacity `H` the runtime was built with
+    /// (the reordered input of the matrix kernels holds the embedding row).
+    EmbedCapacity {
+        /// The model's `embed_dim`.
+        embed: u32,
+        /// The capacity `H`.
+        capacity: usize,
+    },
+    /// The file's form (weights, input layer) is not one the model type was built for (its
+    /// parameter `F`, [`crate::forms`]; firmware names only its model's form).
+    FormNotBuiltIn {
+        /// The file's weights.
+        weights: mynah_format::WeightsKind,
+        /// Whether the file is factored.
+        factored: bool,
     },
     /// A tensor the runtime needs is missing, or the file is otherwise malformed.
     Format(FormatError),
@@ -141,8 +164,8 @@ impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RuntimeError::NotQuantized => f.write_str(
-                "the model has float weights; the integer runtime needs an INT8 file \
-                 (mynah-train export --dtype int8)",
+                "the model has float weights; the integer runtime needs an INT8 or INT4 file \
+                 (mynah-train export --dtype int8 or int4)",
             ),
             RuntimeError::HiddenCapacity { hidden, capacity } => {
                 write!(f, "hidden_dim {hidden} exceeds this runtime's capacity of {capacity}")
@@ -156,6 +179,19 @@ impl fmt::Display for RuntimeError {
             RuntimeError::HiddenTooWide { hidden } => write!(
                 f,
                 "hidden_dim {hidden} is wider than 512, the widest the int8 kernels accumulate exactly"
+            ),
+            RuntimeError::EmbedTooWide { embed } => write!(
+                f,
+                "embed_dim {embed} is wider than 512, the widest the integer kernels accumulate exactly"
+            ),
+            RuntimeError::EmbedCapacity { embed, capacity } => write!(
+                f,
+                "embed_dim {embed} of the factored model exceeds this runtime's hidden capacity of {capacity}"
+            ),
+            RuntimeError::FormNotBuiltIn { weights, factored } => write!(
+                f,
+                "this runtime type was built without {weights} weights{} (see runtime::forms)",
+                if *factored { " with a factored input layer" } else { " with a token table" }
             ),
             RuntimeError::Format(e) => write!(f, "{e}"),
             RuntimeError::WrongDType { name, expected, found } => {

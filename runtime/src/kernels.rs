@@ -27,6 +27,15 @@ mod x86_avx2;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod wasm_simd;
 
+// The int4 kernels: portable, with the AVX2 and SMLAD forms in the modules above.
+mod int4;
+
+pub(crate) use int4::matvec_acc_i4_xp;
+pub use int4::{
+    dot_i4_i16, matvec_requant_i4, matvec_requant_i4_rows, nibbles, pair_count,
+    row_bytes as int4_row_bytes, QuantRows4,
+};
+
 /// Fractional bits of gate pre-activations, biases and logits (`i32`, Q16).
 pub const PRE_FRAC: u32 = 16;
 
@@ -172,6 +181,13 @@ impl<const H: usize> Reordered<H> {
         XpMut::of(self).set(x);
     }
 
+    /// Stores `x` (its first `H` entries) in the order of the int4 kernel
+    /// ([`matvec_acc_i4`]): `x0 x4 x2 x6 x1 x5 x3 x7` in every group of 8 within the
+    /// leading multiple of 8 entries, the rest as it is.
+    pub fn set_i4(&mut self, x: &[i16]) {
+        XpMut::of(self).set_i4(x);
+    }
+
     /// The stored entries in the kernel's order.
     pub fn as_slice(&self) -> &[i16; H] {
         &self.v
@@ -227,6 +243,46 @@ impl<'s> XpMut<'s> {
         }
     }
 
+    /// Stores the `i8` values `e` (as many as fit) widened to Q15, `q << 8` (the Q15 of
+    /// `q / 128`), in their own order; the entries after them are left as they are.
+    pub(crate) fn set_widened(&mut self, e: &[i8]) {
+        for (o, &q) in self.0.iter_mut().zip(e) {
+            *o = i16::from(q) << 8;
+        }
+    }
+
+    /// Puts the first `n` entries (as stored by [`XpMut::set_widened`]) in the int8
+    /// kernel's order, as [`XpMut::set`] would have stored them.
+    #[cfg(any(test, mynah_dsp))]
+    pub(crate) fn reorder(&mut self, n: usize) {
+        let body = n.min(self.0.len()) & !7;
+        for g in self
+            .0
+            .get_mut(..body)
+            .unwrap_or(&mut [])
+            .chunks_exact_mut(4)
+        {
+            g.swap(1, 2);
+        }
+    }
+
+    /// Puts the first `n` entries in the int4 kernel's order, as [`XpMut::set_i4`] would
+    /// have stored them.
+    #[cfg(any(test, mynah_dsp))]
+    pub(crate) fn reorder_i4(&mut self, n: usize) {
+        let body = n.min(self.0.len()) & !7;
+        for g in self
+            .0
+            .get_mut(..body)
+            .unwrap_or(&mut [])
+            .chunks_exact_mut(8)
+        {
+            if let [x0, x1, x2, x3, x4, x5, x6, x7] = *g {
+                g.copy_from_slice(&[x0, x4, x2, x6, x1, x5, x3, x7]);
+            }
+        }
+    }
+
     /// Reads it.
     pub(crate) fn get(&self) -> Xp<'_> {
         Xp(self.0)
@@ -262,6 +318,15 @@ impl<'s> Xp<'s> {
 /// computes the same terms in the same order.
 pub fn matvec_acc<const H: usize>(w: &[i8], cols: usize, xp: &Reordered<H>, out: &mut [i32]) {
     matvec_acc_xp(w, cols, Xp(&xp.v), out);
+}
+
+/// [`matvec_acc`] for packed `i4` weights (rows of `ceil(cols / 2)` bytes) and the vector
+/// `xp` holds in the int4 order ([`Reordered::set_i4`]): `out[i] = Σ_j w_ij · x[j]` over
+/// `j < min(cols, H)`, equal to [`dot_i4_i16`] row by row for the runtime's inputs (at
+/// most [`MAX_COLS`] columns, activations within `±ACT_MAX`). Two rows per pass of the
+/// `SMLAD` assembly on ARMv7E-M (`kernels::arm_dsp::i4`), its portable model elsewhere.
+pub fn matvec_acc_i4<const H: usize>(w: &[u8], cols: usize, xp: &Reordered<H>, out: &mut [i32]) {
+    matvec_acc_i4_xp(w, cols, Xp(&xp.v), out);
 }
 
 /// [`matvec_acc`] against a reordered input of any length (`xp`'s).
@@ -640,42 +705,34 @@ pub fn gru_blend(z: i32, h: i16, n: i16) -> i16 {
 }
 
 /// The GRU's update of the hidden units `h` (Q15, in place) from the gate pre-activations
-/// (Q16, biases included) `gi = [gi_r, gi_z, gi_n]` and `gh = [gh_r, gh_z, gh_n]`: for each
-/// unit, `r = σ(gi_r + gh_r)`, `z = σ(gi_z + gh_z)`, `n = tanh(gi_n + r·gh_n)` and
-/// `h' = (1 − z)·n + z·h`.
+/// (Q16, biases included) `g = [g_r, g_z, g_n]` and the reset gate's recurrent product
+/// `gh_n`: `g_r` and `g_z` hold the sums of the input and recurrent products
+/// (`W_ir x + b_ir + W_hr h + b_hr`, and z's), `g_n` the input product only. For each unit,
+/// `r = σ(g_r)`, `z = σ(g_z)`, `n = tanh(g_n + r·gh_n)` and `h' = (1 − z)·n + z·h`.
 ///
 /// Each sum is of terms at most [`PRE_MAX`] in magnitude (proven at load), so it fits; any
 /// other input wraps instead of panicking. Units past the shortest slice are left as they
 /// are. Eight units at a time with AVX2 (`kernels::x86_avx2`), with equal results.
 #[inline(always)]
-pub fn gru_units<const H: usize>(h: &mut [i16], gi: &[[i32; H]; 3], gh: &[[i32; H]; 3]) {
-    gru_units_rows(
-        h,
-        gi.each_ref().map(|g| &g[..]),
-        gh.each_ref().map(|g| &g[..]),
-    );
+pub fn gru_units<const H: usize>(h: &mut [i16], g: &[[i32; H]; 3], gh_n: &[i32; H]) {
+    gru_units_rows(h, g.each_ref().map(|g| &g[..]), gh_n);
 }
 
-/// [`gru_units`] over rows of any length: `gi = [gi_r, gi_z, gi_n]`, `gh = [gh_r, gh_z,
-/// gh_n]`; units past the shortest slice are left as they are.
+/// [`gru_units`] over rows of any length: `g = [g_r, g_z, g_n]` and `gh_n`; units past the
+/// shortest slice are left as they are.
 #[inline(always)]
-pub fn gru_units_rows(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) {
+pub fn gru_units_rows(h: &mut [i16], g: [&[i32]; 3], gh_n: &[i32]) {
     #[cfg(all(target_arch = "x86_64", feature = "avx2"))]
-    let (h, gi, gh) = {
-        let done = x86_avx2::Avx2::detect().map_or(0, |avx2| avx2.gru_units(h, gi, gh));
+    let (h, g, gh_n) = {
+        let done = x86_avx2::Avx2::detect().map_or(0, |avx2| avx2.gru_units(h, g, gh_n));
         let rest = h.get_mut(done..).unwrap_or(&mut []);
-        (rest, gates_from(gi, done), gates_from(gh, done))
+        (rest, gates_from(g, done), gh_n.get(done..).unwrap_or(&[]))
     };
-    let [gi_r, gi_z, gi_n] = gi;
-    let [gh_r, gh_z, gh_n] = gh;
-    let units = h
-        .iter_mut()
-        .zip(gi_r.iter().zip(gh_r))
-        .zip(gi_z.iter().zip(gh_z))
-        .zip(gi_n.iter().zip(gh_n));
-    for (((hp, (&ir, &hr)), (&iz, &hz)), (&inn, &hn)) in units {
-        let r = sigmoid_q15(ir.wrapping_add(hr));
-        let z = sigmoid_q15(iz.wrapping_add(hz));
+    let [g_r, g_z, g_n] = g;
+    let units = h.iter_mut().zip(g_r).zip(g_z).zip(g_n).zip(gh_n);
+    for ((((hp, &gr), &gz), &inn), &hn) in units {
+        let r = sigmoid_q15(gr);
+        let z = sigmoid_q15(gz);
         let n = tanh_q15(inn.wrapping_add(mul_q15(r, hn)), PRE_FRAC);
         *hp = gru_blend(z, *hp, n);
     }
@@ -691,16 +748,16 @@ fn gates_from(g: [&[i32]; 3], start: usize) -> [&[i32]; 3] {
 /// [`gru_units`] one unit at a time over slices, with the scalar functions only: the
 /// reference the AVX2 kernel is tested against.
 #[cfg(all(test, target_arch = "x86_64", feature = "avx2"))]
-fn gru_units_scalar(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) {
+fn gru_units_scalar(h: &mut [i16], g: [&[i32]; 3], gh_n: &[i32]) {
     for (i, hp) in h.iter_mut().enumerate() {
-        let (Some(&ir), Some(&iz), Some(&inn)) = (gi[0].get(i), gi[1].get(i), gi[2].get(i)) else {
+        let (Some(&gr), Some(&gz), Some(&inn)) = (g[0].get(i), g[1].get(i), g[2].get(i)) else {
             return;
         };
-        let (Some(&hr), Some(&hz), Some(&hn)) = (gh[0].get(i), gh[1].get(i), gh[2].get(i)) else {
+        let Some(&hn) = gh_n.get(i) else {
             return;
         };
-        let r = sigmoid_q15(ir.wrapping_add(hr));
-        let z = sigmoid_q15(iz.wrapping_add(hz));
+        let r = sigmoid_q15(gr);
+        let z = sigmoid_q15(gz);
         let n = tanh_q15(inn.wrapping_add(mul_q15(r, hn)), PRE_FRAC);
         *hp = gru_blend(z, *hp, n);
     }

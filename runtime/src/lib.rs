@@ -52,6 +52,7 @@
 mod cell;
 mod dense;
 mod error;
+pub mod forms;
 mod generator;
 pub mod kernels;
 mod model;
@@ -83,29 +84,51 @@ pub struct Footprint {
     /// Bytes of the stream's state: `2·H·L` hidden values, and for an LSTM (after rounding
     /// up to 4) `4·H·L` cell states; an n-gram's context of `2·context` bytes.
     pub state_bytes: usize,
-    /// Bytes of the step's scratch: the reordered input (`2·H` rounded up to 4), the
-    /// cell's `4·H` work rows (6 GRU, 5 LSTM, 2 RNN; the n-gram's `4·H` sums and `2·H`
-    /// activations), logits and selection buffer (`8·V`), rounded up to 4.
+    /// Bytes of the step's scratch: the reordered input (`2·max(H, E)` rounded up to 4,
+    /// `E` the embedding width of a factored model, else 0), the cell's `4·H` work rows (6
+    /// GRU, 5 LSTM, 2 RNN; the n-gram's `4·H` sums and `2·H` activations), logits and
+    /// selection buffer (`8·V`), rounded up to 4.
     pub scratch_bytes: usize,
 }
 
 impl Footprint {
-    /// The footprint of a model with these dimensions (the same on every target).
-    pub const fn of(arch: Arch, hidden: usize, vocab: usize, layers: usize) -> Self {
-        let xp = (2 * hidden).next_multiple_of(4);
+    /// The footprint of a model with these dimensions (the same on every target). `input`
+    /// is the width of the vector layer 0's input product reads besides the hidden state: a
+    /// factored model's `embed_dim` (its embedding row is widened into the reordered
+    /// input), 0 for a token table or an n-gram.
+    ///
+    /// The const-generic [`Scratch`] holds a reordered input of `H` entries, so its size is
+    /// this footprint when `input <= H` ([`IntModel::new`] refuses a factored model whose
+    /// embedding is wider than `H`); views ([`ScratchView::carve`]) take any.
+    pub const fn of(arch: Arch, hidden: usize, vocab: usize, layers: usize, input: usize) -> Self {
+        let widest = if input > hidden { input } else { hidden };
+        let xp = (2 * widest).next_multiple_of(4);
         let (state, rows) = match arch {
-            Arch::Recurrent(CellKind::Gru) => (2 * hidden * layers, 6 * 4 * hidden),
+            Arch::Recurrent(CellKind::Gru) => (2 * hidden * layers, Gru::ROWS * 4 * hidden),
             Arch::Recurrent(CellKind::Lstm) => (
                 (2 * hidden * layers).next_multiple_of(4) + 4 * hidden * layers,
-                5 * 4 * hidden,
+                Lstm::ROWS * 4 * hidden,
             ),
-            Arch::Recurrent(CellKind::Rnn) => (2 * hidden * layers, 2 * 4 * hidden),
+            Arch::Recurrent(CellKind::Rnn) => (2 * hidden * layers, Rnn::ROWS * 4 * hidden),
             Arch::Ngram { context, .. } => (2 * context as usize, 4 * hidden + 2 * hidden),
         };
         Footprint {
             state_bytes: state,
             scratch_bytes: (xp + rows + 8 * vocab).next_multiple_of(4),
         }
+    }
+
+    /// [`Footprint::of`] the dimensions in a model's header (`input`: `embed_dim` when the
+    /// file is factored).
+    pub const fn of_hyper(h: &mynah_format::Hyper) -> Self {
+        let input = if h.factored { h.embed_dim as usize } else { 0 };
+        Footprint::of(
+            h.arch,
+            h.hidden_dim as usize,
+            h.vocab_size as usize,
+            h.num_layers as usize,
+            input,
+        )
     }
 
     /// State and scratch together.
@@ -135,7 +158,11 @@ mod tests {
     fn footprint_is_the_size_of_the_buffers() {
         macro_rules! check {
             ($arch:expr, $cell:ty, $h:literal, $v:literal, $l:literal) => {
-                let f = Footprint::of($arch, $h, $v, $l);
+                let f = Footprint::of($arch, $h, $v, $l, 0);
+                assert_eq!(f.state_bytes, size_of::<State<$cell, $h, $l>>());
+                assert_eq!(f.scratch_bytes, size_of::<Scratch<$cell, $h, $v>>());
+                // A factored model's embedding fits the reordered input of H entries.
+                let f = Footprint::of($arch, $h, $v, $l, $h);
                 assert_eq!(f.state_bytes, size_of::<State<$cell, $h, $l>>());
                 assert_eq!(f.scratch_bytes, size_of::<Scratch<$cell, $h, $v>>());
             };
@@ -147,11 +174,18 @@ mod tests {
         check!(LSTM, Lstm, 45, 67, 3);
         check!(RNN, Rnn, 128, 68, 1);
         check!(RNN, Rnn, 45, 67, 2);
-        let f = Footprint::of(ngram(5), 150, 68, 1);
+        let f = Footprint::of(ngram(5), 150, 68, 1, 0);
         assert_eq!(f.state_bytes, size_of::<NgramState<5>>());
         assert_eq!(f.scratch_bytes, size_of::<NgramScratch<150, 68>>());
-        let f = Footprint::of(ngram(3), 45, 67, 1);
+        let f = Footprint::of(ngram(3), 45, 67, 1, 0);
         assert_eq!(f.state_bytes, size_of::<NgramState<3>>());
         assert_eq!(f.scratch_bytes, size_of::<NgramScratch<45, 67>>());
+        // An embedding wider than the hidden layer widens the reordered input.
+        let (narrow, wide) = (
+            Footprint::of(GRU, 16, 10, 1, 0),
+            Footprint::of(GRU, 16, 10, 1, 33),
+        );
+        assert_eq!(wide.state_bytes, narrow.state_bytes);
+        assert_eq!(wide.scratch_bytes - narrow.scratch_bytes, 2 * 34 - 2 * 16);
     }
 }

@@ -3,17 +3,17 @@
 
 use core::marker::PhantomData;
 
-use mynah_format::{Arch, DType, Model, TensorName, Vocab, WeightsKind};
+use mynah_format::{Arch, DType, Model, TensorName, Vocab};
 
 use crate::cell::Cell;
-use crate::dense::{dense, frac, prepare, tensor, Dense};
+use crate::dense::{dense, frac, tensor, Dense};
 use crate::kernels::{Reordered, XpMut, MAX_COLS, PRE_FRAC, PRE_MAX};
 use crate::names;
 use crate::view::{ScratchView, StateView};
-use crate::{Footprint, RuntimeError};
+use crate::{forms, Footprint, RuntimeError};
 
-/// One recurrent layer: the input product (absent for layer 0, which uses the token table)
-/// and the recurrent product.
+/// One recurrent layer: the input product (absent for layer 0 of a table model, which uses
+/// the token table) and the recurrent product.
 #[derive(Clone, Copy, Debug)]
 struct Layer<'a> {
     ih: Dense<'a>,
@@ -134,30 +134,54 @@ impl<C: Cell, const H: usize, const V: usize> Default for Scratch<C, H, V> {
 /// that no input can push a pre-activation out of range), so [`IntModel::step`] cannot
 /// fail except on a token outside the vocabulary.
 #[derive(Clone, Debug)]
-pub struct IntModel<'a, C: Cell, const H: usize, const V: usize, const L: usize> {
+pub struct IntModel<
+    'a,
+    C: Cell,
+    const H: usize,
+    const V: usize,
+    const L: usize,
+    const F: u8 = { forms::ALL },
+> {
     vocab: Vocab<'a>,
     vocab_size: usize,
     hidden: usize,
     layers: usize,
     records: bool,
-    /// `[V, G·H]` rows `W_ih0 · embed[tok] + b_ih0`.
-    table: &'a [i16],
-    /// Left shift taking table entries to Q16.
-    table_shift: u32,
+    /// Where layer 0's input product comes from.
+    input: Input<'a>,
     layer: [Layer<'a>; L],
     proj: Dense<'a>,
     cell: PhantomData<C>,
 }
 
-/// Checks what every quantized model needs: INT8 weights and capacities that fit.
+/// Layer 0's input product: a row of the token table, or (a factored model) layer 0's
+/// input matrix (`Layer::ih`) times the token's embedding row.
+#[derive(Clone, Copy, Debug)]
+enum Input<'a> {
+    /// `[V, G·H]` rows `W_ih0 · embed[tok] + b_ih0`, and the left shift taking them to Q16.
+    Table { table: &'a [i16], shift: u32 },
+    /// `[V, E]` `i8` embedding rows, `E` = `dim`.
+    Factored { embed: &'a [i8], dim: u32 },
+}
+
+/// Checks what every quantized model needs: INT8 or INT4 weights, a form the type runs
+/// (`f`, [`crate::forms`]) and capacities that fit.
 pub(crate) fn check_capacity(
     model: &Model<'_>,
+    f: u8,
     hidden_capacity: usize,
     vocab_capacity: usize,
 ) -> Result<(), RuntimeError> {
     let hy = model.hyper();
-    if hy.weights != WeightsKind::Int8 {
+    if !hy.weights.is_quantized() {
         return Err(RuntimeError::NotQuantized);
+    }
+    let form = forms::of(&hy);
+    if form & f != form {
+        return Err(RuntimeError::FormNotBuiltIn {
+            weights: hy.weights,
+            factored: hy.factored,
+        });
     }
     if hy.hidden_dim as usize > hidden_capacity {
         return Err(RuntimeError::HiddenCapacity {
@@ -205,8 +229,39 @@ pub(crate) fn input_table<'a>(
     Ok((entries, shift))
 }
 
-impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C, H, V, L> {
-    /// Validates `model` against the INT8 tensor table and the capacities.
+/// Loads a factored model's `[V, E]` embedding, after checking that `E` fits the kernels
+/// (at most [`MAX_COLS`]) and the capacity `H` of the reordered input, and that no entry is
+/// -128 (widened, every entry must be an activation within `±ACT_MAX`).
+fn embedding<'a>(model: &Model<'a>, hidden_capacity: usize) -> Result<&'a [i8], RuntimeError> {
+    let hy = model.hyper();
+    let (v, e) = (hy.vocab_size, hy.embed_dim);
+    if e as usize > MAX_COLS {
+        return Err(RuntimeError::EmbedTooWide { embed: e });
+    }
+    if e as usize > hidden_capacity {
+        return Err(RuntimeError::EmbedCapacity {
+            embed: e,
+            capacity: hidden_capacity,
+        });
+    }
+    let name = TensorName::new(names::EMBED);
+    let t = tensor(model, name, DType::I8, &[v, e])?;
+    let entries = t.i8s()?;
+    if let Some(i) = entries.iter().position(|&q| q == i8::MIN) {
+        return Err(RuntimeError::OutOfRange {
+            name,
+            row: (i / (e as usize).max(1)) as u32,
+        });
+    }
+    Ok(entries)
+}
+
+impl<'a, C: Cell, const H: usize, const V: usize, const L: usize, const F: u8>
+    IntModel<'a, C, H, V, L, F>
+{
+    /// Validates `model` against its quantized tensor table (INT8 or INT4, token table or
+    /// factored) and the capacities. A factored model's `embed_dim` must fit the capacity
+    /// `H` too (the reordered input holds its embedding row).
     pub fn new(model: &Model<'a>) -> Result<Self, RuntimeError> {
         let hy = model.hyper();
         let want = Arch::Recurrent(C::KIND);
@@ -216,7 +271,7 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
                 found: hy.arch,
             });
         }
-        check_capacity(model, H, V)?;
+        check_capacity(model, F, H, V)?;
         if hy.num_layers as usize > L {
             return Err(RuntimeError::LayerCapacity {
                 layers: hy.num_layers,
@@ -225,27 +280,38 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
         }
         let (v, h) = (hy.vocab_size, hy.hidden_dim);
         let g = C::GATES as u32 * h; // h <= 512
-        let (table, table_shift) = input_table(model, names::INPUT_TABLE, v, g)?;
+                                     // `F & FACTORED`: a type built for token tables only never links the factored path.
+        let factored = F & forms::FACTORED != 0 && hy.factored;
+        let input = if factored {
+            let embed = embedding(model, H)?;
+            Input::Factored {
+                embed,
+                dim: hy.embed_dim,
+            }
+        } else {
+            let (table, shift) = input_table(model, names::INPUT_TABLE, v, g)?;
+            Input::Table { table, shift }
+        };
         let mut layer = [Layer {
             ih: Dense::EMPTY,
             hh: Dense::EMPTY,
         }; L];
         for (k, slot) in layer.iter_mut().enumerate().take(hy.num_layers as usize) {
             let k = k as u32;
-            if k > 0 {
-                slot.ih = dense(model, names::ih(k), g, h)?;
+            if k > 0 || factored {
+                let cols = if k == 0 { hy.embed_dim } else { h };
+                slot.ih = dense::<F>(model, names::ih(k), g, cols)?;
             }
-            slot.hh = dense(model, names::hh(k), g, h)?;
+            slot.hh = dense::<F>(model, names::hh(k), g, h)?;
         }
-        let proj = dense(model, names::proj(), v, h)?;
+        let proj = dense::<F>(model, names::proj(), v, h)?;
         Ok(IntModel {
             vocab: model.vocab(),
             vocab_size: v as usize,
             hidden: h as usize,
             layers: hy.num_layers as usize,
             records: hy.records,
-            table,
-            table_shift,
+            input,
             layer,
             proj,
             cell: PhantomData,
@@ -277,6 +343,21 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
         self.records
     }
 
+    /// Whether layer 0 computes its input product from an embedding (a factored file)
+    /// rather than reading the token table.
+    pub fn factored(&self) -> bool {
+        matches!(self.input, Input::Factored { .. })
+    }
+
+    /// The width of the vector layer 0's input product reads besides the hidden state:
+    /// `embed_dim` for a factored model, 0 for a token table.
+    pub fn input_dim(&self) -> usize {
+        match self.input {
+            Input::Factored { dim, .. } => dim as usize,
+            Input::Table { .. } => 0,
+        }
+    }
+
     /// What a stream of this model needs: [`Footprint::of`] its architecture and sizes.
     pub fn footprint(&self) -> Footprint {
         Footprint::of(
@@ -284,14 +365,16 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
             self.hidden,
             self.vocab_size,
             self.layers,
+            self.input_dim(),
         )
     }
 
     /// Feeds `token` and returns the Q16 logits of the next token (`vocab_size` entries).
     ///
-    /// Per layer: the input products (layer 0: a row of the token table), the recurrent
-    /// products, then the cell's gate math ([`Cell::units`]) in place; the projection of
-    /// the top layer's new hidden vector gives the logits.
+    /// Per layer: the input products (layer 0: a row of the token table, or its input
+    /// matrix times the token's embedding row), the recurrent products, then the cell's
+    /// gate math ([`Cell::units`]) in place; the projection of the top layer's new hidden
+    /// vector gives the logits.
     #[inline]
     pub fn step<'s>(
         &self,
@@ -317,6 +400,7 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
     ) -> Result<&'s [i32], RuntimeError> {
         if !state.fits_recurrent(self.hidden, self.layers, C::MEMORY)
             || !scratch.fits(self.hidden, self.vocab_size, C::ROWS, false)
+            || scratch.xp.len() < self.input_dim()
         {
             return Err(RuntimeError::StateMismatch);
         }
@@ -352,8 +436,6 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
             });
         }
         let hd = self.hidden;
-        let g = C::GATES * hd;
-        let table_row = self.table.get(t * g..(t + 1) * g).unwrap_or(&[]);
         let ScratchView {
             xp,
             work,
@@ -369,36 +451,30 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
             let Some(layer) = self.layer.get(k) else {
                 break;
             };
-            // Input products: a table row for layer 0, a matrix product above.
+            // Input products: layer 0's from the token (a table row, or its embedding row
+            // times the input matrix), a matrix product above.
             if k == 0 {
-                for gate in 0..C::GATES {
-                    let src = table_row.get(gate * hd..(gate + 1) * hd).unwrap_or(&[]);
-                    for (o, &v) in work[gate * rs..][..hd].iter_mut().zip(src) {
-                        *o = i32::from(v) << self.table_shift;
-                    }
-                }
+                self.input_product(layer, t, xp, work, rs);
             } else {
                 let x = &below[(k - 1) * hs..][..hd];
-                prepare(x, xp);
+                layer.ih.prepare::<F>(x, xp);
                 for gate in 0..C::GATES {
-                    layer
-                        .ih
-                        .matvec(x, xp.get(), gate * hd, &mut work[gate * rs..][..hd]);
+                    let out = &mut work[gate * rs..][..hd];
+                    layer.ih.matvec::<F>(x, xp.get(), gate * hd, out);
                 }
             }
-            prepare(h, xp);
+            layer.hh.prepare::<F>(h, xp);
             for gate in 0..C::GATES {
-                if C::SEPARATE_RECURRENT {
-                    let out = &mut work[(C::GATES + gate) * rs..][..hd];
-                    layer.hh.matvec(h, xp.get(), gate * hd, out);
-                } else {
-                    let (gi, tmp) = work.split_at_mut(C::GATES * rs);
-                    let tmp = &mut tmp[..hd];
-                    layer.hh.matvec(h, xp.get(), gate * hd, tmp);
-                    // Each term is within PRE_MAX (proven at load): the sum fits.
-                    for (o, &r) in gi[gate * rs..][..hd].iter_mut().zip(&*tmp) {
-                        *o = o.wrapping_add(r);
-                    }
+                let (gi, tmp) = work.split_at_mut(C::GATES * rs);
+                let tmp = &mut tmp[..hd];
+                layer.hh.matvec::<F>(h, xp.get(), gate * hd, tmp);
+                if C::SEPARATE_RECURRENT && gate + 1 == C::GATES {
+                    // The GRU's W_hn h + b_hn stays in its row, for r ⊙ (…).
+                    break;
+                }
+                // Each term is within PRE_MAX (proven at load): the sum fits.
+                for (o, &r) in gi[gate * rs..][..hd].iter_mut().zip(&*tmp) {
+                    *o = o.wrapping_add(r);
                 }
             }
             // In place: unit i reads only its own h[i] (and c[i]), the products are done.
@@ -407,8 +483,49 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> IntModel<'a, C
         }
         let top = &state.h[(self.layers - 1) * hs..][..hd];
         let logits = &mut logits[..self.vocab_size];
-        prepare(top, xp);
-        self.proj.matvec(top, xp.get(), 0, logits);
+        self.proj.prepare::<F>(top, xp);
+        self.proj.matvec::<F>(top, xp.get(), 0, logits);
         Ok(())
+    }
+
+    /// Layer 0's input products of token `t` (below `vocab_size`) into the first
+    /// `C::GATES` work rows (`rs` apart): the token table's row shifted to Q16, or the input
+    /// matrix times the token's embedding row widened to Q15 (`q << 8`; the matrix's row
+    /// multipliers hold the embedding's scale, runtime/QUANTIZATION.md).
+    #[inline(always)]
+    fn input_product(
+        &self,
+        layer: &Layer<'_>,
+        t: usize,
+        xp: &mut XpMut<'_>,
+        work: &mut [i32],
+        rs: usize,
+    ) {
+        let hd = self.hidden;
+        match self.input {
+            Input::Table { table, shift } if F & forms::TABLE != 0 => {
+                let g = C::GATES * hd;
+                let row = table.get(t * g..(t + 1) * g).unwrap_or(&[]);
+                for gate in 0..C::GATES {
+                    let src = row.get(gate * hd..(gate + 1) * hd).unwrap_or(&[]);
+                    let dst = work.get_mut(gate * rs..gate * rs + hd).unwrap_or(&mut []);
+                    for (o, &v) in dst.iter_mut().zip(src) {
+                        *o = i32::from(v) << shift;
+                    }
+                }
+            }
+            Input::Factored { embed, dim } if F & forms::FACTORED != 0 => {
+                let dim = dim as usize;
+                let e = embed.get(t * dim..(t + 1) * dim).unwrap_or(&[]);
+                let xv = layer.ih.prepare_embedding::<F>(e, xp);
+                let x = xv.as_slice().get(..dim).unwrap_or(&[]);
+                for gate in 0..C::GATES {
+                    let dst = work.get_mut(gate * rs..gate * rs + hd).unwrap_or(&mut []);
+                    layer.ih.matvec::<F>(x, xv, gate * hd, dst);
+                }
+            }
+            // A form outside `F` is refused at load.
+            _ => {}
+        }
     }
 }

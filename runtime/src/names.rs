@@ -1,11 +1,14 @@
-//! Names of the tensors of an INT8 file (the tables in `runtime/QUANTIZATION.md`; the
-//! format checks them with `mynah_format::layout::table`).
+//! Names of the tensors of a quantized (INT8 or INT4) file (the tables in
+//! `runtime/QUANTIZATION.md`; the format checks them with `mynah_format::layout::table`).
 
 use mynah_format::TensorName;
 
 /// `[V, G·H]` `i16`: per token, `W_ih0 · embed[tok] + b_ih0`, `frac_bits` in `0..=16`.
 pub const INPUT_TABLE: &str = "rnn.input_table";
-/// Prefix of layer k's `[3H, H]` `i8` input weights (layers 1 and up).
+/// `[V, E]` `i8`: a factored model's embedding, value `q · 2^-frac_bits`.
+pub const EMBED: &str = "rnn.embed";
+/// Prefix of layer k's `[G·H, H]` input weights (layers 1 and up; layer 0 of a factored
+/// model too, `[G·H, E]`), `i8` or `i4`.
 pub const WEIGHT_IH: &str = "rnn.weight_ih_l";
 /// Prefix of layer k's `[3H]` `i32` input-product multipliers (layers 1 and up).
 pub const MULT_IH: &str = "rnn.mult_ih_l";
@@ -48,7 +51,7 @@ pub struct DenseNames {
     pub bias: TensorName,
 }
 
-/// Layer `k`'s input product (k >= 1).
+/// Layer `k`'s input product (k >= 1; k = 0 in a factored model).
 pub fn ih(k: u32) -> DenseNames {
     DenseNames {
         weight: TensorName::with_layer(WEIGHT_IH, k),

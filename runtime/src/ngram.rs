@@ -4,12 +4,12 @@
 
 use mynah_format::{Activation, Arch, DType, Model, TensorName, Vocab};
 
-use crate::dense::{dense, frac, prepare, tensor, Dense};
+use crate::dense::{dense, frac, tensor, Dense};
 use crate::kernels::{saturate_act, tanh_q15, Reordered, XpMut, ACT_FRAC, PRE_FRAC, PRE_MAX};
 use crate::model::{check_capacity, input_table};
 use crate::names;
 use crate::view::{ScratchView, StateView};
-use crate::{Footprint, RuntimeError};
+use crate::{forms, Footprint, RuntimeError};
 
 /// Largest `ngram.hidden_exp`: ReLU activations up to 2^15 in real terms.
 pub const MAX_HIDDEN_EXP: i32 = 15;
@@ -104,7 +104,13 @@ impl<const H: usize, const V: usize> Default for NgramScratch<H, V> {
 /// A quantized n-gram MLP checked against the capacities `H` (hidden width), `V`
 /// (vocabulary) and `N` (context), reading its weights in place.
 #[derive(Clone, Debug)]
-pub struct NgramModel<'a, const H: usize, const V: usize, const N: usize> {
+pub struct NgramModel<
+    'a,
+    const H: usize,
+    const V: usize,
+    const N: usize,
+    const F: u8 = { forms::ALL },
+> {
     vocab: Vocab<'a>,
     vocab_size: usize,
     hidden: usize,
@@ -121,7 +127,7 @@ pub struct NgramModel<'a, const H: usize, const V: usize, const N: usize> {
     proj: Dense<'a>,
 }
 
-impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N> {
+impl<'a, const H: usize, const V: usize, const N: usize, const F: u8> NgramModel<'a, H, V, N, F> {
     /// Validates `model` against the n-gram INT8 tensor table and the capacities.
     pub fn new(model: &Model<'a>) -> Result<Self, RuntimeError> {
         let hy = model.hyper();
@@ -138,7 +144,7 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
                 found: hy.arch,
             });
         };
-        check_capacity(model, H, V)?;
+        check_capacity(model, F, H, V)?;
         if context as usize > N {
             return Err(RuntimeError::ContextCapacity {
                 context,
@@ -193,7 +199,7 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
             table,
             table_shift,
             hidden_exp: exp as u32,
-            proj: dense(model, names::proj(), v, h)?,
+            proj: dense::<F>(model, names::proj(), v, h)?,
         })
     }
 
@@ -247,6 +253,7 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
             self.hidden,
             self.vocab_size,
             1,
+            0,
         )
     }
 
@@ -344,8 +351,8 @@ impl<'a, const H: usize, const V: usize, const N: usize> NgramModel<'a, H, V, N>
             }
         }
         let logits = logits.get_mut(..v).unwrap_or(&mut []);
-        prepare(hidden, xp);
-        self.proj.matvec(hidden, xp.get(), 0, logits);
+        self.proj.prepare::<F>(hidden, xp);
+        self.proj.matvec::<F>(hidden, xp.get(), 0, logits);
         Ok(())
     }
 }

@@ -55,8 +55,8 @@ pub trait Stepper<'a> {
     }
 }
 
-impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> Stepper<'a>
-    for IntModel<'a, C, H, V, L>
+impl<'a, C: Cell, const H: usize, const V: usize, const L: usize, const F: u8> Stepper<'a>
+    for IntModel<'a, C, H, V, L, F>
 {
     type State = State<C, H, L>;
     type Scratch = Scratch<C, H, V>;
@@ -100,7 +100,9 @@ impl<'a, C: Cell, const H: usize, const V: usize, const L: usize> Stepper<'a>
     }
 }
 
-impl<'a, const H: usize, const V: usize, const N: usize> Stepper<'a> for NgramModel<'a, H, V, N> {
+impl<'a, const H: usize, const V: usize, const N: usize, const F: u8> Stepper<'a>
+    for NgramModel<'a, H, V, N, F>
+{
     type State = NgramState<N>;
     type Scratch = NgramScratch<H, V>;
 
@@ -230,6 +232,17 @@ impl<'a, const H: usize, const V: usize, const L: usize, const N: usize> AnyMode
         }
     }
 
+    /// The width of the vector layer 0's input product reads besides the hidden state: a
+    /// factored model's `embed_dim`, else 0 (see [`Footprint::of`]).
+    pub fn input_dim(&self) -> usize {
+        match self {
+            AnyModel::Gru(m) => m.input_dim(),
+            AnyModel::Lstm(m) => m.input_dim(),
+            AnyModel::Rnn(m) => m.input_dim(),
+            AnyModel::Ngram(_) => 0,
+        }
+    }
+
     /// `num_layers` (1 for an n-gram).
     pub fn num_layers(&self) -> usize {
         match self {
@@ -250,7 +263,13 @@ impl<'a, const H: usize, const V: usize, const L: usize, const N: usize> AnyMode
 
     /// The scratch of this model, carved out of `bytes` ([`ScratchView::carve`]).
     pub fn scratch_view<'s>(&self, bytes: &'s mut [u8]) -> Result<ScratchView<'s>, RuntimeError> {
-        ScratchView::carve(bytes, self.arch(), self.hidden_dim(), self.vocab_size())
+        ScratchView::carve(
+            bytes,
+            self.arch(),
+            self.hidden_dim(),
+            self.vocab_size(),
+            self.input_dim(),
+        )
     }
 
     /// Back to the zero state (an n-gram's: a context of `<BOS>`).

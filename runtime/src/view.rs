@@ -75,7 +75,7 @@ impl<'s> StateView<'s> {
         hidden: usize,
         layers: usize,
     ) -> Result<Self, RuntimeError> {
-        let f = Footprint::of(arch, hidden, 0, layers);
+        let f = Footprint::of(arch, hidden, 0, layers, 0);
         check(bytes, f.state_bytes)?;
         let bytes = bytes.get_mut(..f.state_bytes).unwrap_or(&mut []);
         let view = match arch {
@@ -132,20 +132,22 @@ impl<'s> StateView<'s> {
 }
 
 impl<'s> ScratchView<'s> {
-    /// The scratch of a model of `arch` with `hidden` units and `vocab` tokens, carved out
-    /// of the first [`Footprint::of`]`(..).scratch_bytes` bytes of `bytes` (which must start
-    /// at a 4-byte aligned address), used as they are (the logits of the last step stay
-    /// readable when the same memory is carved again).
+    /// The scratch of a model of `arch` with `hidden` units and `vocab` tokens (and, for a
+    /// factored model, an embedding of `input` entries; 0 otherwise), carved out of the
+    /// first [`Footprint::of`]`(..).scratch_bytes` bytes of `bytes` (which must start at a
+    /// 4-byte aligned address), used as they are (the logits of the last step stay readable
+    /// when the same memory is carved again).
     pub fn carve(
         bytes: &'s mut [u8],
         arch: Arch,
         hidden: usize,
         vocab: usize,
+        input: usize,
     ) -> Result<Self, RuntimeError> {
-        let f = Footprint::of(arch, hidden, vocab, 1);
+        let f = Footprint::of(arch, hidden, vocab, 1, input);
         check(bytes, f.scratch_bytes)?;
         let bytes = bytes.get_mut(..f.scratch_bytes).unwrap_or(&mut []);
-        let (xp, rest) = take::<u32>(bytes, (2 * hidden).next_multiple_of(4))?;
+        let (xp, rest) = take::<u32>(bytes, (2 * hidden.max(input)).next_multiple_of(4))?;
         let rows = match arch {
             Arch::Recurrent(CellKind::Gru) => Gru::ROWS,
             Arch::Recurrent(CellKind::Lstm) => Lstm::ROWS,

@@ -1,6 +1,6 @@
-//! Golden streams: each checked-in INT8 fixture (one per architecture), a seed, a prompt
-//! and sampling options give exactly the characters (and logits) recorded in its `.golden`
-//! file in `tests/fixtures/`.
+//! Golden streams: each checked-in quantized fixture (one INT8 file per architecture, an
+//! INT4 GRU and a factored INT4 LSTM), a seed, a prompt and sampling options give exactly
+//! the characters (and logits) recorded in its `.golden` file in `tests/fixtures/`.
 //!
 //! Run on x86_64 and on a 32-bit target (`cargo test -p mynah-runtime --target
 //! i686-unknown-linux-gnu --test golden`): the runtime is integer-only, so both must
@@ -17,6 +17,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("tiny-lstm-int8", "tiny-lstm-int8"),
     ("tiny-rnn-int8", "tiny-rnn-int8"),
     ("tiny-ngram-int8", "tiny-ngram-int8"),
+    ("tiny-int4", "tiny-int4"),
+    ("tiny-lstm-factored-int4", "tiny-lstm-factored-int4"),
 ];
 
 /// Capacities that hold every fixture.

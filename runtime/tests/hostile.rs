@@ -26,6 +26,7 @@ fn zero_int8_file(hidden: u32) -> AlignedBytes {
         weights: WeightsKind::Int8,
         arch: mynah_format::Arch::GRU,
         specials: mynah_format::Specials::DEFAULT,
+        factored: false,
     };
     let (v, g) = (hyper.vocab_size, 3 * hidden);
     let mut w = ModelWriter::new(hyper, &['a']).unwrap();

@@ -15,6 +15,8 @@ const FIXTURES: &[&str] = &[
     "tiny-rnn-int8",
     "tiny-ngram-int8",
     "shakespeare-1x128.int8",
+    "tiny-int4",
+    "tiny-lstm-factored-int4",
 ];
 
 type Host<'a> = AnyModel<'a, 128, 96, 2, 8>;
@@ -40,15 +42,18 @@ fn views_of_exact_footprint_match_the_generator() {
         let m = Host::new(&model).unwrap();
         let f = m.footprint();
         let h = model.hyper();
+        let input = if h.factored { h.embed_dim as usize } else { 0 };
         assert_eq!(
             f,
             Footprint::of(
                 h.arch,
                 h.hidden_dim as usize,
                 h.vocab_size as usize,
-                h.num_layers as usize
+                h.num_layers as usize,
+                input
             )
         );
+        assert_eq!(f, Footprint::of_hyper(&h));
         let mut sb = buffer(f.state_bytes);
         let mut cb = buffer(f.scratch_bytes);
         let sbytes = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut sb)[..f.state_bytes];
@@ -109,7 +114,7 @@ fn typed_state_and_scratch_views_step_like_the_typed_step() {
 #[test]
 fn carving_refuses_short_and_misaligned_buffers() {
     let gru = Arch::Recurrent(Cell::Gru);
-    let f = Footprint::of(gru, 45, 67, 2);
+    let f = Footprint::of(gru, 45, 67, 2, 0);
     let mut b = buffer(f.state_bytes + 8);
     let bytes = bytemuck::cast_slice_mut::<u32, u8>(&mut b);
     assert_eq!(
@@ -128,14 +133,14 @@ fn carving_refuses_short_and_misaligned_buffers() {
     let mut b = buffer(f.scratch_bytes + 8);
     let bytes = bytemuck::cast_slice_mut::<u32, u8>(&mut b);
     assert!(matches!(
-        ScratchView::carve(&mut bytes[..f.scratch_bytes - 4], gru, 45, 67),
+        ScratchView::carve(&mut bytes[..f.scratch_bytes - 4], gru, 45, 67, 0),
         Err(RuntimeError::BufferTooSmall { .. })
     ));
     assert_eq!(
-        ScratchView::carve(&mut bytes[1..], gru, 45, 67).unwrap_err(),
+        ScratchView::carve(&mut bytes[1..], gru, 45, 67, 0).unwrap_err(),
         RuntimeError::MisalignedBuffer
     );
-    assert!(ScratchView::carve(&mut bytes[..f.scratch_bytes], gru, 45, 67).is_ok());
+    assert!(ScratchView::carve(&mut bytes[..f.scratch_bytes], gru, 45, 67, 0).is_ok());
 }
 
 #[test]

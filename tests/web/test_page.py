@@ -128,7 +128,14 @@ def main():
             ("tiny-lstm-int8.mynah", "a", "1", 5, 80, 4, 0),
             ("tiny-rnn-int8.mynah", "mynah ", "0.8", 6, 80, 4, 2),
             ("tiny-ngram-int8.mynah", "zz, ", "1.5", 8, 80, 4, 0),
+            # Format version 3: INT4 weights, and a factored input layer.
+            ("tiny-int4.mynah", "the ", "0.9", 9, 80, 3, 0),
+            ("tiny-lstm-factored-int4.mynah", "th", "1.1", 10, 80, 3, 4),
         ]
+        # The shipped device model (INT4, factored) when the checkout has it.
+        shipped = fixtures.parent.parent / "models" / "shakespeare-128k.mynah"
+        if shipped.is_file():
+            cases.append((shipped, "ROMEO:", "0.7", 1, 400, 2, 0))
         for model, prime, t, seed, length, count, top_k in cases:
             path = reference
             if model is not None:

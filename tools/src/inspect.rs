@@ -16,8 +16,14 @@ pub fn write_report(out: &mut dyn Write, name: &str, model: &Model<'_>) -> io::R
     } else {
         "text"
     };
-    writeln!(out, "flags        0x{:08x} {mode}", h.flags())?;
-    writeln!(out, "weights      {}", h.weights)?;
+    let factored = if h.factored { ", FACTORED" } else { "" };
+    writeln!(out, "flags        0x{:08x} {mode}{factored}", h.flags())?;
+    let weights = match h.weights.weight_dtype() {
+        Some(d) => format!("{} ({d} weight matrices)", h.weights),
+        None => format!("{} (f32/f16 tensors)", h.weights),
+    };
+    writeln!(out, "weights      {weights}")?;
+    writeln!(out, "input        {}", crate::quant_info::input_layer(&h))?;
     let arch = match h.arch {
         Arch::Recurrent(c) => format!("{c} (embedding -> {c} -> linear)"),
         ngram => format!("{ngram}: embeddings of the last tokens -> hidden -> linear"),

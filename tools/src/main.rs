@@ -23,18 +23,29 @@ struct Cli {
 enum Command {
     /// Validate a model file and print its header, vocabulary and tensors.
     Inspect(cmd::inspect::Args),
-    /// Generate text (INT8 files on the integer runtime, FLOAT files on the f32 reference).
+    /// Generate text (INT8 and INT4 files on the integer runtime, FLOAT files on the f32
+    /// reference).
     Sample(cmd::sample::Args),
     /// Score a corpus: nats/char and bits/char by the evaluation convention.
     Eval(cmd::eval::Args),
     /// Time sampling: microseconds per character.
     Bench(cmd::bench::Args),
-    /// Quantize a FLOAT model file to INT8 (what `mynah-train export --dtype int8` does).
+    /// Quantize a FLOAT model file to INT8 or INT4, with the token table or factored (what
+    /// `mynah-train export --dtype int8|int4 [--factored]` does).
     Quantize(cmd::quantize::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A bad argument exits 1 like every other error (clap's own code is 2); --help and
+    // --version still print and exit 0.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        let _ = e.print();
+        std::process::exit(1)
+    });
     let result = match &cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Sample(args) => cmd::sample::run(args),

@@ -41,7 +41,7 @@ fn range<T: Copy + PartialOrd>(v: impl Iterator<Item = T>) -> Option<(T, T)> {
     })
 }
 
-/// One int8 matrix: its row scales (from multiplier and shift) and bias range.
+/// One int8 or int4 matrix: its row scales (from multiplier and shift) and bias range.
 fn dense(out: &mut dyn Write, model: &Model<'_>, n: names::DenseNames) -> io::Result<()> {
     let (Some(w), Some(m), Some(s), Some(b)) = (
         model.tensor(n.weight.as_str()),
@@ -73,26 +73,65 @@ fn dense(out: &mut dyn Write, model: &Model<'_>, n: names::DenseNames) -> io::Re
 /// The exact size of the INT8 file `--dtype int8` writes for a model like `model`: the
 /// writer's own layout over the INT8 tensor table.
 pub fn int8_file_size(model: &Model<'_>) -> Option<usize> {
+    quantized_file_size(model, WeightsKind::Int8, false)
+}
+
+/// The exact size of the file `--dtype int8|int4 [--factored]` writes for a model like
+/// `model`: the writer's own layout over that tensor table.
+pub fn quantized_file_size(
+    model: &Model<'_>,
+    weights: WeightsKind,
+    factored: bool,
+) -> Option<usize> {
     let hyper = Hyper {
-        weights: WeightsKind::Int8,
+        weights,
+        factored,
         ..model.hyper()
     };
     mynah_format::file_size(&hyper, model.vocab().as_str().len()).ok()
 }
 
-/// Writes the quantization parameters (INT8 files) and the estimated footprint on a
-/// microcontroller running the integer runtime.
+/// How layer 0 gets its input product, for `mynah inspect`.
+pub fn input_layer(h: &Hyper) -> &'static str {
+    match (h.arch, h.weights.is_quantized(), h.factored) {
+        (Arch::Ngram { .. }, false, _) => "embedding (embed.weight) -> hidden layer",
+        (Arch::Ngram { .. }, true, _) => "position-and-token table (ngram.input_table)",
+        (Arch::Recurrent(_), false, _) => "embedding (embed.weight) -> layer 0",
+        (Arch::Recurrent(_), true, false) => "token table (rnn.input_table)",
+        (Arch::Recurrent(_), true, true) => {
+            "factored: i8 embedding (rnn.embed) x layer 0's input matrix (rnn.weight_ih_l0)"
+        }
+    }
+}
+
+/// The embedding of a factored file: its scale and range.
+fn embedding(out: &mut dyn Write, model: &Model<'_>) -> io::Result<()> {
+    let Some(t) = model.tensor(names::EMBED) else {
+        return Ok(());
+    };
+    let max = t
+        .i8s()
+        .map(|e| e.iter().map(|&x| x.unsigned_abs()).max().unwrap_or(0))
+        .unwrap_or(0);
+    writeln!(
+        out,
+        "  {:<18} i8 embedding, frac_bits {} (step {:.2e}), |entry| <= {:.3}",
+        t.name(),
+        t.frac_bits(),
+        2f64.powi(-t.frac_bits()),
+        f64::from(max) * 2f64.powi(-t.frac_bits())
+    )
+}
+
+/// Writes the quantization parameters (INT8 and INT4 files) and the estimated footprint
+/// on a microcontroller running the integer runtime.
 pub fn write_quantization(out: &mut dyn Write, model: &Model<'_>) -> io::Result<()> {
     let h = model.hyper();
-    let (v, hd, l) = (
-        h.vocab_size as usize,
-        h.hidden_dim as usize,
-        h.num_layers as usize,
-    );
-    let fp = Footprint::of(h.arch, hd, v, l);
-    if h.weights == WeightsKind::Int8 {
+    let fp = Footprint::of_hyper(&h);
+    if h.weights.is_quantized() {
+        let wd = h.weights.weight_dtype().map_or("?", |d| d.name());
         writeln!(out, "quantization (runtime/QUANTIZATION.md)")?;
-        writeln!(out, "  activations Q15 in i16; pre-activations and logits Q16 in i32; weights i8, one scale per row")?;
+        writeln!(out, "  activations Q15 in i16; pre-activations and logits Q16 in i32; weights {wd}, one scale per row")?;
         if let Some(t) = model
             .tensor(names::INPUT_TABLE)
             .or_else(|| model.tensor(names::NGRAM_TABLE))
@@ -118,8 +157,9 @@ pub fn write_quantization(out: &mut dyn Write, model: &Model<'_>) -> io::Result<
                 e.name()
             )?;
         }
+        embedding(out, model)?;
         for k in 0..h.num_layers {
-            if k > 0 {
+            if k > 0 || h.factored {
                 dense(out, model, names::ih(k))?;
             }
             if h.arch.cell().is_some() {
@@ -139,12 +179,24 @@ pub fn write_quantization(out: &mut dyn Write, model: &Model<'_>) -> io::Result<
             out,
             "footprint after `mynah-train export --dtype int8` (integer runtime)"
         )?;
-        let size = int8_file_size(model).map_or("?".into(), |n| n.to_string());
+        let size = |w, f| quantized_file_size(model, w, f).map_or("?".into(), |n| n.to_string());
         writeln!(
             out,
-            "  flash  {size} bytes model (the INT8 file) + {}",
+            "  flash  {} bytes model (the INT8 file) + {}",
+            size(WeightsKind::Int8, false),
             code_note(h.arch)
         )?;
+        let (int4, int4_note) = (size(WeightsKind::Int4, false), "--dtype int4");
+        if h.arch.cell().is_some() {
+            writeln!(
+                out,
+                "         other exports: {int4} bytes ({int4_note}), {} (--dtype int8 --factored), {} (--dtype int4 --factored)",
+                size(WeightsKind::Int8, true),
+                size(WeightsKind::Int4, true)
+            )?;
+        } else {
+            writeln!(out, "         other exports: {int4} bytes ({int4_note})")?;
+        }
     }
     writeln!(
         out,

@@ -30,6 +30,7 @@ impl Fixture {
             weights: WeightsKind::Float,
             arch,
             specials,
+            factored: false,
         };
         let mut w = ModelWriter::new(hyper, &chars).unwrap();
         for spec in hyper.table().specs {

@@ -320,11 +320,11 @@ fn an_unknown_split_or_mode_is_an_error() {
     let f = fixture();
     let f = f.to_str().unwrap();
     let out = mynah(&["eval", f, "--corpus", f, "--split", "validation"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("validation") && err.contains("`val`"), "{err}");
     let out = mynah(&["eval", f, "--corpus", f, "--mode", "records"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

@@ -63,15 +63,19 @@ pub struct Choice {
 }
 
 /// The integer file of the float model `float`, as `export --dtype` writes it; `None` where
-/// the model file cannot express it (yet).
+/// the model file cannot express it.
 pub fn export_hyper(float: Hyper, dtype: QuantKind, factored: bool) -> Option<Hyper> {
-    match (dtype, factored) {
-        (QuantKind::Int8, false) => Some(Hyper {
-            weights: WeightsKind::Int8,
-            ..float
-        }),
-        _ => None,
-    }
+    let weights = match dtype {
+        QuantKind::Int8 => WeightsKind::Int8,
+        QuantKind::Int4 => WeightsKind::Int4,
+    };
+    // The n-gram's input is always its table.
+    let factored_ok = matches!(float.arch, Arch::Recurrent(_));
+    (factored_ok || !factored).then_some(Hyper {
+        weights,
+        factored,
+        ..float
+    })
 }
 
 /// The exported file's size for the float model `float`, if the format can express it.

@@ -430,6 +430,7 @@ mod tests {
                 weights: mynah_format::WeightsKind::Float,
                 arch,
                 specials: vocab.specials(),
+                factored: false,
             };
             let m = keys.to_metadata(&hyper).unwrap();
             assert_eq!(m["arch"], arch.name());

@@ -452,6 +452,7 @@ impl TrainConfig {
             weights: WeightsKind::Float,
             arch: self.arch(),
             specials: vocab.specials(),
+            factored: false,
         };
         hyper
             .validate()

@@ -143,6 +143,7 @@ mod tests {
             weights: WeightsKind::Float,
             arch,
             specials: Specials::DEFAULT,
+            factored: false,
         };
         CharModel::new(Device::Cpu, hyper, 0.0).unwrap()
     }

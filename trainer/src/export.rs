@@ -5,7 +5,9 @@ use crate::model::param_specs;
 use crate::params::{to_safetensors, write_atomic, HostTensor};
 use anyhow::{bail, ensure, Context, Result};
 use mynah_format::{tensor_name, Hyper, ModelWriter};
-use mynah_quant::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
+use mynah_quant::quantize::{
+    agreement, calibration_streams, quantize, QuantDtype, QuantizeOptions,
+};
 use mynah_quant::reference::FloatModel;
 use mynah_text::Vocab;
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ pub enum ExportDtype {
     F16,
     /// Integer-only weights for the fixed-point runtime (quantized with calibration data).
     Int8,
+    /// Integer-only 4-bit weights (two per byte, a scale per row), the rest as int8.
+    Int4,
 }
 
 /// What `export` was asked to do.
@@ -31,6 +35,8 @@ pub struct ExportRequest {
     pub output: Option<PathBuf>,
     /// `--dtype`.
     pub dtype: ExportDtype,
+    /// `--factored`: an int8/int4 file with a factored input layer.
+    pub factored: bool,
     /// `--safetensors`.
     pub safetensors: Option<PathBuf>,
     /// `--calib-chars`: calibration characters for `--dtype int8`.
@@ -47,6 +53,15 @@ pub fn run(req: &ExportRequest) -> Result<()> {
     );
     let model = load_model(&req.input, req.which)?;
     let hyper = model.hyper;
+    let quantized = matches!(req.dtype, ExportDtype::Int8 | ExportDtype::Int4);
+    ensure!(
+        !req.factored || quantized,
+        "--factored is a form of the integer file: give it with --dtype int8 or int4"
+    );
+    ensure!(
+        !req.factored || matches!(hyper.arch, mynah_format::Arch::Recurrent(_)),
+        "--factored needs a recurrent model: an n-gram model's input is always its table"
+    );
     if let Some(out) = &req.output {
         let bytes = match req.dtype {
             ExportDtype::F32 | ExportDtype::F16 => float_file(
@@ -55,9 +70,9 @@ pub fn run(req: &ExportRequest) -> Result<()> {
                 &model.params,
                 req.dtype == ExportDtype::F16,
             )?,
-            ExportDtype::Int8 => {
+            ExportDtype::Int8 | ExportDtype::Int4 => {
                 let float = float_file(&model.keys.vocab, &hyper, &model.params, false)?;
-                quantize_int8(&float, &model, req)?
+                quantize_int(&float, &model, req)?
             }
         };
         write_atomic(out, &bytes)?;
@@ -125,11 +140,11 @@ pub fn float_file(
         .map_err(|e| anyhow::anyhow!("cannot build the model file: {e}"))
 }
 
-/// `--dtype int8`: quantizes the float model file with `mynah_quant` (the scheme is
+/// `--dtype int8|int4`: quantizes the float model file with `mynah_quant` (the scheme is
 /// runtime/QUANTIZATION.md), calibrated on the first `--calib-chars` characters of the
-/// training part of the corpus, and prints how closely the int8 model follows the float one
-/// on that text.
-fn quantize_int8(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) -> Result<Vec<u8>> {
+/// training part of the corpus, and prints how closely the integer model follows the float
+/// one on that text.
+fn quantize_int(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) -> Result<Vec<u8>> {
     let (path, mode) = match (&req.calib_corpus, &model.meta) {
         (Some(p), Some(meta)) => (p.clone(), meta.config.text_mode()),
         (Some(p), None) => (p.clone(), model.keys.mode.with(0, false)),
@@ -138,18 +153,27 @@ fn quantize_int8(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) ->
             (meta.config.corpus.clone(), meta.config.text_mode())
         }
         (None, _) => bail!(
-            "--dtype int8 needs calibration text: give --calib-corpus PATH (the training corpus)"
+            "--dtype int8|int4 needs calibration text: give --calib-corpus PATH (the training corpus)"
         ),
     };
     let corpus = mynah_text::Corpus::load(&path, mode)?;
     let calib = calibration_streams(&corpus, &model.keys.vocab, req.calib_chars)?;
     let aligned = mynah_format::AlignedBytes::copy_from(float_file);
     let float = aligned.model()?;
-    let bytes = quantize(&float, &calib, &QuantizeOptions::default())?;
+    let options = QuantizeOptions {
+        dtype: match req.dtype {
+            ExportDtype::Int4 => QuantDtype::Int4,
+            _ => QuantDtype::Int8,
+        },
+        factored: req.factored,
+        ..QuantizeOptions::default()
+    };
+    let bytes = quantize(&float, &calib, &options)?;
     let reference = FloatModel::from_model(&float)?;
     let a = agreement(&reference, &bytes, &calib)?;
     println!(
-        "int8 vs float on {} calibration chars of {}: {:.4} vs {:.4} nats/char ({:+.2}%), mean KL {:.2e}, top-1 agreement {:.4}",
+        "{} vs float on {} calibration chars of {}: {:.4} vs {:.4} nats/char ({:+.2}%), mean KL {:.2e}, top-1 agreement {:.4}",
+        options.dtype.name(),
         a.positions,
         path.display(),
         a.b.nats_per_char(),
@@ -202,6 +226,7 @@ mod tests {
                 weights: WeightsKind::Float,
                 arch,
                 specials: vocab.specials(),
+                factored: false,
             };
             tch::manual_seed(7);
             let model = CharModel::new(Device::Cpu, hyper, 0.0).unwrap();

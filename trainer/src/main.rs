@@ -262,10 +262,15 @@ struct ExportArgs {
     /// Weight type of the model file.
     #[arg(long, value_enum, default_value_t = export::ExportDtype::F32)]
     dtype: export::ExportDtype,
-    /// Characters of the training corpus that calibrate `--dtype int8` (see runtime/QUANTIZATION.md).
+    /// An int8/int4 file with a factored input layer (an i8 embedding and a quantized W_ih of
+    /// layer 0, computed on the device) instead of the i16 token table: smaller, one more
+    /// matrix product per character. Recurrent models only.
+    #[arg(long)]
+    factored: bool,
+    /// Characters of the training corpus that calibrate `--dtype int8|int4` (see runtime/QUANTIZATION.md).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     calib_chars: usize,
-    /// Calibration corpus for `--dtype int8` [default: the run's training corpus].
+    /// Calibration corpus for `--dtype int8|int4` [default: the run's training corpus].
     #[arg(long, value_name = "PATH")]
     calib_corpus: Option<PathBuf>,
     /// Also write the float weights with PyTorch's names and the vocabulary in the metadata.
@@ -314,6 +319,7 @@ fn main() -> ExitCode {
             which: a.checkpoint,
             output: a.output,
             dtype: a.dtype,
+            factored: a.factored,
             safetensors: a.safetensors,
             calib_chars: a.calib_chars,
             calib_corpus: a.calib_corpus,

@@ -83,6 +83,7 @@ pub fn infer_hyper(
         weights: WeightsKind::Float,
         arch,
         specials,
+        factored: false,
     };
     // Layer k exists when the first per-layer tensor of the table has a layer-k tensor.
     let layers = match probe.table().specs.iter().find(|s| s.layers.per_layer()) {
@@ -511,6 +512,7 @@ mod tests {
             weights: WeightsKind::Float,
             arch,
             specials: Specials::DEFAULT,
+            factored: false,
         }
     }
 

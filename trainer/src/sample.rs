@@ -91,6 +91,7 @@ mod tests {
             weights: WeightsKind::Float,
             arch: Arch::GRU,
             specials: Specials::DEFAULT,
+            factored: false,
         };
         tch::manual_seed(1);
         let model = CharModel::new(Device::Cpu, hyper, 0.0).unwrap();

@@ -25,8 +25,8 @@ pub mod config {
 
 pub use config::Model;
 use config::{
-    ARCH, COUNT, HIDDEN, LAYERS, MAX_LEN, PRIME, PRIME_IDS, PRIME_LAST, SEED, TEMPERATURE_MILLI,
-    TOP_K, VOCAB,
+    ARCH, COUNT, HIDDEN, INPUT, LAYERS, MAX_LEN, PRIME, PRIME_IDS, PRIME_LAST, SEED,
+    TEMPERATURE_MILLI, TOP_K, VOCAB,
 };
 
 /// The model file's bytes, 64-byte aligned as `mynah_format` needs to view tensors in place.
@@ -62,7 +62,7 @@ pub const SCRATCH_BYTES: usize = core::mem::size_of::<StreamScratch>();
 // What `mynah inspect` promises (`runtime::Footprint`, from the header alone) is what the
 // device allocates.
 const _: () = {
-    let f = Footprint::of(ARCH, HIDDEN, VOCAB, LAYERS);
+    let f = Footprint::of(ARCH, HIDDEN, VOCAB, LAYERS, INPUT);
     assert!(f.state_bytes == STATE_BYTES && f.scratch_bytes == SCRATCH_BYTES);
 };
 

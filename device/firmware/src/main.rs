@@ -150,17 +150,35 @@ fn main() -> ! {
         Ok(summary) => {
             let mut b = [[0u8; 10]; 5];
             let [b0, b1, b2, b3, b4] = &mut b;
-            report(&mut err, &[b"mynah-firmware: "]);
-            report(&mut err, &kv("chars=", summary.chars as usize, b0));
-            report(&mut err, &kv("stack_peak_bytes=", peak, b1));
             let statics = free_ram_start() - static_ram_start();
-            report(&mut err, &kv("static_ram_bytes=", statics, b2));
-            report(&mut err, &kv("state_bytes=", mynah_device::STATE_BYTES, b3));
+            // One call over every part: each call costs code.
+            let [c0, c1, c2] = kv("chars=", summary.chars as usize, b0);
+            let [p0, p1, p2] = kv("stack_peak_bytes=", peak, b1);
+            let [s0, s1, s2] = kv("static_ram_bytes=", statics, b2);
+            let [t0, t1, t2] = kv("state_bytes=", mynah_device::STATE_BYTES, b3);
+            let [x0, x1, x2] = kv("scratch_bytes=", mynah_device::SCRATCH_BYTES, b4);
             report(
                 &mut err,
-                &kv("scratch_bytes=", mynah_device::SCRATCH_BYTES, b4),
+                &[
+                    b"mynah-firmware: ",
+                    c0,
+                    c1,
+                    c2,
+                    p0,
+                    p1,
+                    p2,
+                    s0,
+                    s1,
+                    s2,
+                    t0,
+                    t1,
+                    t2,
+                    x0,
+                    x1,
+                    x2,
+                    b"\n",
+                ],
             );
-            report(&mut err, &[b"\n"]);
             debug::EXIT_SUCCESS
         }
         Err(_) => {

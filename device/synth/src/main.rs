@@ -1,6 +1,6 @@
 //! `mynah-synth OUT [--arch A] [--hidden H] [--layers L] [--context C] [--activation F]
-//! [--specials BITS] [--seed S] [--gain G] [--proj-gain P] [--legacy-v1]`: writes a
-//! synthetic INT8 model.
+//! [--specials BITS] [--seed S] [--gain G] [--proj-gain P] [--dtype int8|int4]
+//! [--factored] [--legacy-v1]`: writes a synthetic INT8 (or INT4) model.
 //!
 //! It stands in for a trained model wherever only bit-exactness matters (device vs host),
 //! and it is small enough to be checked in. The vocabulary is tiny shakespeare's 65
@@ -10,7 +10,9 @@
 //! Every architecture (`--arch gru|lstm|rnn|ngram`) goes through `mynah-quant`: a float
 //! model with seeded pseudo-random weights (`synthetic::synthetic_model`), quantized by the
 //! exporter's own quantizer without calibration, so the bytes depend only on the options.
-//! The n-gram MLP takes `--context` and `--activation relu|tanh`.
+//! The n-gram MLP takes `--context` and `--activation relu|tanh`. `--dtype int4` writes `i4`
+//! weights, `--factored` (recurrent models) the factored input layer: both format
+//! version 3.
 //!
 //! `--legacy-v1` is the generator that made the two checked-in GRU models
 //! (`synthetic-1x128`, `synthetic-2x48`): int8 weights drawn directly with a trained
@@ -24,7 +26,7 @@ use std::process::ExitCode;
 
 use mynah_format::layout::{self, header};
 use mynah_format::{Activation, Arch, Cell, Hyper, ModelWriter, Specials, WeightsKind};
-use mynah_quant::quantize::{quantize_model, QuantizeOptions};
+use mynah_quant::quantize::{quantize_model, QuantDtype, QuantizeOptions};
 use mynah_quant::synthetic::{synthetic_model, SyntheticSpec};
 use mynah_runtime::names;
 
@@ -110,6 +112,7 @@ fn legacy_gru(hidden: u32, layers: u32, seed: u64) -> Result<Vec<u8>, String> {
         weights: WeightsKind::Int8,
         arch: Arch::GRU,
         specials: Specials::DEFAULT,
+        factored: false,
     };
     let mut w = ModelWriter::new(hyper, &chars).map_err(|e| e.to_string())?;
     let mut rng = SplitMix(seed);
@@ -181,6 +184,8 @@ struct Options {
     seed: u64,
     gain: f32,
     proj_gain: f32,
+    dtype: QuantDtype,
+    factored: bool,
     legacy_v1: bool,
 }
 
@@ -205,6 +210,8 @@ fn quantized(o: &Options) -> Result<Vec<u8>, String> {
         &[],
         &QuantizeOptions {
             bias_correction: false,
+            dtype: o.dtype,
+            factored: o.factored,
         },
     )
     .map_err(|e| e.to_string())
@@ -221,7 +228,7 @@ where
 
 const USAGE: &str = "usage: mynah-synth OUT [--arch gru|lstm|rnn|ngram] [--hidden H] \
     [--layers L] [--context C] [--activation relu|tanh] [--specials BITS] [--seed S] \
-    [--gain G] [--proj-gain P] [--legacy-v1]";
+    [--gain G] [--proj-gain P] [--dtype int8|int4] [--factored] [--legacy-v1]";
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -236,6 +243,8 @@ fn run() -> Result<(), String> {
         seed: 1,
         gain: 2.0,
         proj_gain: 6.0,
+        dtype: QuantDtype::Int8,
+        factored: false,
         legacy_v1: false,
     };
     while let Some(a) = args.next() {
@@ -259,6 +268,12 @@ fn run() -> Result<(), String> {
             "--seed" => o.seed = parse("--seed", args.next())?,
             "--gain" => o.gain = parse("--gain", args.next())?,
             "--proj-gain" => o.proj_gain = parse("--proj-gain", args.next())?,
+            "--dtype" => {
+                let name: String = parse("--dtype", args.next())?;
+                o.dtype = QuantDtype::from_name(&name)
+                    .ok_or(format!("--dtype: int8 or int4, not {name:?}"))?;
+            }
+            "--factored" => o.factored = true,
             "--legacy-v1" => o.legacy_v1 = true,
             _ if a.starts_with('-') => return Err(format!("unknown option {a}\n{USAGE}")),
             _ => out = Some(PathBuf::from(a)),
@@ -279,6 +294,9 @@ fn run() -> Result<(), String> {
         if o.arch != Arch::GRU || o.specials != Specials::DEFAULT {
             return Err("--legacy-v1 makes GRUs with specials 7 only".into());
         }
+        if o.dtype != QuantDtype::Int8 || o.factored {
+            return Err("--legacy-v1 makes INT8 files with the token table only".into());
+        }
         legacy_gru(o.hidden, o.layers, o.seed)?
     } else {
         quantized(&o)?
@@ -288,10 +306,12 @@ fn run() -> Result<(), String> {
     let bytes = mynah_format::read_aligned(&out).map_err(|e| e.to_string())?;
     let model = mynah_format::Model::parse(&bytes).map_err(|e| e.to_string())?;
     mynah_runtime::AnyModel::<512, 128, 4, 32>::new(&model).map_err(|e| e.to_string())?;
+    let factored = if o.factored { " factored" } else { "" };
     println!(
-        "{}: {} bytes, {} {}x{}, specials {}, seed {}, format version {}",
+        "{}: {} bytes, {} {}{factored} {}x{}, specials {}, seed {}, format version {}",
         out.display(),
         bytes.len(),
+        model.hyper().weights,
         model.hyper().arch,
         o.hidden,
         o.layers,

@@ -19,6 +19,7 @@ pub fn small_hyper() -> Hyper {
         weights: WeightsKind::Float,
         arch: Arch::GRU,
         specials: Specials::DEFAULT,
+        factored: false,
     }
 }
 
@@ -33,6 +34,7 @@ pub fn tiny_hyper() -> Hyper {
         weights: WeightsKind::Float,
         arch: Arch::GRU,
         specials: Specials::DEFAULT,
+        factored: false,
     }
 }
 
@@ -53,8 +55,8 @@ pub const ARCHS: [Arch; 5] = [
     ngram(2, Activation::Tanh),
 ];
 
-/// Both weights kinds.
-pub const KINDS: [WeightsKind; 2] = [WeightsKind::Float, WeightsKind::Int8];
+/// Every weights kind.
+pub const KINDS: [WeightsKind; 3] = [WeightsKind::Float, WeightsKind::Int8, WeightsKind::Int4];
 
 /// [`small_hyper`] as `arch` with `weights` (one layer for the n-gram).
 pub fn hyper_of(arch: Arch, weights: WeightsKind) -> Hyper {
@@ -70,6 +72,23 @@ pub fn hyper_of(arch: Arch, weights: WeightsKind) -> Hyper {
     }
 }
 
+/// [`hyper_of`] for every weights kind, and for quantized recurrent models also with the
+/// `FACTORED` flag: every tensor table `arch` has.
+pub fn hypers_of(arch: Arch) -> Vec<Hyper> {
+    let mut out = Vec::new();
+    for weights in KINDS {
+        let h = hyper_of(arch, weights);
+        out.push(h);
+        if weights.is_quantized() && arch.cell().is_some() {
+            out.push(Hyper {
+                factored: true,
+                ..h
+            });
+        }
+    }
+    out
+}
+
 /// `vocab_size` minus the specials sorted characters starting at 'a'.
 pub fn chars_for(h: &Hyper) -> Vec<char> {
     (0..h.vocab_size - h.specials.count())
@@ -77,10 +96,13 @@ pub fn chars_for(h: &Hyper) -> Vec<char> {
         .collect()
 }
 
-/// `n` elements of `dtype` as little-endian bytes, distinct and deterministic: floats count
-/// up from `*next` in steps of 0.25, integers wrap around their range.
-pub fn fill(dtype: DType, n: usize, next: &mut u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n * dtype.size());
+/// A tensor of `dtype` and `shape` as little-endian bytes, its elements distinct and
+/// deterministic: floats count up from `*next` in steps of 0.25, integers wrap around their
+/// range (`i4` elements cycle through -8..=7, packed with zero padding nibbles).
+pub fn fill(dtype: DType, shape: &[u32], next: &mut u32) -> Vec<u8> {
+    let n = shape.iter().product::<u32>() as usize;
+    let mut out = Vec::with_capacity(dtype.byte_len(shape).unwrap());
+    let mut nibbles = Vec::new();
     for _ in 0..n {
         *next += 1;
         let v = *next;
@@ -92,7 +114,11 @@ pub fn fill(dtype: DType, n: usize, next: &mut u32) -> Vec<u8> {
             DType::I8 => out.push((v as i8).wrapping_mul(37).to_le_bytes()[0]),
             DType::I16 => out.extend_from_slice(&(v as i16).wrapping_mul(999).to_le_bytes()),
             DType::I32 => out.extend_from_slice(&(v as i32).wrapping_mul(123_457).to_le_bytes()),
+            DType::I4 => nibbles.push((v.wrapping_mul(7) % 16) as i8 - 8),
         }
+    }
+    if dtype == DType::I4 {
+        out = mynah_format::pack_i4(&nibbles, *shape.last().unwrap() as usize);
     }
     out
 }
@@ -121,8 +147,7 @@ pub fn model_writer(h: Hyper) -> ModelWriter {
     let mut w = ModelWriter::new(h, &chars_for(&h)).unwrap();
     let mut next = 0;
     for (name, dtype, shape) in table_tensors(&h) {
-        let n: u32 = shape.iter().product();
-        let data = fill(dtype, n as usize, &mut next);
+        let data = fill(dtype, &shape, &mut next);
         w.add(&name, dtype, &shape, &data, 0).unwrap();
     }
     w
@@ -160,8 +185,7 @@ pub fn writer_with(h: Hyper, skip: &str, replace: Option<(&str, &[u32], DType)>)
         }
         match replace {
             Some((n, shape, dtype)) if n == t.name() => {
-                let n: u32 = shape.iter().product();
-                let data = vec![0u8; n as usize * dtype.size()];
+                let data = vec![0u8; dtype.byte_len(shape).unwrap()];
                 w.add(t.name(), dtype, shape, &data, 0).unwrap();
             }
             _ => w

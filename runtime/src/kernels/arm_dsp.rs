@@ -8,6 +8,9 @@
 
 use super::{quad_count, Xp};
 
+// The int4 kernel: the same discipline, nibbles unpacked to halfword pairs.
+pub(super) mod i4;
+
 /// For `k < q = quad_count(..)`: `out[4k..4k + 4]` = the sums over the first `8·groups`
 /// columns of the rows of `w` at `k·stride + {0, b_off, c_off, c_off + b_off}`, against
 /// the vector `xp` holds. Returns `q`. Any arguments are safe: `quad_count` keeps every

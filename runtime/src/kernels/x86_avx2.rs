@@ -19,6 +19,9 @@ use super::{
 };
 use crate::tables::{EXP2_NEG_Q30, EXP2_STEP_BITS, TANH_Q15, TANH_STEP_BITS};
 
+// The int4 matrix product, with this module's reduction and requantization.
+mod i4;
+
 cpufeatures::new!(avx2_cpuid, "avx2");
 
 /// Proof that the CPU running this code has AVX2 (and that the OS saves its registers):
@@ -50,11 +53,11 @@ impl Avx2 {
     /// returns how many units it updated. Same integer steps as the scalar form, lane by lane:
     /// [`super::sigmoid_q15`], [`super::tanh_q15`], [`super::mul_q15`], [`super::gru_blend`].
     #[inline]
-    pub(crate) fn gru_units(self, h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) -> usize {
+    pub(crate) fn gru_units(self, h: &mut [i16], g: [&[i32]; 3], gh_n: &[i32]) -> usize {
         // SAFETY: as in `matvec_requant`: the `Avx2` token proves the CPU has AVX2.
         #[allow(unsafe_code)]
         unsafe {
-            gru_units_avx2(h, gi, gh)
+            gru_units_avx2(h, g, gh_n)
         }
     }
 
@@ -266,20 +269,16 @@ fn requantize_lanes(p: __m256i, s: __m256i) -> __m256i {
 const UNITS: usize = 8;
 
 #[target_feature(enable = "avx2")]
-fn gru_units_avx2(h: &mut [i16], gi: [&[i32]; 3], gh: [&[i32]; 3]) -> usize {
-    let [gi_r, gi_z, gi_n] = gi.map(|g| g.as_chunks::<UNITS>().0);
-    let [gh_r, gh_z, gh_n] = gh.map(|g| g.as_chunks::<UNITS>().0);
+fn gru_units_avx2(h: &mut [i16], g: [&[i32]; 3], gh_n: &[i32]) -> usize {
+    let [g_r, g_z, g_n] = g.map(|g| g.as_chunks::<UNITS>().0);
+    let gh_n = gh_n.as_chunks::<UNITS>().0;
     let (hv, _) = h.as_chunks_mut::<UNITS>();
     let load = |v: &[i32; UNITS]| -> __m256i { bytemuck::cast(*v) }; // no intrinsics: inlines
-    let units = hv
-        .iter_mut()
-        .zip(gi_r.iter().zip(gh_r))
-        .zip(gi_z.iter().zip(gh_z))
-        .zip(gi_n.iter().zip(gh_n));
+    let units = hv.iter_mut().zip(g_r).zip(g_z).zip(g_n.iter().zip(gh_n));
     let mut done = 0;
-    for (((hp, (ir, hr)), (iz, hz)), (inn, hn)) in units {
-        let r = sigmoid8(_mm256_add_epi32(load(ir), load(hr)));
-        let z = sigmoid8(_mm256_add_epi32(load(iz), load(hz)));
+    for (((hp, gr), gz), (inn, hn)) in units {
+        let r = sigmoid8(load(gr));
+        let z = sigmoid8(load(gz));
         let n = tanh8::<{ PRE_FRAC }>(_mm256_add_epi32(load(inn), mul_q15_8(r, load(hn))));
         let old = _mm256_cvtepi16_epi32(bytemuck::cast(*hp));
         *hp = blend8(z, old, n);
@@ -598,19 +597,19 @@ mod tests {
                 let g = gate();
                 core::array::from_fn(|i| g.get(i).copied().unwrap_or(0))
             };
-            let gi = [full(), full(), full()];
-            let gh = [full(), full(), full()];
+            let g = [full(), full(), full()];
+            let gh_n = full();
             let h0: Vec<i16> = (0..units).map(|_| next() as i16).collect();
             let Some(k) = avx2() else { return Ok(()) };
             let (mut got, mut want, mut via) = (h0.clone(), h0.clone(), h0.clone());
-            let (gis, ghs) = (gi.each_ref().map(|g| &g[..]), gh.each_ref().map(|g| &g[..]));
-            let done = k.gru_units(&mut got, gates_from(gis, 0), gates_from(ghs, 0));
-            gru_units_scalar(&mut want, gates_from(gis, 0), gates_from(ghs, 0));
+            let gs = g.each_ref().map(|g| &g[..]);
+            let done = k.gru_units(&mut got, gates_from(gs, 0), &gh_n);
+            gru_units_scalar(&mut want, gates_from(gs, 0), &gh_n);
             proptest::prop_assert_eq!(done, units / UNITS * UNITS);
             proptest::prop_assert_eq!(&got[..done], &want[..done]);
             proptest::prop_assert_eq!(&got[done..], &h0[done..]);
             // And through the dispatch, which finishes the tail one unit at a time.
-            super::super::gru_units(&mut via, &gi, &gh);
+            super::super::gru_units(&mut via, &g, &gh_n);
             proptest::prop_assert_eq!(via, want);
         }
 

@@ -5,13 +5,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use mynah_format::MappedModel;
-use mynah_quant::engine::is_int8;
+use mynah_quant::engine::is_quantized;
 use mynah_runtime::{Next, Pcg32, SampleOptions, Temperature};
 
 /// Arguments of `mynah bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model file (.mynah): INT8 is timed on the integer runtime, FLOAT on the f32 reference.
+    /// The model file (.mynah): INT8 and INT4 are timed on the integer runtime, FLOAT on the
+    /// f32 reference.
     pub model: PathBuf,
     /// Characters to generate (after 1000 untimed warm-up characters).
     #[arg(long, default_value_t = 100_000)]
@@ -35,11 +36,7 @@ pub fn run(args: &Args) -> Result<()> {
     let name = args.model.display().to_string();
     let mut int = None;
     let mut sampler = super::sampler(&model, &mut int, &name)?;
-    let engine = if is_int8(&model) {
-        "int8 runtime"
-    } else {
-        "f32 reference"
-    };
+    let engine = super::engine_name(&model);
     let h = model.hyper();
     let opts = SampleOptions::new(Temperature::ONE, &model.vocab(), h.records);
     // A model without <BOS> starts from its first character.
@@ -79,7 +76,7 @@ pub fn run(args: &Args) -> Result<()> {
         "model        {name} ({}, {} {}x{}, vocab {})",
         engine, h.arch, h.num_layers, h.hidden_dim, h.vocab_size
     );
-    if engine == "int8 runtime" {
+    if is_quantized(&model) {
         println!("kernels      {}", mynah_runtime::kernels::kernel_set());
     }
     println!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use mynah_format::MappedModel;
 use mynah_quant::engine::{
-    file_vocab, is_int8, load_int, score, FloatRunner, IntRunner, LanguageModel,
+    file_vocab, is_quantized, load_int, score, FloatRunner, IntRunner, LanguageModel,
 };
 use mynah_quant::reference::FloatModel;
 use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
@@ -13,7 +13,8 @@ use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
 /// Arguments of `mynah eval`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model file (.mynah): INT8 runs on the integer runtime, FLOAT on the f32 reference.
+    /// The model file (.mynah): INT8 and INT4 run on the integer runtime, FLOAT on the f32
+    /// reference.
     pub model: PathBuf,
     /// The corpus to score.
     #[arg(long, value_name = "PATH")]
@@ -54,7 +55,7 @@ pub fn run(args: &Args) -> Result<()> {
     let vocab = file_vocab(&model).with_context(|| name.clone())?;
     let seqs = corpus.part(split).eval_sequences(&vocab, args.unk)?;
     let int;
-    let mut lm: Box<dyn LanguageModel> = if is_int8(&model) {
+    let mut lm: Box<dyn LanguageModel> = if is_quantized(&model) {
         int = load_int(&model).with_context(|| name.clone())?;
         Box::new(IntRunner::new(&int))
     } else {
@@ -79,11 +80,7 @@ pub fn run(args: &Args) -> Result<()> {
             split.name(),
             args.corpus.display(),
             mode.name(),
-            if is_int8(&model) {
-                "int8 runtime"
-            } else {
-                "f32 reference"
-            }
+            super::engine_name(&model)
         );
     }
     Ok(())

@@ -23,7 +23,7 @@ pub(crate) fn corpus_mode(
     kind.with(csv_column, csv_header)
 }
 
-/// The FLOAT model of a file, or the INT8 one loaded into the runtime, as a sampler.
+/// The FLOAT model of a file, or the INT8 or INT4 one loaded into the runtime, as a sampler.
 pub(crate) fn sampler<'m, 'a>(
     model: &mynah_format::Model<'a>,
     int: &'m mut Option<Box<mynah_quant::engine::HostModel<'a>>>,
@@ -31,12 +31,25 @@ pub(crate) fn sampler<'m, 'a>(
 ) -> anyhow::Result<mynah_quant::sampling::Sampler<'m, 'a>> {
     use anyhow::Context;
     use mynah_quant::{engine, reference::FloatModel, sampling::Sampler};
-    if engine::is_int8(model) {
+    if engine::is_quantized(model) {
         let loaded = int.insert(engine::load_int(model).with_context(|| name.to_owned())?);
         Ok(Sampler::int(loaded))
     } else {
         Ok(Sampler::float(
             FloatModel::from_model(model).with_context(|| name.to_owned())?,
         ))
+    }
+}
+
+/// What runs `model`: `int8 runtime` / `int4 runtime` (`, factored`) for quantized files,
+/// `f32 reference` for float ones.
+pub(crate) fn engine_name(model: &mynah_format::Model<'_>) -> String {
+    let h = model.hyper();
+    match h.weights.weight_dtype() {
+        Some(d) if h.factored => {
+            format!("int{} runtime, factored", d.name().trim_start_matches('i'))
+        }
+        Some(d) => format!("int{} runtime", d.name().trim_start_matches('i')),
+        None => "f32 reference".into(),
     }
 }

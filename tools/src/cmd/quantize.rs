@@ -1,12 +1,14 @@
-//! `mynah quantize FLOAT -o INT8 --calib PATH`: quantize a float model file and report how
-//! closely the integer runtime follows it.
+//! `mynah quantize FLOAT -o OUT --calib PATH [--dtype int8|int4] [--factored]`: quantize a
+//! float model file and report how closely the integer runtime follows it.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use mynah_format::MappedModel;
 use mynah_quant::engine::file_vocab;
-use mynah_quant::quantize::{agreement, calibration_streams, quantize, QuantizeOptions};
+use mynah_quant::quantize::{
+    agreement, calibration_streams, quantize, QuantDtype, QuantizeOptions,
+};
 use mynah_quant::reference::FloatModel;
 use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
 
@@ -15,9 +17,18 @@ use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
 pub struct Args {
     /// The FLOAT model file.
     pub model: PathBuf,
-    /// Where to write the INT8 model file.
+    /// Where to write the quantized model file.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Weights of the file: int8 (i8, the INT8 file) or int4 (i4, two per byte; format
+    /// version 3).
+    #[arg(long, value_name = "int8|int4", default_value = "int8")]
+    pub dtype: String,
+    /// Factored input layer (recurrent models): an int8 embedding and layer 0's input
+    /// matrix instead of the per-token table, smaller for large vocabularies or hidden
+    /// sizes, one more matrix product per character (format version 3).
+    #[arg(long)]
+    pub factored: bool,
     /// Calibration corpus (its training part is used); usually the training corpus.
     #[arg(long, value_name = "PATH")]
     pub calib: PathBuf,
@@ -36,13 +47,17 @@ pub struct Args {
     /// Skip the calibration-based bias correction.
     #[arg(long)]
     pub no_bias_correction: bool,
-    /// Also compare float and int8 on this split of the corpus (val, train, all).
+    /// Also compare float and the quantized model on this split of the corpus (val, train,
+    /// all).
     #[arg(long)]
     pub compare: Option<Split>,
 }
 
 /// Quantizes, writes the file atomically, optionally prints the agreement.
 pub fn run(args: &Args) -> Result<()> {
+    let Some(dtype) = QuantDtype::from_name(&args.dtype) else {
+        bail!("--dtype {:?}: expected int8 or int4", args.dtype);
+    };
     let mapped = MappedModel::open(&args.model)?;
     let model = mapped.model();
     let name = args.model.display().to_string();
@@ -57,6 +72,8 @@ pub fn run(args: &Args) -> Result<()> {
     let calib = calibration_streams(&corpus, &vocab, args.calib_chars)?;
     let opts = QuantizeOptions {
         bias_correction: !args.no_bias_correction,
+        dtype,
+        factored: args.factored,
     };
     let bytes = quantize(&model, &calib, &opts).with_context(|| name.clone())?;
     mynah_format::write_atomic(&args.output, &bytes)
@@ -73,7 +90,7 @@ pub fn run(args: &Args) -> Result<()> {
         );
         println!("float nats/char {:.5}", a.a.nats_per_char());
         println!(
-            "int8  nats/char {:.5} ({:+.3}%)",
+            "{dtype}  nats/char {:.5} ({:+.3}%)",
             a.b.nats_per_char(),
             100.0 * a.loss_gap()
         );

@@ -11,7 +11,8 @@ use mynah_runtime::{Next, Pcg32, SampleOptions};
 /// Arguments of `mynah sample`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model file (.mynah): INT8 runs on the integer runtime, FLOAT on the f32 reference.
+    /// The model file (.mynah): INT8 and INT4 run on the integer runtime, FLOAT on the f32
+    /// reference.
     pub model: PathBuf,
     /// Sampling temperature: 0 is greedy, 1 the model's own distribution.
     #[arg(long, default_value = "0.8", allow_hyphen_values = true)]

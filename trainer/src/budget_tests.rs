@@ -33,6 +33,7 @@ fn base(arch: Arch, vocab_size: u32) -> Hyper {
         weights: WeightsKind::Float,
         arch,
         specials: Specials::DEFAULT,
+        factored: false,
     }
 }
 

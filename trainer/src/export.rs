@@ -169,6 +169,13 @@ fn quantize_int(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) -> 
         ..QuantizeOptions::default()
     };
     let bytes = quantize(&float, &calib, &options)?;
+    if calib.is_empty() {
+        println!(
+            "{}: no calibration text (--calib-chars 0), biases not corrected",
+            options.dtype.name()
+        );
+        return Ok(bytes);
+    }
     let reference = FloatModel::from_model(&float)?;
     let a = agreement(&reference, &bytes, &calib)?;
     println!(

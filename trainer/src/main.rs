@@ -310,7 +310,16 @@ struct SampleArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A bad argument exits 1 like every other error (clap's own code is 2); --help and
+    // --version still print and exit 0.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        eprint!("mynah-train: {e}");
+        std::process::exit(1)
+    });
     let result = match cli.command {
         Command::Train(a) => run_train(*a),
         Command::Eval(a) => run_eval(a).map(|()| ExitCode::SUCCESS),

@@ -131,6 +131,7 @@ fn model_with_shaped_rows(arch: Arch, layers: u32, vocab: &Vocab, kind: QuantKin
         weights: WeightsKind::Float,
         arch,
         specials: Specials::DEFAULT,
+        factored: false,
     };
     tch::manual_seed(11);
     let model = CharModel::new(Device::Cpu, hyper, 0.0).unwrap();

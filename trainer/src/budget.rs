@@ -65,10 +65,7 @@ pub struct Choice {
 /// The integer file of the float model `float`, as `export --dtype` writes it; `None` where
 /// the model file cannot express it.
 pub fn export_hyper(float: Hyper, dtype: QuantKind, factored: bool) -> Option<Hyper> {
-    let weights = match dtype {
-        QuantKind::Int8 => WeightsKind::Int8,
-        QuantKind::Int4 => WeightsKind::Int4,
-    };
+    let weights = dtype.dtype().weights_kind();
     // The n-gram's input is always its table.
     let factored_ok = matches!(float.arch, Arch::Recurrent(_));
     (factored_ok || !factored).then_some(Hyper {

@@ -17,6 +17,7 @@
 //! identity in gradient.
 
 use crate::choices::Named;
+use mynah_quant::quantize::QuantDtype;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -31,12 +32,18 @@ pub enum QuantKind {
 }
 
 impl QuantKind {
+    /// The exporter's weight type: its levels, names and weights kind are the quantizer's,
+    /// this enum only records the choice in `config.json`.
+    pub fn dtype(self) -> QuantDtype {
+        match self {
+            QuantKind::Int8 => QuantDtype::Int8,
+            QuantKind::Int4 => QuantDtype::Int4,
+        }
+    }
+
     /// The largest stored magnitude `L`: rows are scaled so that `max|w|` maps to it.
     pub fn levels(self) -> f64 {
-        match self {
-            QuantKind::Int8 => 127.0,
-            QuantKind::Int4 => 7.0,
-        }
+        f64::from(self.dtype().levels())
     }
 }
 
@@ -44,10 +51,7 @@ impl Named for QuantKind {
     const FLAG: &'static str = "--qat";
     const CHOICES: &'static str = "int8 or int4";
     fn name(self) -> &'static str {
-        match self {
-            QuantKind::Int8 => "int8",
-            QuantKind::Int4 => "int4",
-        }
+        self.dtype().name()
     }
     fn from_name(name: &str) -> Option<Self> {
         [QuantKind::Int8, QuantKind::Int4]

@@ -1,4 +1,4 @@
-//! `mynah-train export`: a checkpoint → a model file (format v2) and/or plain safetensors.
+//! `mynah-train export`: a checkpoint → a model file (format v2, or v3 for int4 and factored files) and/or plain safetensors.
 
 use crate::checkpoint::{load_model, LoadedModel, Which};
 use crate::model::param_specs;

@@ -256,7 +256,7 @@ enum SplitArg {
 struct ExportArgs {
     /// A run directory or a checkpoint file.
     input: PathBuf,
-    /// The mynah model file to write (format v2).
+    /// The mynah model file to write (format v2; v3 for int4 or --factored).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Weight type of the model file.

@@ -212,6 +212,7 @@ fn quantized(o: &Options) -> Result<Vec<u8>, String> {
             bias_correction: false,
             dtype: o.dtype,
             factored: o.factored,
+            ..QuantizeOptions::default()
         },
     )
     .map_err(|e| e.to_string())

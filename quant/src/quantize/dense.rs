@@ -169,6 +169,80 @@ pub fn quantize_dense(
     quantize_dense_as(name, w, bias, &input, QuantDtype::Int8)
 }
 
+/// A matrix's integer codes and the real scale of each row (`q · scale`), before the
+/// scales become multipliers: what rounding chose, and what the trainer may tune.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundedRows {
+    /// Row-major codes in `[-L, L]`.
+    pub codes: Vec<i8>,
+    /// One scale per row (0 for an all-zero row).
+    pub scales: Vec<f64>,
+}
+
+impl RoundedRows {
+    /// Per row `s = max|w| / L` and `q = clamp(round(w / s), ±L)`, rounded half away from
+    /// zero.
+    pub fn nearest(w: &Matrix, dtype: QuantDtype) -> RoundedRows {
+        RoundedRows::with(w, dtype, |_, row, s, levels| {
+            row.iter()
+                .map(|&x| (f64::from(x) / s).round().clamp(-levels, levels) as i8)
+                .collect()
+        })
+    }
+
+    /// Per row `s = max|w| / L` and the codes `round_row(row index, row, s, L)` gives.
+    pub fn with(
+        w: &Matrix,
+        dtype: QuantDtype,
+        mut round_row: impl FnMut(usize, &[f32], f64, f64) -> Vec<i8>,
+    ) -> RoundedRows {
+        let levels = f64::from(dtype.levels());
+        let mut out = RoundedRows {
+            codes: Vec::with_capacity(w.data.len()),
+            scales: Vec::with_capacity(w.rows),
+        };
+        for i in 0..w.rows {
+            let row = w.row(i);
+            let max = row.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
+            let s = max / levels;
+            if s > 0.0 {
+                out.codes.extend(round_row(i, row, s, levels));
+            } else {
+                out.codes.extend(std::iter::repeat_n(0, row.len()));
+            }
+            out.scales.push(s);
+        }
+        out
+    }
+
+    /// Refuses codes and scales that do not fit a `rows × cols` matrix (codes beyond ±127,
+    /// negative or non-finite scales): they may come from outside this crate.
+    fn check(&self, name: &str, rows: usize, cols: usize) -> Result<(), QuantizeError> {
+        let fail = |reason: String| QuantizeError::Rounding {
+            tensor: name.to_owned(),
+            reason,
+        };
+        if self.codes.len() != rows * cols || self.scales.len() != rows {
+            return Err(fail(format!(
+                "{} codes and {} scales for a {rows}×{cols} matrix",
+                self.codes.len(),
+                self.scales.len()
+            )));
+        }
+        if self.codes.contains(&i8::MIN) {
+            return Err(fail("a code of -128".into()));
+        }
+        match self
+            .scales
+            .iter()
+            .position(|s| !(s.is_finite() && *s >= 0.0))
+        {
+            Some(i) => Err(fail(format!("row {i} has scale {}", self.scales[i]))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Quantizes `w x + bias` with `dtype` weights for inputs described by `input` and a Q16
 /// result. Per row: `s = max|w| / L` (`L` = 127 or 7), `q = clamp(round(w / s), ±L)`
 /// rounded half away from zero, the runtime factor `M = 2 · s · input.scale` as a
@@ -184,8 +258,21 @@ pub fn quantize_dense_as(
     dtype: QuantDtype,
 ) -> Result<QuantDense, QuantizeError> {
     check_finite(name, &w.data)?;
+    quantize_dense_rounded(name, w, bias, input, &RoundedRows::nearest(w, dtype))
+}
+
+/// [`quantize_dense_as`] with codes and scales chosen elsewhere (`rounded`); `w` is the
+/// float matrix the bias correction of `input`'s means compares them with.
+pub fn quantize_dense_rounded(
+    name: &str,
+    w: &Matrix,
+    bias: &[f32],
+    input: &DenseInput<'_>,
+    rounded: &RoundedRows,
+) -> Result<QuantDense, QuantizeError> {
+    check_finite(name, &w.data)?;
     check_finite(name, bias)?;
-    let levels = f64::from(dtype.levels());
+    rounded.check(name, w.rows, w.cols)?;
     let mut out = QuantDense {
         weight: Vec::with_capacity(w.data.len()),
         mult: Vec::with_capacity(w.rows),
@@ -195,8 +282,8 @@ pub fn quantize_dense_as(
     let seen = input.mean_seen.or(input.mean);
     for (i, &b0) in bias.iter().enumerate().take(w.rows) {
         let row = w.row(i);
-        let max = row.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
-        let scale = max / levels;
+        let codes = &rounded.codes[i * w.cols..(i + 1) * w.cols];
+        let scale = rounded.scales[i];
         // acc · scale · input.scale · 2^-15 in Q16 is acc · 2·scale·input.scale.
         let (mult, shift) = encode_multiplier(2.0 * scale * input.scale).ok_or_else(|| {
             QuantizeError::ScaleOutOfRange {
@@ -207,12 +294,8 @@ pub fn quantize_dense_as(
         // The scale the runtime applies.
         let eff = decode_multiplier(mult, shift) / (2.0 * input.scale);
         let mut b = f64::from(b0);
-        for (j, &x) in row.iter().enumerate() {
-            let q = if mult == 0 {
-                0
-            } else {
-                (f64::from(x) / scale).round().clamp(-levels, levels) as i8
-            };
+        for (j, (&x, &code)) in row.iter().zip(codes).enumerate() {
+            let q = if mult == 0 { 0 } else { code };
             out.weight.push(q);
             if let (Some(mx), Some(ms)) = (input.mean, seen) {
                 b += f64::from(x) * mx[j] - f64::from(q) * eff * ms[j];

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use mynah_format::MappedModel;
 use mynah_quant::engine::file_vocab;
 use mynah_quant::quantize::{
-    agreement, calibration_streams, quantize, QuantDtype, QuantizeOptions,
+    agreement, calibration_streams, quantize, QuantDtype, QuantizeOptions, Rounding,
 };
 use mynah_quant::reference::FloatModel;
 use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
@@ -29,6 +29,11 @@ pub struct Args {
     /// sizes, one more matrix product per character (format version 3).
     #[arg(long)]
     pub factored: bool,
+    /// How weights become codes: nearest, compensated (each row's rounding errors spread
+    /// over its later columns so that its output on the calibration text moves least;
+    /// slower), or auto (compensated for int4, nearest for int8).
+    #[arg(long, value_name = "auto|nearest|compensated", default_value = "auto")]
+    pub rounding: String,
     /// Calibration corpus (its training part is used); usually the training corpus.
     #[arg(long, value_name = "PATH")]
     pub calib: PathBuf,
@@ -58,6 +63,12 @@ pub fn run(args: &Args) -> Result<()> {
     let Some(dtype) = QuantDtype::from_name(&args.dtype) else {
         bail!("--dtype {:?}: expected int8 or int4", args.dtype);
     };
+    let Some(rounding) = Rounding::from_name(&args.rounding, dtype) else {
+        bail!(
+            "--rounding {:?}: expected auto, nearest or compensated",
+            args.rounding
+        );
+    };
     let mapped = MappedModel::open(&args.model)?;
     let model = mapped.model();
     let name = args.model.display().to_string();
@@ -74,6 +85,7 @@ pub fn run(args: &Args) -> Result<()> {
         bias_correction: !args.no_bias_correction,
         dtype,
         factored: args.factored,
+        rounding,
     };
     let bytes = quantize(&model, &calib, &opts).with_context(|| name.clone())?;
     mynah_format::write_atomic(&args.output, &bytes)

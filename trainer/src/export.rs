@@ -6,7 +6,8 @@ use crate::params::{to_safetensors, write_atomic, HostTensor};
 use anyhow::{bail, ensure, Context, Result};
 use mynah_format::{tensor_name, Hyper, ModelWriter};
 use mynah_quant::quantize::{
-    agreement, calibration_streams, quantize, QuantDtype, QuantizeOptions,
+    agreement, calibration_streams, plan_weights, quantize, quantize_model_with, QuantDtype,
+    QuantizeOptions, Rounding,
 };
 use mynah_quant::reference::FloatModel;
 use mynah_text::Vocab;
@@ -37,6 +38,12 @@ pub struct ExportRequest {
     pub dtype: ExportDtype,
     /// `--factored`: an int8/int4 file with a factored input layer.
     pub factored: bool,
+    /// `--rounding`: auto, nearest or compensated.
+    pub rounding: String,
+    /// `--tune-steps`: steps of tuning after rounding (0: none).
+    pub tune_steps: u64,
+    /// `--tune-lr`.
+    pub tune_lr: f64,
     /// `--safetensors`.
     pub safetensors: Option<PathBuf>,
     /// `--calib-chars`: calibration characters for `--dtype int8`.
@@ -62,6 +69,22 @@ pub fn run(req: &ExportRequest) -> Result<()> {
         !req.factored || matches!(hyper.arch, mynah_format::Arch::Recurrent(_)),
         "--factored needs a recurrent model: an n-gram model's input is always its table"
     );
+    let rounding =
+        Rounding::from_name(&req.rounding, export_dtype(req.dtype)).with_context(|| {
+            format!(
+                "--rounding {:?}: expected auto, nearest or compensated",
+                req.rounding
+            )
+        })?;
+    ensure!(
+        req.tune_steps == 0 || quantized,
+        "--tune-steps tunes an integer file: give it with --dtype int8 or int4"
+    );
+    ensure!(
+        req.tune_lr.is_finite() && req.tune_lr > 0.0,
+        "--tune-lr {}: expected a positive learning rate",
+        req.tune_lr
+    );
     if let Some(out) = &req.output {
         let bytes = match req.dtype {
             ExportDtype::F32 | ExportDtype::F16 => float_file(
@@ -72,7 +95,7 @@ pub fn run(req: &ExportRequest) -> Result<()> {
             )?,
             ExportDtype::Int8 | ExportDtype::Int4 => {
                 let float = float_file(&model.keys.vocab, &hyper, &model.params, false)?;
-                quantize_int(&float, &model, req)?
+                quantize_int(&float, &model, req, rounding)?
             }
         };
         write_atomic(out, &bytes)?;
@@ -144,7 +167,12 @@ pub fn float_file(
 /// runtime/QUANTIZATION.md), calibrated on the first `--calib-chars` characters of the
 /// training part of the corpus, and prints how closely the integer model follows the float
 /// one on that text.
-fn quantize_int(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) -> Result<Vec<u8>> {
+fn quantize_int(
+    float_file: &[u8],
+    model: &LoadedModel,
+    req: &ExportRequest,
+    rounding: Rounding,
+) -> Result<Vec<u8>> {
     let (path, mode) = match (&req.calib_corpus, &model.meta) {
         (Some(p), Some(meta)) => (p.clone(), meta.config.text_mode()),
         (Some(p), None) => (p.clone(), model.keys.mode.with(0, false)),
@@ -161,14 +189,16 @@ fn quantize_int(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) -> 
     let aligned = mynah_format::AlignedBytes::copy_from(float_file);
     let float = aligned.model()?;
     let options = QuantizeOptions {
-        dtype: match req.dtype {
-            ExportDtype::Int4 => QuantDtype::Int4,
-            _ => QuantDtype::Int8,
-        },
+        dtype: export_dtype(req.dtype),
         factored: req.factored,
+        rounding,
         ..QuantizeOptions::default()
     };
-    let bytes = quantize(&float, &calib, &options)?;
+    let bytes = if req.tune_steps > 0 {
+        tuned_file(&float, model, req, &corpus, &calib, &options)?
+    } else {
+        quantize(&float, &calib, &options)?
+    };
     if calib.is_empty() {
         println!(
             "{}: no calibration text (--calib-chars 0), biases not corrected",
@@ -190,6 +220,73 @@ fn quantize_int(float_file: &[u8], model: &LoadedModel, req: &ExportRequest) -> 
         a.top1
     );
     Ok(bytes)
+}
+
+/// The integer weights of `dtype` (int8 for the float dtypes, which `--rounding` ignores).
+fn export_dtype(dtype: ExportDtype) -> QuantDtype {
+    match dtype {
+        ExportDtype::Int4 => QuantDtype::Int4,
+        _ => QuantDtype::Int8,
+    }
+}
+
+/// `--tune-steps N`: rounds, tunes the scales, biases and embedding ([`crate::tune`]) on
+/// the training part of `corpus`, and writes the file with the tuned values.
+fn tuned_file(
+    float: &mynah_format::Model<'_>,
+    model: &LoadedModel,
+    req: &ExportRequest,
+    corpus: &mynah_text::Corpus,
+    calib: &[Vec<u32>],
+    options: &QuantizeOptions,
+) -> Result<Vec<u8>> {
+    ensure!(
+        !calib.is_empty(),
+        "--tune-steps needs calibration text: --calib-chars 0 leaves none"
+    );
+    let reference = FloatModel::from_model(float)?;
+    let mut plan = plan_weights(&reference, calib, options)?;
+    let vocab = &model.keys.vocab;
+    let bos = vocab.bos();
+    // One stream of the whole training part; every window starts with <BOS> again.
+    let stream: Vec<u32> = calibration_streams(corpus, vocab, usize::MAX)?
+        .into_iter()
+        .flat_map(|s| s.into_iter().skip(usize::from(bos.is_some())))
+        .collect();
+    let opts = crate::tune::TuneOptions {
+        steps: req.tune_steps,
+        lr: req.tune_lr,
+        batch: 32,
+        seq_len: 128,
+        seed: 1,
+    };
+    let device = tch::Device::cuda_if_available();
+    let started = std::time::Instant::now();
+    let (params, tuned) = crate::tune::tune(
+        &model.hyper,
+        &model.params,
+        &mut plan,
+        stream,
+        bos,
+        &opts,
+        device,
+    )?;
+    println!(
+        "tuned scales, biases and embedding for {} steps in {:.0} s: KL to float {:.4} -> {:.4} nats/char",
+        req.tune_steps,
+        started.elapsed().as_secs_f64(),
+        tuned.kl_start,
+        tuned.kl_end
+    );
+    let file = float_file(vocab, &model.hyper, &params, false)?;
+    let aligned = mynah_format::AlignedBytes::copy_from(&file);
+    let tuned_model = FloatModel::from_model(&aligned.model()?)?;
+    Ok(quantize_model_with(
+        &tuned_model,
+        calib,
+        options,
+        Some(&plan),
+    )?)
 }
 
 #[cfg(test)]
@@ -256,5 +353,66 @@ mod tests {
                 assert!((g - w).abs() < 1e-5, "{arch}: logit {i}: {g} vs {w}");
             }
         }
+    }
+
+    /// Tuning keeps every code, changes the scales, and brings the integer model's
+    /// predictions closer to the float model's.
+    #[test]
+    fn tuning_keeps_the_codes_and_lowers_the_divergence() {
+        tch::manual_seed(3);
+        let vocab = Vocab::from_texts(["abcdefgh ."]).unwrap();
+        let hyper = Hyper {
+            vocab_size: vocab.size() as u32,
+            embed_dim: 8,
+            hidden_dim: 24,
+            num_layers: 1,
+            records: false,
+            weights: WeightsKind::Float,
+            arch: Arch::GRU,
+            specials: mynah_format::Specials::DEFAULT,
+            factored: false,
+        };
+        let model = CharModel::new(Device::Cpu, hyper, 0.0).unwrap();
+        let params = model.to_host().unwrap();
+        let file = float_file(&vocab, &hyper, &params, false).unwrap();
+        let aligned = mynah_format::AlignedBytes::copy_from(&file);
+        let float = FloatModel::from_model(&aligned.model().unwrap()).unwrap();
+        let stream: Vec<u32> = (0..4000u32).map(|i| 3 + (i * 7 + i / 5) % 10).collect();
+        let calib = vec![stream[..600].to_vec()];
+        let opts = QuantizeOptions {
+            dtype: QuantDtype::Int4,
+            factored: true,
+            rounding: Rounding::Compensated,
+            ..QuantizeOptions::default()
+        };
+        let mut plan = plan_weights(&float, &calib, &opts).unwrap();
+        let before = plan.clone();
+        let tune = crate::tune::TuneOptions {
+            steps: 40,
+            lr: 1e-2,
+            batch: 8,
+            seq_len: 32,
+            seed: 1,
+        };
+        let (tuned, t) = crate::tune::tune(
+            &hyper,
+            &params,
+            &mut plan,
+            stream,
+            vocab.bos(),
+            &tune,
+            Device::Cpu,
+        )
+        .unwrap();
+        assert!(t.kl_end < t.kl_start, "{t:?}");
+        for name in before.names() {
+            let (a, b) = (before.get(name).unwrap(), plan.get(name).unwrap());
+            assert_eq!(a.codes, b.codes, "{name}");
+            assert_ne!(a.scales, b.scales, "{name}");
+        }
+        let file = float_file(&vocab, &hyper, &tuned, false).unwrap();
+        let aligned = mynah_format::AlignedBytes::copy_from(&file);
+        let tuned = FloatModel::from_model(&aligned.model().unwrap()).unwrap();
+        quantize_model_with(&tuned, &calib, &opts, Some(&plan)).unwrap();
     }
 }

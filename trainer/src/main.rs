@@ -21,6 +21,7 @@ mod qat;
 mod sample;
 mod schedule;
 mod train;
+mod tune;
 
 use anyhow::{bail, Context, Result};
 use checkpoint::{load_model, Which};
@@ -267,6 +268,19 @@ struct ExportArgs {
     /// matrix product per character. Recurrent models only.
     #[arg(long)]
     factored: bool,
+    /// How weights become codes: nearest, compensated (each row's rounding errors spread over
+    /// its later columns so its output on the calibration text moves least), or auto
+    /// (compensated for int4, nearest for int8).
+    #[arg(long, value_name = "auto|nearest|compensated", default_value = "auto")]
+    rounding: String,
+    /// After rounding, tune each row's scale, the biases and the embedding for N steps so
+    /// that the integer model's predictions match the float model's (0: no tuning). 600
+    /// steps took an int4 GRU 1x256 from +1.6% to +1.0% of float (about 3 CPU minutes).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    tune_steps: u64,
+    /// Adam's learning rate for --tune-steps.
+    #[arg(long, value_name = "LR", default_value_t = 1e-3)]
+    tune_lr: f64,
     /// Characters of the training corpus that calibrate `--dtype int8|int4` (see runtime/QUANTIZATION.md).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     calib_chars: usize,
@@ -329,6 +343,9 @@ fn main() -> ExitCode {
             output: a.output,
             dtype: a.dtype,
             factored: a.factored,
+            rounding: a.rounding,
+            tune_steps: a.tune_steps,
+            tune_lr: a.tune_lr,
             safetensors: a.safetensors,
             calib_chars: a.calib_chars,
             calib_corpus: a.calib_corpus,

@@ -172,6 +172,8 @@ pub struct CharModel {
     extra_dropout: Dropouts,
     /// Fake quantization of the weights the export quantizes.
     qat: Option<QatSpec>,
+    /// Matrices replaced by fixed codes times tunable scales ([`crate::tune`]).
+    planned: Option<crate::tune::Planned>,
     /// In [`param_specs`] order.
     params: Vec<(String, Tensor)>,
     embed: Tensor,
@@ -238,6 +240,7 @@ impl CharModel {
             dropout,
             extra_dropout: Dropouts::default(),
             qat: None,
+            planned: None,
             params,
             body,
         })
@@ -257,8 +260,23 @@ impl CharModel {
         self
     }
 
-    /// Parameter `name` as the forward pass uses it: fake-quantized under QAT.
+    /// The same model with the matrices of `planned` as its codes times its scales.
+    #[must_use]
+    pub fn with_planned(mut self, planned: crate::tune::Planned) -> CharModel {
+        self.planned = Some(planned);
+        self
+    }
+
+    /// The planned matrices, if any.
+    pub fn planned_ref(&self) -> Option<&crate::tune::Planned> {
+        self.planned.as_ref()
+    }
+
+    /// Parameter `name` as the forward pass uses it: planned, or fake-quantized under QAT.
     fn effective(&self, name: &str, t: &Tensor) -> Tensor {
+        if let Some(w) = self.planned.as_ref().and_then(|p| p.apply(name, t)) {
+            return w;
+        }
         match &self.qat {
             Some(q) => q.apply(name, t),
             None => t.shallow_clone(),

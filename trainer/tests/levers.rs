@@ -419,4 +419,51 @@ fn an_int4_factored_budget_exports_to_its_exact_size_and_bad_export_flags_write_
     assert!(e.contains("int2"), "{e}");
     assert!(!f32_out.exists());
     assert_eq!(temp_files(d), Vec::<PathBuf>::new());
+
+    // Compensated rounding and tuning keep the file's size and form.
+    let tuned = d.join("tuned.mynah");
+    let args = [
+        "export",
+        p(&out),
+        "-o",
+        p(&tuned),
+        "--dtype",
+        "int4",
+        "--factored",
+    ];
+    let more = [
+        "--rounding",
+        "compensated",
+        "--tune-steps",
+        "3",
+        "--calib-chars",
+        "500",
+    ];
+    let said = ok(&[&args[..], &more[..]].concat());
+    assert!(
+        said.contains("tuned scales, biases and embedding for 3 steps"),
+        "{said}"
+    );
+    assert_eq!(std::fs::metadata(&tuned).unwrap().len() as usize, size);
+    // Their bad values fail before anything is written.
+    for (bad, says) in [
+        (
+            &["--dtype", "int4", "--rounding", "stochastic"][..],
+            "--rounding \"stochastic\"",
+        ),
+        (
+            &["--dtype", "f32", "--tune-steps", "5"][..],
+            "--tune-steps tunes an integer file",
+        ),
+        (&["--dtype", "int8", "--tune-lr", "0"][..], "--tune-lr 0"),
+        (
+            &["--dtype", "int8", "--tune-steps", "5", "--calib-chars", "0"][..],
+            "--calib-chars 0",
+        ),
+    ] {
+        let e = fails(&[&["export", p(&out), "-o", p(&f32_out)][..], bad].concat());
+        assert!(e.contains(says), "{bad:?}: {e}");
+        assert!(!f32_out.exists(), "{bad:?}");
+    }
+    assert_eq!(temp_files(d), Vec::<PathBuf>::new());
 }

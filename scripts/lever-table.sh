@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The contribution of each lever of the shipped model (make models), measured on its run:
 # the float model, then the same trained weights exported in every integer form (token
-# table or factored input; int8 or int4; post-training or after the int4 QAT phase), and
+# table or factored input; int8 or int4; rounded to nearest or compensated; tuned after
+# rounding or not; post-training or after the int4 QAT phase), and
 # optionally a run trained without dropout and weight decay (ABLATION=DIR) and a second QAT
 # phase (QAT2=DIR, e.g. another learning rate). Writes
 # docs/measurements/shakespeare-128k/levers.md.
@@ -55,19 +56,27 @@ float=$(float_of "$RUN/best-float.safetensors")
     "$(stat -c %s "$WORK/float.mynah")" "$float"
   row "int8, token table" "$RUN/best-float.safetensors" "$float" --dtype int8
   row "int8, factored input" "$RUN/best-float.safetensors" "$float" --dtype int8 --factored
-  row "int4, token table" "$RUN/best-float.safetensors" "$float" --dtype int4
-  row "int4, factored input (no QAT)" "$RUN/best-float.safetensors" "$float" --dtype int4 --factored
+  row "int4, token table, nearest" "$RUN/best-float.safetensors" "$float" --dtype int4 --rounding nearest
+  row "int4, token table, compensated" "$RUN/best-float.safetensors" "$float" --dtype int4 --rounding compensated
+  row "int4, factored, nearest" "$RUN/best-float.safetensors" "$float" --dtype int4 --factored --rounding nearest
+  row "int4, factored, compensated" "$RUN/best-float.safetensors" "$float" --dtype int4 --factored --rounding compensated
+  row "int4, factored, compensated on the whole training part" "$RUN/best-float.safetensors" "$float" \
+    --dtype int4 --factored --rounding compensated --calib-chars 1000000
+  row "int4, factored, compensated, tuned (shipped)" "$RUN/best-float.safetensors" "$float" \
+    --dtype int4 --factored --rounding compensated --calib-chars 1000000 --tune-steps 600
   row "int4, factored, after int4 QAT" "$QAT_RUN/best.safetensors" "$float" \
-    --dtype int4 --factored --calib-chars 0
+    --dtype int4 --factored --calib-chars 0 --rounding nearest
   if [[ -n ${QAT2:-} ]]; then
     row "int4, factored, after int4 QAT ($QAT2)" "$QAT2/best.safetensors" "$float" \
-      --dtype int4 --factored --calib-chars 0
+      --dtype int4 --factored --calib-chars 0 --rounding nearest
   fi
   if [[ -n $ABLATION ]]; then
     af=$(float_of "$ABLATION/best.safetensors")
     printf "| no dropout, no weight decay: float | \`--dtype f32\` | %d | %.4f | %+.2f%% |\n" \
       "$(stat -c %s "$WORK/float.mynah")" "$af" "$(awk -v a="$af" -v f="$float" 'BEGIN { print 100 * (a - f) / f }')"
-    row "no dropout, no weight decay: int4 factored (no QAT)" "$ABLATION/best.safetensors" "$float" \
-      --dtype int4 --factored
+    row "no dropout, no weight decay: int4 factored, nearest" "$ABLATION/best.safetensors" "$float" \
+      --dtype int4 --factored --rounding nearest
+    row "no dropout, no weight decay: int4 factored, compensated, tuned" "$ABLATION/best.safetensors" "$float" \
+      --dtype int4 --factored --rounding compensated --calib-chars 1000000 --tune-steps 600
   fi
 } | tee "$OUT"

@@ -183,11 +183,7 @@ impl RoundedRows {
     /// Per row `s = max|w| / L` and `q = clamp(round(w / s), ±L)`, rounded half away from
     /// zero.
     pub fn nearest(w: &Matrix, dtype: QuantDtype) -> RoundedRows {
-        RoundedRows::with(w, dtype, |_, row, s, levels| {
-            row.iter()
-                .map(|&x| (f64::from(x) / s).round().clamp(-levels, levels) as i8)
-                .collect()
-        })
+        RoundedRows::with(w, dtype, |_, row, s, levels| nearest_codes(row, s, levels))
     }
 
     /// Per row `s = max|w| / L` and the codes `round_row(row index, row, s, L)` gives.
@@ -241,6 +237,13 @@ impl RoundedRows {
             None => Ok(()),
         }
     }
+}
+
+/// Each weight of `row` to its nearest code of scale `s`, clamped to `±levels`.
+pub(super) fn nearest_codes(row: &[f32], s: f64, levels: f64) -> Vec<i8> {
+    row.iter()
+        .map(|&x| (f64::from(x) / s).round().clamp(-levels, levels) as i8)
+        .collect()
 }
 
 /// Quantizes `w x + bias` with `dtype` weights for inputs described by `input` and a Q16

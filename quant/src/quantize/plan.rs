@@ -143,10 +143,7 @@ fn compensated(
         match comp {
             Some(c) => c.round_row(row, s, levels),
             // Moments that cannot be factored (non-finite inputs): nearest codes.
-            None => row
-                .iter()
-                .map(|&x| (f64::from(x) / s).round().clamp(-levels, levels) as i8)
-                .collect(),
+            None => super::dense::nearest_codes(row, s, levels),
         }
     }))
 }

@@ -9,7 +9,10 @@
 # docs/measurements/shakespeare-128k/levers.md). Its config, metrics and loss curve go to
 # docs/measurements/shakespeare-128k/.
 #   MINUTES (float phase, default 100), QAT_MINUTES (default 0), THREADS (default 2),
-#   CORPUS, OUT (the run directory), DEVICE (cpu or cuda), MODEL_OUT, DOCS.
+#   CORPUS, OUT (the run directory), DEVICE (cpu or cuda), MODEL_OUT, DOCS,
+#   TEACHER (a run to distill from, e.g. make desk's; default none),
+#   STAGE (all; train = the float phase only; export = the rest, on a run trained before:
+#   train on a lent GPU, export on the CPU).
 set -euo pipefail
 TRAIN=${TRAIN:-target/release/mynah-train}
 MYNAH=${MYNAH:-target/release/mynah}
@@ -21,38 +24,61 @@ DEVICE=${DEVICE:-cpu}
 OUT=${OUT:-runs/shakespeare-128k}
 MODEL=${MODEL_OUT:-models/shakespeare-128k.mynah}
 DOCS=${DOCS:-docs/measurements/shakespeare-128k}
+TEACHER=${TEACHER:-}
+STAGE=${STAGE:-all}
+case $STAGE in all | train | export) ;; *) echo "make models: STAGE is all, train or export, not $STAGE" >&2; exit 1 ;; esac
 
 if [[ ! -f $CORPUS ]]; then
   echo "make models: the corpus $CORPUS is missing (give CORPUS=PATH)" >&2
   exit 1
 fi
-rm -rf "$OUT"
-mkdir -p "$(dirname "$OUT")" "$(dirname "$MODEL")" "$DOCS"
-echo "== float phase: $MINUTES minutes on $THREADS threads ($DEVICE)"
-"$TRAIN" train --corpus "$CORPUS" --mode text --cell gru \
-  --budget-bytes 131072 --dtype int4 --factored auto \
-  --embed-dropout 0.1 --proj-dropout 0.25 --weight-decay 0.05 \
-  --lr 0.005 --seq-len 128 --batch 128 --time-limit "$MINUTES" \
-  --threads "$THREADS" --device "$DEVICE" --seed 1 --sample-every 0 --eval-every 500 \
-  --out "$OUT" >"$OUT.float.log"
-grep -E "^(model|size budget|finished)" "$OUT.float.log" || true
-"$TRAIN" export "$OUT" -o "$MODEL" --dtype int4 --factored --rounding compensated \
-  --calib-chars 1000000 --tune-steps 600
-"$TRAIN" export "$OUT" -o "$OUT/float.mynah" --dtype f32 >/dev/null
-if [[ $QAT_MINUTES != 0 ]]; then
-  echo "== int4 QAT phase: $QAT_MINUTES minutes"
-  "$TRAIN" train --resume "$OUT" --qat int4 --lr 0.0005 --time-limit "$QAT_MINUTES" \
-    --threads "$THREADS" --device "$DEVICE" >"$OUT.qat.log"
-  grep -E "^(starting|finished)" "$OUT.qat.log" || true
-  # A QAT model needs no bias correction: its biases were trained against the rounded weights.
-  "$TRAIN" export "$OUT" -o "$OUT/qat.mynah" --dtype int4 --factored --calib-chars 0 \
-    --rounding nearest
+distill=()
+if [[ -n $TEACHER ]]; then
+  [[ -e $TEACHER ]] || { echo "make models: the teacher $TEACHER is missing" >&2; exit 1; }
+  distill=(--teacher "$TEACHER")
 fi
-cp "$OUT/config.json" "$OUT/metrics.csv" "$OUT/loss.png" "$DOCS/"
-{
-  echo "float val nats/char: $("$MYNAH" eval "$OUT/float.mynah" --corpus "$CORPUS" --mode text --split val --json)"
-  echo "int4 val nats/char: $("$MYNAH" eval "$MODEL" --corpus "$CORPUS" --mode text --split val --json)"
-  [[ ! -f $OUT/qat.mynah ]] ||
-    echo "int4 after QAT val nats/char: $("$MYNAH" eval "$OUT/qat.mynah" --corpus "$CORPUS" --mode text --split val --json)"
-  echo "file bytes: $(stat -c %s "$MODEL")"
-} | tee "$DOCS/result.txt"
+# The float phase (the size budget picks the shape), distilled when TEACHER is given.
+train_float() {
+  rm -rf "$OUT"
+  mkdir -p "$(dirname "$OUT")"
+  echo "== float phase: $MINUTES minutes on $THREADS threads ($DEVICE)${TEACHER:+, distilled from $TEACHER}"
+  "$TRAIN" train --corpus "$CORPUS" --mode text --cell gru \
+    --budget-bytes 131072 --dtype int4 --factored auto \
+    --embed-dropout 0.1 --proj-dropout 0.25 --weight-decay 0.05 \
+    --lr 0.005 --seq-len 128 --batch 128 --time-limit "$MINUTES" \
+    --threads "$THREADS" --device "$DEVICE" --seed 1 --sample-every 0 --eval-every 500 \
+    "${distill[@]}" --out "$OUT" >"$OUT.float.log"
+  grep -E "^(model|size budget|finished)" "$OUT.float.log" || true
+}
+
+# The int4 file, the float file beside it, the optional QAT phase, and the figures.
+export_model() {
+  [[ -f $OUT/best.safetensors ]] || {
+    echo "make models: $OUT holds no trained model (run STAGE=train first)" >&2
+    exit 1
+  }
+  mkdir -p "$(dirname "$MODEL")" "$DOCS"
+  "$TRAIN" export "$OUT" -o "$MODEL" --dtype int4 --factored --rounding compensated \
+    --calib-chars 1000000 --tune-steps 600
+  "$TRAIN" export "$OUT" -o "$OUT/float.mynah" --dtype f32 >/dev/null
+  if [[ $QAT_MINUTES != 0 ]]; then
+    echo "== int4 QAT phase: $QAT_MINUTES minutes"
+    "$TRAIN" train --resume "$OUT" --qat int4 --lr 0.0005 --time-limit "$QAT_MINUTES" \
+      --threads "$THREADS" --device "$DEVICE" >"$OUT.qat.log"
+    grep -E "^(starting|finished)" "$OUT.qat.log" || true
+    # A QAT model needs no bias correction: its biases were trained against the rounded weights.
+    "$TRAIN" export "$OUT" -o "$OUT/qat.mynah" --dtype int4 --factored --calib-chars 0 \
+      --rounding nearest
+  fi
+  cp "$OUT/config.json" "$OUT/metrics.csv" "$OUT/loss.png" "$DOCS/"
+  {
+    echo "float val nats/char: $("$MYNAH" eval "$OUT/float.mynah" --corpus "$CORPUS" --mode text --split val --json)"
+    echo "int4 val nats/char: $("$MYNAH" eval "$MODEL" --corpus "$CORPUS" --mode text --split val --json)"
+    [[ ! -f $OUT/qat.mynah ]] ||
+      echo "int4 after QAT val nats/char: $("$MYNAH" eval "$OUT/qat.mynah" --corpus "$CORPUS" --mode text --split val --json)"
+    echo "file bytes: $(stat -c %s "$MODEL")"
+  } | tee "$DOCS/result.txt"
+}
+
+[[ $STAGE == export ]] || train_float
+[[ $STAGE == train ]] || export_model

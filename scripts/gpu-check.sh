@@ -6,12 +6,8 @@ set -euo pipefail
 out=${1:?usage: gpu-check.sh OUTDIR}
 corpus=${CORPUS:-.devdata/tinyshakespeare.txt}
 bin=${BIN:-target/release/mynah-train}
-# The binary's rpath names the build machine's .venv; here torch may live elsewhere.
-if ldd "$bin" | grep -q 'libtorch_cpu.so => not found'; then
-  torch_lib=$(ls -d /opt/torch/.venv/lib/python3*/site-packages/torch/lib 2>/dev/null | head -n1 || true)
-  [ -n "$torch_lib" ] || torch_lib=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
-  export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-fi
+source "$(dirname "$0")/torch-lib.sh"
+find_torch_lib "$bin"
 mkdir -p "$out"
 nvidia-smi -L || true
 ldd "$bin" | grep -E 'libtorch_cuda|not found'

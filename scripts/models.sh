@@ -32,13 +32,13 @@ if [[ ! -f $CORPUS ]]; then
   echo "make models: the corpus $CORPUS is missing (give CORPUS=PATH)" >&2
   exit 1
 fi
-distill=()
-if [[ -n $TEACHER ]]; then
-  [[ -e $TEACHER ]] || { echo "make models: the teacher $TEACHER is missing" >&2; exit 1; }
-  distill=(--teacher "$TEACHER")
-fi
 # The float phase (the size budget picks the shape), distilled when TEACHER is given.
 train_float() {
+  local distill=()
+  if [[ -n $TEACHER ]]; then
+    [[ -e $TEACHER ]] || { echo "make models: the teacher $TEACHER is missing" >&2; exit 1; }
+    distill=(--teacher "$TEACHER")
+  fi
   rm -rf "$OUT"
   mkdir -p "$(dirname "$OUT")"
   echo "== float phase: $MINUTES minutes on $THREADS threads ($DEVICE)${TEACHER:+, distilled from $TEACHER}"

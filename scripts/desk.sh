@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# make desk: the desk model and the distillation lever. The desk model is a GRU 2×512
+# (embed 64, 2.50M parameters, any file size), the best text mynah makes. It is trained with
+# dropout between the layers, on the embedding and before the projection, and AdamW weight
+# decay. The shipped model's recipe (scripts/models.sh) is then distilled from it, and its
+# int4 file is written to $OUT/student.mynah, not over the shipped one, for the lever table.
+# Sized for a lent GPU (DEVICE=cuda: 4.5 + 2 minutes, under the 10-minute call); on a CPU give
+# it hours.
+#   DESK_MINUTES (default 4.5), STUDENT_MINUTES (default 2), DEVICE (default cuda), THREADS,
+#   CORPUS, OUT (default runs/desk),
+#   STAGE: all (default); train = both training runs and the desk model's files and figures;
+#   export = the student's int4 file and figures, on a student trained before.
+# On a lent GPU machine, scripts/desk-device.sh runs STAGE=train there and brings back what
+# STAGE=export needs here (the desk checkpoint, 30 MB with its optimizer state, stays there).
+set -euo pipefail
+TRAIN=${TRAIN:-target/release/mynah-train}
+MYNAH=${MYNAH:-target/release/mynah}
+CORPUS=${CORPUS:-../shared/data/tinyshakespeare.txt}
+DESK_MINUTES=${DESK_MINUTES:-4.5}
+STUDENT_MINUTES=${STUDENT_MINUTES:-2}
+DEVICE=${DEVICE:-cuda}
+THREADS=${THREADS:-$(nproc)}
+OUT=${OUT:-runs/desk}
+STAGE=${STAGE:-all}
+case $STAGE in all | train | export) ;; *) echo "make desk: STAGE is all, train or export, not $STAGE" >&2; exit 1 ;; esac
+source "$(dirname "$0")/torch-lib.sh"
+find_torch_lib "$TRAIN"
+[[ -f $CORPUS ]] || { echo "make desk: the corpus $CORPUS is missing (give CORPUS=PATH)" >&2; exit 1; }
+
+# models.sh for the student, distilled from the desk run, its files kept under $OUT.
+student() {
+  # OUT last: a later assignment in the prefix would see the student's OUT.
+  TEACHER="$OUT/teacher" MODEL_OUT="$OUT/student.mynah" DOCS="$OUT/student-docs" OUT="$OUT/student" \
+    MINUTES=$STUDENT_MINUTES THREADS=$THREADS DEVICE=$DEVICE CORPUS=$CORPUS TRAIN=$TRAIN \
+    MYNAH=$MYNAH STAGE=$1 bash scripts/models.sh
+}
+
+train_desk() {
+  rm -rf "$OUT"
+  mkdir -p "$OUT"
+  echo "== desk model: $DESK_MINUTES minutes on $DEVICE"
+  "$TRAIN" train --corpus "$CORPUS" --mode text --cell gru --layers 2 --hidden 512 --embed 64 \
+    --dropout 0.25 --embed-dropout 0.1 --proj-dropout 0.25 --weight-decay 0.05 \
+    --lr 0.003 --seq-len 128 --batch 128 --time-limit "$DESK_MINUTES" \
+    --threads "$THREADS" --device "$DEVICE" --seed 1 --sample-every 0 --eval-every 250 \
+    --out "$OUT/teacher" >"$OUT/teacher.log"
+  grep -E "^(model|finished)" "$OUT/teacher.log" || true
+}
+
+# The desk model's int8 file and figures: float scored by libtorch on $DEVICE (seconds on a
+# GPU, where the runtime's f32 path would take minutes), int8 by the integer runtime.
+export_desk() {
+  [[ -f $OUT/teacher/best.safetensors ]] || {
+    echo "make desk: $OUT/teacher holds no trained model (run STAGE=train first)" >&2
+    exit 1
+  }
+  "$TRAIN" export "$OUT/teacher" -o "$OUT/desk.int8.mynah" --dtype int8 >/dev/null
+  {
+    grep -E "^(model|finished)" "$OUT/teacher.log" | sed 's/^/desk /'
+    echo "desk float val nats/char: $("$TRAIN" eval "$OUT/teacher" --corpus "$CORPUS" \
+      --mode text --split val --device "$DEVICE" --threads "$THREADS" --json)"
+    echo "desk int8 val nats/char: $("$MYNAH" eval "$OUT/desk.int8.mynah" --corpus "$CORPUS" \
+      --mode text --split val --json)"
+    echo "desk int8 file bytes: $(stat -c %s "$OUT/desk.int8.mynah")"
+  } | tee "$OUT/result.txt"
+}
+
+if [[ $STAGE != export ]]; then
+  train_desk
+  student train
+  export_desk
+fi
+if [[ $STAGE != train ]]; then
+  student export | sed 's/^/student (distilled) /' | tee -a "$OUT/result.txt"
+fi

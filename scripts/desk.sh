@@ -13,9 +13,7 @@
 # On a lent GPU machine, scripts/desk-device.sh runs STAGE=train there and brings back what
 # STAGE=export needs here (the desk checkpoint, 30 MB with its optimizer state, stays there).
 set -euo pipefail
-TRAIN=${TRAIN:-target/release/mynah-train}
-MYNAH=${MYNAH:-target/release/mynah}
-CORPUS=${CORPUS:-../shared/data/tinyshakespeare.txt}
+source "$(dirname "$0")/recipe.sh"
 DESK_MINUTES=${DESK_MINUTES:-4.5}
 STUDENT_MINUTES=${STUDENT_MINUTES:-2}
 DEVICE=${DEVICE:-cuda}

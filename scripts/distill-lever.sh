@@ -9,9 +9,7 @@
 #   STEPS (default 5000), TEMPERATURES (default "2 1"), TEACHER (a run directory),
 #   TEACHER_MINUTES (default 30), CORPUS, OUT (default runs/distill).
 set -euo pipefail
-TRAIN=${TRAIN:-target/release/mynah-train}
-MYNAH=${MYNAH:-target/release/mynah}
-CORPUS=${CORPUS:-../shared/data/tinyshakespeare.txt}
+source "$(dirname "$0")/recipe.sh"
 STEPS=${STEPS:-5000}
 TEMPERATURES=${TEMPERATURES:-2 1}
 TEACHER_MINUTES=${TEACHER_MINUTES:-30}
@@ -34,12 +32,8 @@ arm() {
   shift
   rm -rf "$run"
   local start=$SECONDS
-  "$TRAIN" train --corpus "$CORPUS" --mode text --cell gru \
-    --budget-bytes 65536 --dtype int4 --factored auto \
-    --embed-dropout 0.1 --proj-dropout 0.25 --weight-decay 0.05 \
-    --lr 0.005 --seq-len 128 --batch 128 --steps "$STEPS" \
-    --threads 1 --device cpu --seed 1 --sample-every 0 --eval-every 500 \
-    "$@" --out "$run" >"$run.log"
+  "$TRAIN" train "${SHIPPED_TRAIN[@]}" --budget-bytes 65536 --steps "$STEPS" \
+    --threads 1 --device cpu "$@" --out "$run" >"$run.log"
   echo "$((SECONDS - start))" >"$run.seconds"
 }
 
@@ -65,8 +59,7 @@ val() {
   )"
   for a in "${arms[@]}"; do
     "$TRAIN" export "$OUT/$a" -o "$OUT/$a.f32.mynah" --dtype f32 >/dev/null
-    "$TRAIN" export "$OUT/$a" -o "$OUT/$a.int4.mynah" --dtype int4 --factored \
-      --rounding compensated --calib-chars 1000000 --tune-steps 600 >/dev/null
+    "$TRAIN" export "$OUT/$a" -o "$OUT/$a.int4.mynah" "${SHIPPED_EXPORT[@]}" >/dev/null
     echo "$a: $(grep -E '^model' "$OUT/$a.log" | head -1)"
     echo "$a: $STEPS steps in $(cat "$OUT/$a.seconds") s; float val $(val "$OUT/$a.f32.mynah");" \
       "int4 val $(val "$OUT/$a.int4.mynah") ($(stat -c %s "$OUT/$a.int4.mynah") bytes)"

@@ -14,9 +14,7 @@
 #   STAGE (all; train = the float phase only; export = the rest, on a run trained before:
 #   train on a lent GPU, export on the CPU).
 set -euo pipefail
-TRAIN=${TRAIN:-target/release/mynah-train}
-MYNAH=${MYNAH:-target/release/mynah}
-CORPUS=${CORPUS:-../shared/data/tinyshakespeare.txt}
+source "$(dirname "$0")/recipe.sh"
 MINUTES=${MINUTES:-100}
 QAT_MINUTES=${QAT_MINUTES:-0}
 THREADS=${THREADS:-2}
@@ -42,12 +40,8 @@ train_float() {
   rm -rf "$OUT"
   mkdir -p "$(dirname "$OUT")"
   echo "== float phase: $MINUTES minutes on $THREADS threads ($DEVICE)${TEACHER:+, distilled from $TEACHER}"
-  "$TRAIN" train --corpus "$CORPUS" --mode text --cell gru \
-    --budget-bytes 131072 --dtype int4 --factored auto \
-    --embed-dropout 0.1 --proj-dropout 0.25 --weight-decay 0.05 \
-    --lr 0.005 --seq-len 128 --batch 128 --time-limit "$MINUTES" \
-    --threads "$THREADS" --device "$DEVICE" --seed 1 --sample-every 0 --eval-every 500 \
-    "${distill[@]}" --out "$OUT" >"$OUT.float.log"
+  "$TRAIN" train "${SHIPPED_TRAIN[@]}" --budget-bytes 131072 --time-limit "$MINUTES" \
+    --threads "$THREADS" --device "$DEVICE" "${distill[@]}" --out "$OUT" >"$OUT.float.log"
   grep -E "^(model|size budget|finished)" "$OUT.float.log" || true
 }
 
@@ -58,8 +52,7 @@ export_model() {
     exit 1
   }
   mkdir -p "$(dirname "$MODEL")" "$DOCS"
-  "$TRAIN" export "$OUT" -o "$MODEL" --dtype int4 --factored --rounding compensated \
-    --calib-chars 1000000 --tune-steps 600
+  "$TRAIN" export "$OUT" -o "$MODEL" "${SHIPPED_EXPORT[@]}"
   "$TRAIN" export "$OUT" -o "$OUT/float.mynah" --dtype f32 >/dev/null
   if [[ $QAT_MINUTES != 0 ]]; then
     echo "== int4 QAT phase: $QAT_MINUTES minutes"

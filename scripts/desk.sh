@@ -34,7 +34,11 @@ student() {
 }
 
 train_desk() {
-  rm -rf "$OUT"
+  # A desk run is GPU time: never delete one, even when this training fails at once.
+  [[ ! -e $OUT ]] || {
+    echo "make desk: $OUT exists (an earlier desk run); move it away or give OUT=DIR" >&2
+    exit 1
+  }
   mkdir -p "$OUT"
   echo "== desk model: $DESK_MINUTES minutes on $DEVICE"
   "$TRAIN" train --corpus "$CORPUS" --mode text --cell gru --layers 2 --hidden 512 --embed 64 \
@@ -69,5 +73,9 @@ if [[ $STAGE != export ]]; then
   export_desk
 fi
 if [[ $STAGE != train ]]; then
+  [[ -d $OUT/student ]] || {
+    echo "make desk: $OUT/student holds no student run (run STAGE=train first, or restore it from scripts/desk-device.sh)" >&2
+    exit 1
+  }
   student export | sed 's/^/student (distilled) /' | tee -a "$OUT/result.txt"
 fi

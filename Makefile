@@ -35,7 +35,7 @@ help:
 	@echo "make size | device-check | fuzz   see device/README.md and fuzz.mk"
 	@echo "make compare       the seed tutorials' four models side by side on tiny shakespeare"
 	@echo "make models        train the shipped 128 KiB device model (models/shakespeare-128k.mynah)"
-	@echo "make desk          the 2.5M-parameter desk model and the shipped recipe distilled from it (GPU)"
+	@echo "make desk          the 2.5M-parameter desk model and the shipped recipe distilled from it"
 	@echo "make capi | capi-check | web | web-serve | web-test   the C library and the web page"
 
 # --- setup -----------------------------------------------------------------------------------
@@ -205,7 +205,8 @@ models: build
 	bash scripts/models.sh
 
 # The desk model (GRU 2x512, 2.5M parameters) and the shipped recipe distilled from it, into
-# runs/desk/ (scripts/desk.sh: DESK_MINUTES, STUDENT_MINUTES, DEVICE, STAGE; sized for a GPU).
+# runs/desk/ (scripts/desk.sh: DESK_MINUTES, DESK_BATCH, STUDENT_MINUTES, DEVICE, STAGE; sized for a
+# GPU; STAGE=desk DEVICE=cpu DESK_MINUTES=115 DESK_BATCH=64 trained models/shakespeare-desk.mynah).
 desk: build
 	bash scripts/desk.sh
 

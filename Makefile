@@ -205,8 +205,9 @@ models: build
 	bash scripts/models.sh
 
 # The desk model (GRU 2x512, 2.5M parameters) and the shipped recipe distilled from it, into
-# runs/desk/ (scripts/desk.sh: DESK_MINUTES, DESK_BATCH, STUDENT_MINUTES, DEVICE, STAGE; sized for a
-# GPU; STAGE=desk DEVICE=cpu DESK_MINUTES=115 DESK_BATCH=64 trained models/shakespeare-desk.mynah).
+# runs/desk/ (scripts/desk.sh: DESK_MINUTES, DESK_BATCH, STUDENT_MINUTES, DEVICE, STAGE; sized
+# for a GPU). models/shakespeare-desk.mynah came from STAGE=desk DEVICE=cpu DESK_MINUTES=115
+# DESK_BATCH=64 on two cores.
 desk: build
 	bash scripts/desk.sh
 

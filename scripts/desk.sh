@@ -24,6 +24,10 @@ THREADS=${THREADS:-$(nproc)}
 OUT=${OUT:-runs/desk}
 STAGE=${STAGE:-all}
 case $STAGE in all | train | export | desk) ;; *) echo "make desk: STAGE is all, train, export or desk, not $STAGE" >&2; exit 1 ;; esac
+# Checked here, not left to the trainer: by then train_desk has made $OUT, which it never deletes.
+[[ $DESK_BATCH =~ ^[1-9][0-9]*$ ]] || { echo "make desk: DESK_BATCH is a positive whole number, not $DESK_BATCH" >&2; exit 1; }
+[[ $DESK_MINUTES =~ ^[0-9]*\.?[0-9]+$ && ! $DESK_MINUTES =~ ^[0.]+$ ]] ||
+  { echo "make desk: DESK_MINUTES is a positive number of minutes, not $DESK_MINUTES" >&2; exit 1; }
 source "$(dirname "$0")/torch-lib.sh"
 find_torch_lib "$TRAIN"
 [[ -f $CORPUS ]] || { echo "make desk: the corpus $CORPUS is missing (give CORPUS=PATH)" >&2; exit 1; }

@@ -7,7 +7,9 @@
 # Without TEACHER a teacher is trained first: the shipped recipe (128 KiB budget, GRU 1x256)
 # for TEACHER_MINUTES on both cores. The arms then run two at a time, one thread each.
 #   STEPS (default 5000), TEMPERATURES (default "2 1"), TEACHER (a run directory),
-#   TEACHER_MINUTES (default 30), CORPUS, OUT (default runs/distill).
+#   TEACHER_MINUTES (default 30), CORPUS, OUT (default runs/distill),
+#   TEACHER_ONCE (1: the teacher's logits computed once, --teacher-once; default 0, the
+#   forward pass per batch these measurements were made with).
 set -euo pipefail
 source "$(dirname "$0")/recipe.sh"
 STEPS=${STEPS:-5000}
@@ -15,6 +17,8 @@ TEMPERATURES=${TEMPERATURES:-2 1}
 TEACHER_MINUTES=${TEACHER_MINUTES:-30}
 OUT=${OUT:-runs/distill}
 TEACHER=${TEACHER:-}
+TEACHER_ONCE=${TEACHER_ONCE:-0}
+case $TEACHER_ONCE in 0) once=() ;; 1) once=(--teacher-once) ;; *) echo "distill-lever: TEACHER_ONCE is 0 or 1, not $TEACHER_ONCE" >&2; exit 1 ;; esac
 [[ -f $CORPUS ]] || { echo "distill-lever: the corpus $CORPUS is missing (give CORPUS=PATH)" >&2; exit 1; }
 mkdir -p "$OUT"
 
@@ -43,7 +47,7 @@ arm plain &
 for t in $TEMPERATURES; do
   # Two arms at a time, one per core.
   while (($(jobs -rp | wc -l) >= 2)); do wait -n; done
-  arm "taught-t$t" --teacher "$TEACHER" --distill-temperature "$t" --distill-weight 0.5 &
+  arm "taught-t$t" --teacher "$TEACHER" --distill-temperature "$t" --distill-weight 0.5 "${once[@]}" &
   arms+=("taught-t$t")
 done
 wait

@@ -24,6 +24,9 @@ pub struct Batch {
     pub len: usize,
     /// Scored targets.
     pub scored: usize,
+    /// Text mode: where each row's first target is in the training stream (its targets
+    /// follow it there); empty for records.
+    pub first_target: Vec<usize>,
 }
 
 /// A generator for a sub-stream (`seed`, `stream`), independent of `SplitMix64::new(seed)`.
@@ -119,8 +122,10 @@ impl TextBatcher {
         let starts = self.ids.len().saturating_sub(span) as u64 + 1;
         let mut inputs = Vec::with_capacity(self.batch * self.len);
         let mut targets = Vec::with_capacity(self.batch * self.len);
+        let mut first_target = Vec::with_capacity(self.batch);
         for _ in 0..self.batch {
             let o = usize::try_from(rng.below(starts)).unwrap_or(0);
+            first_target.push(o + span - self.len);
             let window = &self.ids[o..o + span];
             let fed = &window[..span - 1];
             inputs.extend(self.bos.iter().chain(fed).map(|&x| i64::from(x)));
@@ -133,6 +138,7 @@ impl TextBatcher {
             batch: self.batch,
             len: self.len,
             scored: self.batch * self.len,
+            first_target,
         }
     }
 }
@@ -247,6 +253,7 @@ impl RecordBatcher {
             batch: rows.len(),
             len,
             scored,
+            first_target: Vec::new(),
         }
     }
 }
@@ -273,6 +280,8 @@ mod tests {
             let tgt = &batch.targets[r * 10..r * 10 + 10];
             assert_eq!(inp[0], BOS);
             assert_eq!(&inp[1..], &tgt[..9]);
+            // ids[p] = p + 3: the first target is where `first_target` says.
+            assert_eq!(tgt[0], batch.first_target[r] as i64 + 3);
             assert!(tgt.windows(2).all(|w| w[1] == w[0] + 1));
         }
         assert_ne!(pos.rng_state, 5);
@@ -301,6 +310,7 @@ mod tests {
                 inp.iter().zip(tgt).all(|(i, t)| t - i == 1),
                 "{inp:?} {tgt:?}"
             );
+            assert_eq!(tgt[0], batch.first_target[r] as i64);
         }
         assert!(TextBatcher::new(vec![0], 8, 1, None).is_err());
         // Records: no <BOS>, no <EOS>; a one-character record has nothing to predict.

@@ -59,6 +59,12 @@ pub struct LeverArgs {
     /// Distillation weight A, in (0, 1]. [default: 0.5]
     #[arg(long, value_name = "A", allow_hyphen_values = true)]
     pub distill_weight: Option<String>,
+    /// Runs the teacher once, before training, over the whole training text (text mode) and
+    /// keeps its logits in memory (f16: 2·V bytes per training character), instead of a
+    /// teacher forward pass on every batch: a large teacher then costs a pass, not a multiple
+    /// of every step. Each position is predicted from all the text before it in its stream.
+    #[arg(long)]
+    pub teacher_once: bool,
     /// Dropout on the embedded inputs, in [0, 1). [default: 0]
     #[arg(long, value_name = "P", allow_hyphen_values = true)]
     pub embed_dropout: Option<String>,
@@ -117,6 +123,8 @@ pub struct LeverFlags {
     pub distill_temperature: Option<f64>,
     /// --distill-weight
     pub distill_weight: Option<f64>,
+    /// --teacher-once
+    pub teacher_once: bool,
     /// --embed-dropout
     pub embed_dropout: Option<f64>,
     /// --proj-dropout
@@ -159,6 +167,7 @@ impl LeverArgs {
                 self.distill_temperature.as_ref(),
             )?,
             distill_weight: number("--distill-weight", self.distill_weight.as_ref())?,
+            teacher_once: self.teacher_once,
             embed_dropout: number("--embed-dropout", self.embed_dropout.as_ref())?,
             proj_dropout: number("--proj-dropout", self.proj_dropout.as_ref())?,
             weight_decay: number("--weight-decay", self.weight_decay.as_ref())?,
@@ -177,6 +186,9 @@ pub struct Distill {
     pub temperature: f64,
     /// A.
     pub weight: f64,
+    /// `--teacher-once`: the teacher's logits computed once over the training text.
+    #[serde(default)]
+    pub once: bool,
 }
 
 /// A run's size budget, as asked and as met.
@@ -257,6 +269,7 @@ impl Levers {
                 fingerprint: String::new(),
                 temperature: f.distill_temperature.unwrap_or(DISTILL_TEMPERATURE),
                 weight: f.distill_weight.unwrap_or(DISTILL_WEIGHT),
+                once: f.teacher_once,
             }),
             budget,
             phases: Vec::new(),
@@ -326,10 +339,15 @@ pub fn describe(l: &Levers) -> Option<String> {
     }
     if let Some(d) = &l.teacher {
         parts.push(format!(
-            "distilling {} (T {}, A {})",
+            "distilling {} (T {}, A {}{})",
             d.path.display(),
             d.temperature,
-            d.weight
+            d.weight,
+            if d.once {
+                ", its logits computed once"
+            } else {
+                ""
+            }
         ));
     }
     for (what, p) in [
@@ -350,6 +368,7 @@ fn check_pairs(f: &LeverFlags) -> Result<()> {
         for (flag, given) in [
             ("--distill-temperature", f.distill_temperature.is_some()),
             ("--distill-weight", f.distill_weight.is_some()),
+            ("--teacher-once", f.teacher_once),
         ] {
             ensure!(
                 !given,
@@ -421,16 +440,20 @@ fn new_teacher(l: &mut Levers, f: &LeverFlags, conflicts: &mut Vec<String>) {
             fingerprint: String::new(),
             temperature: DISTILL_TEMPERATURE,
             weight: DISTILL_WEIGHT,
+            once: false,
         });
     }
     match &mut l.teacher {
         Some(d) => {
             d.temperature = f.distill_temperature.unwrap_or(d.temperature);
             d.weight = f.distill_weight.unwrap_or(d.weight);
+            d.once |= f.teacher_once;
         }
-        None if f.distill_temperature.is_some() || f.distill_weight.is_some() => {
-            conflicts
-                .push("--distill-temperature/--distill-weight (the run has no --teacher)".into());
+        None if f.distill_temperature.is_some() || f.distill_weight.is_some() || f.teacher_once => {
+            conflicts.push(
+                "--distill-temperature/--distill-weight/--teacher-once (the run has no --teacher)"
+                    .into(),
+            );
         }
         None => {}
     }
@@ -454,10 +477,18 @@ fn same_levers(s: &Levers, f: &LeverFlags, conflicts: &mut Vec<String>) {
                 d.temperature,
             );
             differs("--distill-weight", f.distill_weight, d.weight);
+            if f.teacher_once && !d.once {
+                conflicts.push(
+                    "--teacher-once (the run's teacher runs on every batch; it may change with \
+                     a new --qat phase)"
+                        .into(),
+                );
+            }
         }
         None if f.teacher.is_some()
             || f.distill_temperature.is_some()
-            || f.distill_weight.is_some() =>
+            || f.distill_weight.is_some()
+            || f.teacher_once =>
         {
             conflicts.push(
                 "--teacher/--distill-* (the run has no teacher; one may start with a new --qat \

@@ -15,6 +15,7 @@ fn args(pairs: &[(&str, &str)]) -> LeverArgs {
             "teacher" => a.teacher = v.map(PathBuf::from),
             "t" => a.distill_temperature = v,
             "a" => a.distill_weight = v,
+            "once" => a.teacher_once = true,
             "embed" => a.embed_dropout = v,
             "proj" => a.proj_dropout = v,
             "wd" => a.weight_decay = v,
@@ -138,6 +139,7 @@ fn bad_values_name_their_flag() {
             "--distill-temperature goes with --teacher",
         ),
         (vec![("a", "0.3")], "--distill-weight goes with --teacher"),
+        (vec![("once", "")], "--teacher-once goes with --teacher"),
         (
             vec![("teacher", "t"), ("t", "0")],
             "--distill-temperature 0 is out of range",
@@ -293,6 +295,37 @@ fn without_a_new_phase_the_levers_are_the_runs() {
     }
     let e = resume(&run, &[], None, Some(1e-3)).unwrap_err().to_string();
     assert!(e.contains("--lr 0.001 (the run has 0.008)"), "{e}");
+    // --teacher-once: repeated on a run that has it, refused on one that has not.
+    let e = resume(&run, &[("once", "")], None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--teacher-once (the run's teacher runs on every batch"),
+        "{e}"
+    );
+    let once = config(&[("teacher", "t"), ("once", "")]).unwrap();
+    assert!(once.levers.teacher.as_ref().unwrap().once);
+    assert!(resume(&once, &[("once", "")], None, None).is_ok());
+    // A new phase may turn it on; a run without a teacher refuses it.
+    let phase = resume(&run, &[("qat", "int8"), ("once", "")], Some(100), None).unwrap();
+    assert!(phase.levers.teacher.unwrap().once);
+    let e = resume(
+        &config(&[]).unwrap(),
+        &[("qat", "int8"), ("once", "")],
+        Some(100),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("--teacher-once (the run has no --teacher)"),
+        "{e}"
+    );
+    // A config from before --teacher-once reads as a teacher run on every batch.
+    let mut json = serde_json::to_value(&once).unwrap();
+    json["teacher"].as_object_mut().unwrap().remove("once");
+    let old: TrainConfig = serde_json::from_value(json).unwrap();
+    assert!(!old.levers.teacher.unwrap().once);
     let plain = config(&[]).unwrap();
     let e = resume(&plain, &[("teacher", "t")], None, None)
         .unwrap_err()

@@ -102,15 +102,19 @@ pub fn run(req: TrainRequest) -> Result<Ending> {
     };
     let hyper = config.hyper(&vocab)?;
     let records = config.mode.is_records();
-    let mut batcher = batcher(train, &config, &vocab)?;
     let device = select_device(req.device, req.threads)?;
+    let stream = match &train {
+        Encoded::Stream(ids) => Some(ids.as_slice()),
+        Encoded::Records(_) => None,
+    };
     let teacher = load_teacher(
         &mut config,
         &req.overrides,
         resumed.as_ref(),
         device,
-        &vocab,
+        (&vocab, stream),
     )?;
+    let mut batcher = batcher(train, &config, &vocab)?;
 
     if resumed.is_none() {
         prepare_out_dir(&out)?;
@@ -549,7 +553,7 @@ fn step_loss(
     let ce = logits.cross_entropy_loss::<Tensor>(&target, None, Reduction::Mean, IGNORE, 0.0);
     let ce_value = ce.double_value(&[]);
     let loss = match teacher {
-        Some(t) => t.loss(&input, &logits, &target, &ce),
+        Some(t) => t.loss(batch, &input, &logits, &target, &ce),
         None => ce,
     };
     Ok((loss, ce_value))
@@ -561,7 +565,7 @@ fn load_teacher(
     o: &Overrides,
     resumed: Option<&Checkpoint>,
     device: tch::Device,
-    vocab: &Vocab,
+    (vocab, stream): (&Vocab, Option<&[u32]>),
 ) -> Result<Option<Teacher>> {
     let Some(d) = config.levers.teacher.clone() else {
         return Ok(None);
@@ -570,7 +574,7 @@ fn load_teacher(
     if let (Some(given), true) = (&o.levers.teacher, same_phase) {
         crate::distill::same_teacher(given, &d)?;
     }
-    let (teacher, record) = Teacher::load(&d, device, vocab, config.mode)?;
+    let (teacher, record) = Teacher::load(&d, device, vocab, config.mode, stream)?;
     config.levers.teacher = Some(record);
     Ok(Some(teacher))
 }

@@ -111,6 +111,7 @@ fn bad_lever_values_fail_cleanly_without_output() {
             &["--teacher", t, "--distill-temperature", "-1"],
             "--distill-temperature -1 is out of range",
         ),
+        (&["--teacher-once"], "--teacher-once goes with --teacher"),
         (
             &["--teacher", t, "--distill-weight", "2"],
             "--distill-weight 2 is out of range",
@@ -161,6 +162,26 @@ fn bad_lever_values_fail_cleanly_without_output() {
     let a = train_argv(&other, &out, &["--steps", "1", "--teacher", t]);
     let e = fails(&strs(&a));
     assert!(e.contains("another vocabulary"), "{e}");
+    assert!(!out.exists());
+    // --teacher-once needs one stream of text: records are batched by length.
+    let lines_teacher = d.join("lines-teacher");
+    let a = train(
+        &corpus,
+        &lines_teacher,
+        &["--mode", "lines", "--steps", "2"],
+    );
+    ok(&strs(&a));
+    let flags = [
+        "--mode",
+        "lines",
+        "--steps",
+        "1",
+        "--teacher-once",
+        "--teacher",
+    ];
+    let a = train(&corpus, &out, &[&flags[..], &[p(&lines_teacher)]].concat());
+    let e = fails(&strs(&a));
+    assert!(e.contains("--teacher-once is for text mode"), "{e}");
     assert!(!out.exists());
 }
 
@@ -226,6 +247,32 @@ fn distillation_dropouts_and_weight_decay_resume_bit_exactly() {
     .unwrap();
     let e = fails(&["train", "--resume", p(&split), "--steps", "45"]);
     assert!(e.contains("has changed since this run started"), "{e}");
+}
+
+#[test]
+fn a_teacher_run_once_resumes_bit_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write(dir.path(), "c.txt", fixture(6000).as_bytes());
+    let teacher_run = teacher(dir.path(), &corpus);
+    let flags = ["--teacher", p(&teacher_run), "--teacher-once"];
+    resume_equals_straight(dir.path(), &corpus, &flags);
+    let meta = ckpt_meta(&dir.path().join("straight/latest.safetensors"));
+    assert_eq!(meta["config"]["teacher"]["once"], true);
+    // It is a lever of its own: the same run with the teacher on every batch learns
+    // otherwise.
+    let every = dir.path().join("every");
+    let common = ["--steps", "40", "--eval-every", "10", "--log-every", "5"];
+    let a = train(&corpus, &every, &[&common[..], &flags[..2]].concat());
+    ok(&strs(&a));
+    let val_losses = |run: &Path| -> Vec<String> {
+        let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        csv.lines()
+            .map(|l| l.split(',').nth(2).unwrap().to_owned())
+            .collect()
+    };
+    let (once, per_batch) = (val_losses(&dir.path().join("straight")), val_losses(&every));
+    assert_eq!(once.len(), per_batch.len());
+    assert_ne!(once, per_batch);
 }
 
 /// The integer runtime's nats/char on the validation part for an int8 file.

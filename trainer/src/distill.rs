@@ -16,9 +16,11 @@
 //! whole training stream, and each batch reads its rows of those logits: a teacher ten times
 //! the student's size then costs one pass, not ten times every step. Each position is then
 //! predicted from all the text before it in its piece of the stream, not from its window.
+//! A model file teaches this way only ([`crate::distill_file`]).
 
 use crate::checkpoint::{load_model, resolve, LoadedModel, Which};
 use crate::data::{Batch, IGNORE};
+use crate::distill_file::{is_model_file, TeacherFile};
 use crate::levers::Distill;
 use crate::model::CharModel;
 use anyhow::{bail, ensure, Context, Result};
@@ -62,27 +64,45 @@ impl Teacher {
     ) -> Result<(Teacher, Distill)> {
         let path = resolve(&d.path, Which::Best).context("--teacher")?;
         let path = std::path::absolute(&path).unwrap_or(path);
-        let loaded = load_model(&path, Which::Best).context("--teacher")?;
-        check_fits(&loaded, vocab, mode)?;
-        let fingerprint = fingerprint(&loaded);
-        ensure!(
-            d.fingerprint.is_empty() || d.fingerprint == fingerprint,
-            "the teacher {} has changed since this run started (its parameters' fingerprint \
-             was {}, it is now {fingerprint}); resume with the same teacher",
-            path.display(),
-            d.fingerprint
-        );
-        let model = loaded.to_model(device).context("--teacher")?;
-        let source = match (d.once, train) {
-            (false, _) => Source::PerBatch(Box::new(model)),
-            (true, Some(ids)) => {
-                let split = (ONCE_PIECES, ONCE_CHUNK);
-                Source::Once(logits_once(&model, ids, vocab.bos(), split)?)
-            }
+        let once = match (d.once, train) {
+            (false, _) => None,
+            (true, Some(ids)) => Some(ids),
             (true, None) => bail!(
                 "--teacher-once is for text mode (one stream of text); in {mode} mode the \
                  teacher runs on every batch: leave --teacher-once out"
             ),
+        };
+        let (source, fingerprint) = if is_model_file(&path) {
+            let file = TeacherFile::read(&path)?;
+            let fingerprint = same_fingerprint(d, &path, file.fingerprint())?;
+            let ids = once.with_context(|| {
+                format!(
+                    "--teacher {} is a model file, whose engine runs one stream at a time: \
+                     add --teacher-once",
+                    path.display()
+                )
+            })?;
+            let table = file.logits(&path, (vocab, mode), ids, ONCE_PIECES, device)?;
+            (Source::Once(table), fingerprint)
+        } else {
+            let loaded = load_model(&path, Which::Best).context("--teacher")?;
+            let keys = &loaded.keys;
+            let fits = (
+                &keys.vocab,
+                keys.mode.is_records(),
+                &keys.mode as &dyn std::fmt::Display,
+            );
+            check_fits(&path, fits, vocab, mode)?;
+            let fingerprint = same_fingerprint(d, &path, fingerprint(&loaded))?;
+            let model = loaded.to_model(device).context("--teacher")?;
+            let source = match once {
+                None => Source::PerBatch(Box::new(model)),
+                Some(ids) => {
+                    let split = (ONCE_PIECES, ONCE_CHUNK);
+                    Source::Once(logits_once(&model, ids, vocab.bos(), split)?)
+                }
+            };
+            (source, fingerprint)
         };
         let record = Distill {
             path,
@@ -128,6 +148,40 @@ impl Teacher {
     }
 }
 
+/// `fingerprint`, unless the run recorded another one (the teacher changed).
+fn same_fingerprint(d: &Distill, path: &Path, fingerprint: String) -> Result<String> {
+    ensure!(
+        d.fingerprint.is_empty() || d.fingerprint == fingerprint,
+        "the teacher {} has changed since this run started (its fingerprint was {}, it is \
+         now {fingerprint}); resume with the same teacher",
+        path.display(),
+        d.fingerprint
+    );
+    Ok(fingerprint)
+}
+
+/// The pieces of the training stream `ids` a teacher runs once, side by side: the token
+/// fed before each target position, `pieces` rows of `per` (returned), padded with 0. Row
+/// `s` feeds the positions from `skip + s·per` on, `skip` being 1 without `<BOS>` (position
+/// 0 is never a target); each row starts with `<BOS>`, as a training window does, or
+/// without one with the character before it.
+pub fn piece_inputs(ids: &[u32], bos: Option<u32>, pieces: usize) -> (Vec<i64>, usize) {
+    let (n, skip) = (ids.len(), usize::from(bos.is_none()));
+    let pieces = pieces.clamp(1, n.saturating_sub(skip).max(1));
+    let per = n.saturating_sub(skip).div_ceil(pieces).max(1);
+    let mut fed = vec![0i64; pieces * per];
+    for (i, slot) in fed.iter_mut().enumerate() {
+        let p = skip + i;
+        if p < n {
+            *slot = match bos {
+                Some(b) if i % per == 0 => i64::from(b),
+                _ => i64::from(ids[p - 1]),
+            };
+        }
+    }
+    (fed, per)
+}
+
 /// The teacher's logits `[N, V]` (f16) for the training stream `ids`, row `p` predicting
 /// `ids[p]`, on the model's device. The stream is cut into `pieces` contiguous pieces run side
 /// by side, `chunk` characters per forward call, each from a zero state and fed `<BOS>`
@@ -152,21 +206,9 @@ fn logits_once(
     let skip = usize::from(bos.is_none());
     ensure!(n > skip, "the training part is too short to distill on");
     let started = std::time::Instant::now();
-    let pieces = pieces.clamp(1, n - skip);
-    let per = (n - skip).div_ceil(pieces);
-    // The token fed before position p, the k-th of its piece; padding past the end is 0.
-    let mut fed = vec![0i64; pieces * per];
-    for (i, slot) in fed.iter_mut().enumerate() {
-        let p = skip + i;
-        if p < n {
-            *slot = match bos {
-                Some(b) if i % per == 0 => i64::from(b),
-                _ => i64::from(ids[p - 1]),
-            };
-        }
-    }
+    let (fed, per) = piece_inputs(ids, bos, pieces);
     let fed = Tensor::from_slice(&fed)
-        .view([pieces as i64, per as i64])
+        .view([-1, per as i64])
         .to_device(device);
     let mut state = None;
     let mut parts = Vec::new();
@@ -200,9 +242,15 @@ pub fn soft_kl(student: &Tensor, teacher: &Tensor, target: &Tensor, t: f64) -> T
     (per_row * &scored).sum(Kind::Float) / scored.sum(Kind::Float).clamp_min(1.0)
 }
 
-/// A teacher must predict the student's tokens in the student's framing.
-fn check_fits(teacher: &LoadedModel, vocab: &Vocab, mode: ModeKind) -> Result<()> {
-    let (theirs, ours) = (teacher.keys.vocab.tokens(), vocab.tokens());
+/// A teacher (at `path`, with its vocabulary, whether it models records, and its mode's
+/// name) must predict the student's tokens in the student's framing.
+pub fn check_fits(
+    path: &Path,
+    (their_vocab, records, their_mode): (&Vocab, bool, &dyn std::fmt::Display),
+    vocab: &Vocab,
+    mode: ModeKind,
+) -> Result<()> {
+    let (theirs, ours) = (their_vocab.tokens(), vocab.tokens());
     let only = |a: &[String], b: &[String]| -> String {
         let only: Vec<&str> = a
             .iter()
@@ -212,45 +260,62 @@ fn check_fits(teacher: &LoadedModel, vocab: &Vocab, mode: ModeKind) -> Result<()
         format!("{:?}", &only[..only.len().min(12)])
     };
     ensure!(
-        teacher.keys.vocab == *vocab,
+        their_vocab == vocab,
         "the teacher {} has another vocabulary than this corpus ({} tokens against {}; only \
          the teacher's: {}, only the corpus's: {}): a teacher must have been trained on the \
          same characters",
-        teacher.path.display(),
+        path.display(),
         theirs.len(),
         ours.len(),
         only(&theirs, &ours),
         only(&ours, &theirs)
     );
     ensure!(
-        teacher.keys.mode.is_records() == mode.is_records(),
+        records == mode.is_records(),
         "the teacher {} was trained in {} mode, this run is in {} mode: <EOS> would mean \
          another thing to each",
-        teacher.path.display(),
-        teacher.keys.mode,
+        path.display(),
+        their_mode,
         mode
     );
     Ok(())
+}
+
+/// FNV-1a 64: a teacher's fingerprint.
+pub struct Fnv(u64);
+
+impl Fnv {
+    /// The offset basis.
+    pub fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    /// Hashes `bytes` in.
+    pub fn eat(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// The hash, 16 hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
 }
 
 /// FNV-1a 64 over the parameters (by name: name, shape, f32 bytes), hex.
 pub fn fingerprint(model: &LoadedModel) -> String {
     let mut params: Vec<_> = model.params.iter().collect();
     params.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = Fnv::new();
     for p in params {
-        eat(p.name.as_bytes());
+        h.eat(p.name.as_bytes());
         for &d in &p.shape {
-            eat(&(d as u64).to_le_bytes());
+            h.eat(&(d as u64).to_le_bytes());
         }
-        eat(&p.le_bytes());
+        h.eat(&p.le_bytes());
     }
-    format!("{h:016x}")
+    h.hex()
 }
 
 /// `--teacher` given again on `--resume` without a new phase must be the run's teacher.

@@ -49,8 +49,9 @@ pub struct LeverArgs {
     #[arg(long, value_name = "int8|int4")]
     pub dtype: Option<String>,
     /// Distillation: also learn the softened next-character distributions of this model
-    /// (a run directory's best checkpoint, a checkpoint, or an exported .safetensors; any
-    /// architecture; the same vocabulary and mode). The loss is (1 − A)·CE + A·T²·KL.
+    /// (a run directory's best checkpoint, a checkpoint, an exported .safetensors, or a
+    /// model file of any weights with --teacher-once; any architecture; the same vocabulary
+    /// and mode). The loss is (1 − A)·CE + A·T²·KL.
     #[arg(long, value_name = "RUN")]
     pub teacher: Option<PathBuf>,
     /// Distillation temperature T, in (0, 100]. [default: 2]

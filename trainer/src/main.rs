@@ -10,6 +10,7 @@ mod choices;
 mod config;
 mod data;
 mod distill;
+mod distill_file;
 mod evaluate;
 mod export;
 mod import;

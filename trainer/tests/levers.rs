@@ -275,6 +275,35 @@ fn a_teacher_run_once_resumes_bit_exactly() {
     assert_ne!(once, per_batch);
 }
 
+#[test]
+fn a_model_file_teaches_once_and_resumes_bit_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = write(d, "c.txt", fixture(6000).as_bytes());
+    let teacher_run = teacher(d, &corpus);
+    let file = d.join("teacher.mynah");
+    ok(&["export", p(&teacher_run), "-o", p(&file), "--dtype", "int8"]);
+    // Its engine runs one stream at a time: --teacher-once is asked for, nothing written.
+    let out = d.join("out");
+    let e = fails(&strs(&train(
+        &corpus,
+        &out,
+        &["--steps", "1", "--teacher", p(&file)],
+    )));
+    assert!(
+        e.contains("is a model file") && e.contains("add --teacher-once"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    resume_equals_straight(d, &corpus, &["--teacher", p(&file), "--teacher-once"]);
+    let meta = ckpt_meta(&d.join("straight/latest.safetensors"));
+    assert_eq!(meta["config"]["teacher"]["once"], true);
+    // Another file at the same path is refused on resume.
+    ok(&["export", p(&teacher_run), "-o", p(&file), "--dtype", "int4"]);
+    let e = fails(&["train", "--resume", p(&d.join("split")), "--steps", "45"]);
+    assert!(e.contains("has changed since this run started"), "{e}");
+}
+
 /// The integer runtime's nats/char on the validation part for an int8 file.
 fn int8_val(file: &Path, corpus: &Path) -> f64 {
     let bytes = AlignedBytes::copy_from(&std::fs::read(file).unwrap());

@@ -199,8 +199,9 @@ bench-train: build
 compare: build device-setup
 	bash scripts/compare.sh
 
-# The shipped device model, models/shakespeare-128k.mynah (scripts/models.sh: MINUTES,
-# QAT_MINUTES, THREADS, DEVICE, CORPUS; at most two hours on a 2-core CPU by default).
+# The shipped device model, models/shakespeare-128k.mynah, distilled from the shipped desk
+# model (scripts/models.sh: MINUTES, QAT_MINUTES, THREADS, DEVICE, CORPUS, TEACHER; at most
+# two hours on a 2-core CPU by default).
 models: build
 	bash scripts/models.sh
 

@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 if [[ -z $TEACHER ]]; then
   TEACHER=$OUT/teacher
   echo "== teacher: the shipped recipe, $TEACHER_MINUTES minutes on 2 threads"
-  OUT="$TEACHER" MINUTES=$TEACHER_MINUTES THREADS=2 CORPUS=$CORPUS TRAIN=$TRAIN STAGE=train \
+  OUT="$TEACHER" MINUTES=$TEACHER_MINUTES THREADS=2 CORPUS=$CORPUS TRAIN=$TRAIN STAGE=train TEACHER= \
     bash scripts/models.sh
 fi
 [[ -f $TEACHER/best.safetensors ]] || { echo "distill-lever: the teacher $TEACHER holds no trained model" >&2; exit 1; }

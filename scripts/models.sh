@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make models: trains the shipped device model, models/shakespeare-128k.mynah: the largest
 # GRU whose int4 file fits 131,072 bytes (the size budget picks the shape), trained in float
-# with embedding and projection dropout and AdamW weight decay, exported int4 with a
+# with embedding and projection dropout and AdamW weight decay, distilled from the desk
+# model (its logits computed once over the training part), exported int4 with a
 # factored input layer: compensated rounding calibrated on the whole training part, then 600
 # steps tuning the row scales, biases and embedding toward the float model's predictions
 # (about 8 CPU minutes). QAT_MINUTES > 0 adds an int4 quantization-aware phase and exports its
@@ -10,8 +11,9 @@
 # docs/measurements/shakespeare-128k/.
 #   MINUTES (float phase, default 100), QAT_MINUTES (default 0), THREADS (default 2),
 #   CORPUS, OUT (the run directory), DEVICE (cpu or cuda), MODEL_OUT, DOCS,
-#   TEACHER (a run to distill from, e.g. make desk's; default none), DISTILL_T and DISTILL_A
-#   (its temperature and weight, default 1 and 0.5),
+#   TEACHER (the model to distill from: a run or a model file; default the shipped desk
+#   model, models/shakespeare-desk.mynah, through the integer runtime; TEACHER= for none),
+#   DISTILL_T and DISTILL_A (its temperature and weight, default 1 and 0.5),
 #   STAGE (all; train = the float phase only; export = the rest, on a run trained before:
 #   train on a lent GPU, export on the CPU).
 set -euo pipefail
@@ -23,7 +25,7 @@ DEVICE=${DEVICE:-cpu}
 OUT=${OUT:-runs/shakespeare-128k}
 MODEL=${MODEL_OUT:-models/shakespeare-128k.mynah}
 DOCS=${DOCS:-docs/measurements/shakespeare-128k}
-TEACHER=${TEACHER:-}
+TEACHER=${TEACHER-models/shakespeare-desk.mynah}
 DISTILL_T=${DISTILL_T:-1}
 DISTILL_A=${DISTILL_A:-0.5}
 STAGE=${STAGE:-all}

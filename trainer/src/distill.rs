@@ -66,14 +66,15 @@ impl Teacher {
         let path = std::path::absolute(&path).unwrap_or(path);
         let once = match (d.once, train) {
             (false, _) => None,
-            (true, Some(ids)) => Some(ids),
+            (true, Some(ids)) => Some(once_stream(ids, vocab)?),
             (true, None) => bail!(
                 "--teacher-once is for text mode (one stream of text); in {mode} mode the \
                  teacher runs on every batch: leave --teacher-once out"
             ),
         };
+        let started = std::time::Instant::now();
         let (source, fingerprint) = if is_model_file(&path) {
-            let file = TeacherFile::read(&path)?;
+            let file = TeacherFile::open(&path)?;
             let fingerprint = same_fingerprint(d, &path, file.fingerprint())?;
             let ids = once.with_context(|| {
                 format!(
@@ -99,11 +100,20 @@ impl Teacher {
                 None => Source::PerBatch(Box::new(model)),
                 Some(ids) => {
                     let split = (ONCE_PIECES, ONCE_CHUNK);
-                    Source::Once(logits_once(&model, ids, vocab.bos(), split)?)
+                    Source::Once(logits_once(&model, ids, vocab.bos(), split))
                 }
             };
             (source, fingerprint)
         };
+        if let Source::Once(table) = &source {
+            let (n, v) = (table.size()[0], table.size()[1]);
+            println!(
+                "teacher: its logits over the {n} training characters computed once ({} MiB, \
+                 {:.0} s)",
+                (n * v * 2) >> 20,
+                started.elapsed().as_secs_f64()
+            );
+        }
         let record = Distill {
             path,
             fingerprint,
@@ -148,6 +158,23 @@ impl Teacher {
     }
 }
 
+/// The training stream `ids`, if `--teacher-once` can keep a logit row per character of it.
+fn once_stream<'t>(ids: &'t [u32], vocab: &Vocab) -> Result<&'t [u32]> {
+    let (n, v) = (ids.len(), vocab.size());
+    ensure!(
+        n > usize::from(vocab.bos().is_none()),
+        "the training part is too short to distill on"
+    );
+    let mib = (n as u64 * v as u64 * 2) >> 20;
+    ensure!(
+        mib <= ONCE_MAX_MIB,
+        "--teacher-once would keep {mib} MiB of teacher logits ({n} training characters × {v} \
+         tokens × 2 bytes), over its {ONCE_MAX_MIB} MiB limit: leave it out (the teacher then \
+         runs on every batch)"
+    );
+    Ok(ids)
+}
+
 /// `fingerprint`, unless the run recorded another one (the teacher changed).
 fn same_fingerprint(d: &Distill, path: &Path, fingerprint: String) -> Result<String> {
     ensure!(
@@ -165,17 +192,17 @@ fn same_fingerprint(d: &Distill, path: &Path, fingerprint: String) -> Result<Str
 /// `s` feeds the positions from `skip + s·per` on, `skip` being 1 without `<BOS>` (position
 /// 0 is never a target); each row starts with `<BOS>`, as a training window does, or
 /// without one with the character before it.
-pub fn piece_inputs(ids: &[u32], bos: Option<u32>, pieces: usize) -> (Vec<i64>, usize) {
+pub fn piece_inputs(ids: &[u32], bos: Option<u32>, pieces: usize) -> (Vec<u32>, usize) {
     let (n, skip) = (ids.len(), usize::from(bos.is_none()));
     let pieces = pieces.clamp(1, n.saturating_sub(skip).max(1));
     let per = n.saturating_sub(skip).div_ceil(pieces).max(1);
-    let mut fed = vec![0i64; pieces * per];
+    let mut fed = vec![0; pieces * per];
     for (i, slot) in fed.iter_mut().enumerate() {
         let p = skip + i;
         if p < n {
             *slot = match bos {
-                Some(b) if i % per == 0 => i64::from(b),
-                _ => i64::from(ids[p - 1]),
+                Some(b) if i % per == 0 => b,
+                _ => ids[p - 1],
             };
         }
     }
@@ -192,21 +219,12 @@ fn logits_once(
     ids: &[u32],
     bos: Option<u32>,
     (pieces, chunk): (usize, usize),
-) -> Result<Tensor> {
+) -> Tensor {
     let device = model.vs.device();
     let v = model.vocab_size();
-    let n = ids.len();
-    let mib = (n as u64 * v as u64 * 2) >> 20;
-    ensure!(
-        mib <= ONCE_MAX_MIB,
-        "--teacher-once would keep {mib} MiB of teacher logits ({n} training characters × {v} \
-         tokens × 2 bytes), over its {ONCE_MAX_MIB} MiB limit: leave it out (the teacher then \
-         runs on every batch)"
-    );
-    let skip = usize::from(bos.is_none());
-    ensure!(n > skip, "the training part is too short to distill on");
-    let started = std::time::Instant::now();
+    let (n, skip) = (ids.len(), usize::from(bos.is_none()));
     let (fed, per) = piece_inputs(ids, bos, pieces);
+    let fed: Vec<i64> = fed.into_iter().map(i64::from).collect();
     let fed = Tensor::from_slice(&fed)
         .view([-1, per as i64])
         .to_device(device);
@@ -224,11 +242,7 @@ fn logits_once(
         .reshape([-1, v])
         .narrow(0, 0, (n - skip) as i64);
     let head = Tensor::zeros([skip as i64, v], (Kind::Half, device));
-    println!(
-        "teacher: its logits over the {n} training characters computed once ({mib} MiB, {:.0} s)",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(Tensor::cat(&[head, rows], 0))
+    Tensor::cat(&[head, rows], 0)
 }
 
 /// `KL(softmax(teacher/t) ‖ softmax(student/t))` per position, averaged over the positions
@@ -281,41 +295,24 @@ pub fn check_fits(
     Ok(())
 }
 
-/// FNV-1a 64: a teacher's fingerprint.
-pub struct Fnv(u64);
-
-impl Fnv {
-    /// The offset basis.
-    pub fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    /// Hashes `bytes` in.
-    pub fn eat(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    /// The hash, 16 hex digits.
-    pub fn hex(&self) -> String {
-        format!("{:016x}", self.0)
-    }
-}
-
 /// FNV-1a 64 over the parameters (by name: name, shape, f32 bytes), hex.
 pub fn fingerprint(model: &LoadedModel) -> String {
     let mut params: Vec<_> = model.params.iter().collect();
     params.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut h = Fnv::new();
-    for p in params {
-        h.eat(p.name.as_bytes());
-        for &d in &p.shape {
-            h.eat(&(d as u64).to_le_bytes());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
-        h.eat(&p.le_bytes());
+    };
+    for p in params {
+        eat(p.name.as_bytes());
+        for &d in &p.shape {
+            eat(&(d as u64).to_le_bytes());
+        }
+        eat(&p.le_bytes());
     }
-    h.hex()
+    format!("{h:016x}")
 }
 
 /// `--teacher` given again on `--resume` without a new phase must be the run's teacher.
@@ -382,7 +379,7 @@ mod tests {
     fn one_pass_matches_windows(model: &CharModel) {
         let ids: Vec<u32> = (0..601u32).map(|i| 3 + (i * 7 + i / 5) % 6).collect();
         // With <BOS> (1): 601 targets in 2 pieces of 301, 128 per call (the state carried).
-        let once = logits_once(model, &ids, Some(1), (2, 128)).unwrap();
+        let once = logits_once(model, &ids, Some(1), (2, 128));
         assert_eq!((once.size(), once.kind()), (vec![601, 9], Kind::Half));
         let fed = |from: usize, p: usize| -> Vec<i64> {
             std::iter::once(1)
@@ -396,7 +393,7 @@ mod tests {
             assert!(err < 1e-2, "position {p}: {err}");
         }
         // Without <BOS>: row 0 is never a target; a piece is fed the character before it.
-        let once = logits_once(model, &ids, None, (3, 64)).unwrap();
+        let once = logits_once(model, &ids, None, (3, 64));
         assert_eq!(once.get(0).abs().sum(Kind::Float).double_value(&[]), 0.0);
         for (from, p) in [(1, 1), (1, 150), (201, 201), (401, 600)] {
             let fed: Vec<i64> = ids[from - 1..p].iter().map(|&x| i64::from(x)).collect();
@@ -411,7 +408,7 @@ mod tests {
     fn a_batch_reads_the_rows_of_its_targets() {
         let model = gru();
         let ids: Vec<u32> = (0..500u32).map(|i| 3 + (i * 5 + i / 3) % 6).collect();
-        let table = logits_once(&model, &ids, Some(1), (4, 50)).unwrap();
+        let table = logits_once(&model, &ids, Some(1), (4, 50));
         let teacher = Teacher {
             source: Source::Once(table.copy()),
             temperature: 1.0,

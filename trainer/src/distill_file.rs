@@ -4,10 +4,10 @@
 //! ([`crate::distill`]). The logits are those the file gives on a device, so a shipped model
 //! (`models/shakespeare-desk.mynah`) teaches exactly what it says, and no checkpoint is needed.
 
-use crate::distill::{check_fits, piece_inputs, Fnv};
+use crate::distill::{check_fits, piece_inputs};
 use anyhow::{Context, Result};
 use half::f16;
-use mynah_format::{layout::MAGIC, AlignedBytes};
+use mynah_format::{layout::MAGIC, MappedModel};
 use mynah_quant::engine::{
     file_vocab, is_quantized, load_int, FloatRunner, HostModel, IntRunner, LanguageModel,
 };
@@ -25,26 +25,40 @@ pub fn is_model_file(path: &Path) -> bool {
         .is_ok_and(|()| head == MAGIC)
 }
 
-/// A teacher's model file, read whole.
+/// A teacher's model file, mapped and validated.
 pub struct TeacherFile {
-    bytes: AlignedBytes,
+    file: MappedModel,
+}
+
+/// The engine that runs a file: one loaded model, a fresh stream per piece.
+enum Engine<'a> {
+    /// int8 and int4 files: the integer runtime.
+    Int(Box<HostModel<'a>>),
+    /// f32 and f16 files: the float reference.
+    Float(Box<FloatModel>),
+}
+
+impl Engine<'_> {
+    /// A stream from a zero state.
+    fn stream(&self) -> Box<dyn LanguageModel + '_> {
+        match self {
+            Engine::Int(m) => Box::new(IntRunner::new(m)),
+            Engine::Float(m) => Box::new(FloatRunner::new(FloatModel::clone(m))),
+        }
+    }
 }
 
 impl TeacherFile {
-    /// Reads `path`.
-    pub fn read(path: &Path) -> Result<TeacherFile> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("--teacher: cannot read {}", path.display()))?;
+    /// Maps `path` (checked by the format's reader: every byte distrusted, the CRC verified).
+    pub fn open(path: &Path) -> Result<TeacherFile> {
         Ok(TeacherFile {
-            bytes: AlignedBytes::copy_from(&bytes),
+            file: MappedModel::open(path).context("--teacher")?,
         })
     }
 
-    /// FNV-1a 64 of the file's bytes, hex: `--resume` refuses a teacher that changed.
+    /// The file's verified CRC-32: `--resume` refuses a teacher that changed.
     pub fn fingerprint(&self) -> String {
-        let mut h = Fnv::new();
-        h.eat(self.bytes.as_bytes());
-        h.hex()
+        format!("crc32 {:08x}", self.file.model().checksum())
     }
 
     /// The file's logits `[N, V]` (f16, on `device`) for the training stream `ids`, row `p`
@@ -58,63 +72,38 @@ impl TeacherFile {
         device: Device,
     ) -> Result<Tensor> {
         let name = || format!("--teacher {}", path.display());
-        let model = self.bytes.model().with_context(name)?;
+        let model = self.file.model();
         let records = model.hyper().records;
         let their_mode = if records { "records" } else { "text" };
         let theirs = file_vocab(&model).with_context(name)?;
         check_fits(path, (&theirs, records, &their_mode), vocab, mode)?;
-        let started = std::time::Instant::now();
-        let int = match is_quantized(&model) {
-            true => Some(load_int(&model).with_context(name)?),
-            false => None,
-        };
-        let float = match &int {
-            Some(_) => None,
-            None => Some(FloatModel::from_model(&model).with_context(name)?),
+        let engine = match is_quantized(&model) {
+            true => Engine::Int(load_int(&model).with_context(name)?),
+            false => Engine::Float(Box::new(FloatModel::from_model(&model).with_context(name)?)),
         };
         let (v, n) = (vocab.size(), ids.len());
         let (fed, per) = piece_inputs(ids, vocab.bos(), pieces);
         let skip = usize::from(vocab.bos().is_none());
         let mut rows = vec![f16::ZERO; n * v];
-        let mut work: Vec<(&[i64], &mut [f16])> = fed
+        let mut work: Vec<(&[u32], &mut [f16])> = fed
             .chunks(per)
             .zip(rows[skip * v..].chunks_mut(per * v))
             .collect();
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let per_thread = work.len().div_ceil(threads).max(1);
+        let engine = &engine;
         std::thread::scope(|scope| {
             let runs: Vec<_> = work
                 .chunks_mut(per_thread)
-                .map(|share| {
-                    let (int, float) = (int.as_deref(), float.as_ref());
-                    scope.spawn(move || run_pieces(engine(int, float), share, v))
-                })
+                .map(|share| scope.spawn(move || run_pieces(engine.stream(), share, v)))
                 .collect();
             runs.into_iter()
                 .try_for_each(|r| r.join().expect("a teacher thread panicked"))
         })
         .with_context(name)?;
-        println!(
-            "teacher: the file's logits over the {n} training characters computed once ({} \
-             MiB, {:.0} s)",
-            (n * v * 2) >> 20,
-            started.elapsed().as_secs_f64()
-        );
         Ok(Tensor::from_slice(&rows)
             .view([n as i64, v as i64])
             .to_device(device))
-    }
-}
-
-/// A fresh stream of the file's engine.
-fn engine<'m>(
-    int: Option<&'m HostModel<'m>>,
-    float: Option<&FloatModel>,
-) -> Box<dyn LanguageModel + 'm> {
-    match (int, float) {
-        (Some(int), _) => Box::new(IntRunner::new(int)),
-        (None, Some(float)) => Box::new(FloatRunner::new(float.clone())),
-        (None, None) => unreachable!("one engine is loaded"),
     }
 }
 
@@ -122,13 +111,12 @@ fn engine<'m>(
 /// (the last piece's padding is fed nothing).
 fn run_pieces(
     mut lm: Box<dyn LanguageModel + '_>,
-    share: &mut [(&[i64], &mut [f16])],
+    share: &mut [(&[u32], &mut [f16])],
     v: usize,
 ) -> Result<()> {
     for (fed, rows) in share.iter_mut() {
         lm.reset();
         for (&token, row) in fed.iter().zip(rows.chunks_mut(v)) {
-            let token = u32::try_from(token).context("a token id out of range")?;
             for (r, &l) in row.iter_mut().zip(lm.step(token)?) {
                 *r = f16::from_f64(l);
             }
@@ -159,20 +147,21 @@ mod tests {
             let path = dir.path().join(format!("{name}.mynah"));
             std::fs::write(&path, &bytes).unwrap();
             assert!(is_model_file(&path), "{name}");
-            let file = TeacherFile::read(&path).unwrap();
-            let model = file.bytes.model().unwrap();
+            let file = TeacherFile::open(&path).unwrap();
+            let model = file.file.model();
             let vocab = file_vocab(&model).unwrap();
             let ids: Vec<u32> = (0..301u32).map(|i| 3 + (i * 7 + i / 5) % 20).collect();
             let table = file
                 .logits(&path, (&vocab, ModeKind::Text), &ids, 3, Device::Cpu)
                 .unwrap();
             assert_eq!(table.size(), [301, vocab.size() as i64]);
-            let int = is_quantized(&model).then(|| load_int(&model).unwrap());
-            let reference = FloatModel::from_model(&model).ok();
-            let float = if int.is_some() { None } else { reference };
+            let engine = match is_quantized(&model) {
+                true => Engine::Int(load_int(&model).unwrap()),
+                false => Engine::Float(Box::new(FloatModel::from_model(&model).unwrap())),
+            };
             // 3 pieces of 101 positions, each from <BOS> and a zero state.
             for (from, p) in [(0, 0), (0, 100), (101, 101), (101, 150), (202, 300)] {
-                let mut lm = engine(int.as_deref(), float.as_ref());
+                let mut lm = engine.stream();
                 lm.reset();
                 let bos = vocab.bos().unwrap();
                 let mut want = lm.step(bos).unwrap().to_vec();

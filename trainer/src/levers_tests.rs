@@ -210,12 +210,15 @@ fn resume(
     )
 }
 
+/// Why [`resume`] refuses these flags.
+fn resume_error(stored: &TrainConfig, pairs: &[(&str, &str)], steps: Option<u64>) -> String {
+    resume(stored, pairs, steps, None).unwrap_err().to_string()
+}
+
 #[test]
 fn a_new_qat_starts_a_phase_that_may_change_the_training() {
     let float = config(&[("embed", "0.1")]).unwrap();
-    let e = resume(&float, &[("qat", "int8")], None, None)
-        .unwrap_err()
-        .to_string();
+    let e = resume_error(&float, &[("qat", "int8")], None);
     assert!(
         e.contains("--qat int8 on --resume starts a fine-tuning phase after step 3000"),
         "{e}"
@@ -296,9 +299,7 @@ fn without_a_new_phase_the_levers_are_the_runs() {
     let e = resume(&run, &[], None, Some(1e-3)).unwrap_err().to_string();
     assert!(e.contains("--lr 0.001 (the run has 0.008)"), "{e}");
     // --teacher-once: repeated on a run that has it, refused on one that has not.
-    let e = resume(&run, &[("once", "")], None, None)
-        .unwrap_err()
-        .to_string();
+    let e = resume_error(&run, &[("once", "")], None);
     assert!(
         e.contains("--teacher-once (the run's teacher runs on every batch"),
         "{e}"
@@ -309,14 +310,8 @@ fn without_a_new_phase_the_levers_are_the_runs() {
     // A new phase may turn it on; a run without a teacher refuses it.
     let phase = resume(&run, &[("qat", "int8"), ("once", "")], Some(100), None).unwrap();
     assert!(phase.levers.teacher.unwrap().once);
-    let e = resume(
-        &config(&[]).unwrap(),
-        &[("qat", "int8"), ("once", "")],
-        Some(100),
-        None,
-    )
-    .unwrap_err()
-    .to_string();
+    let plain = config(&[]).unwrap();
+    let e = resume_error(&plain, &[("qat", "int8"), ("once", "")], Some(100));
     assert!(
         e.contains("--teacher-once (the run has no --teacher)"),
         "{e}"
@@ -326,10 +321,7 @@ fn without_a_new_phase_the_levers_are_the_runs() {
     json["teacher"].as_object_mut().unwrap().remove("once");
     let old: TrainConfig = serde_json::from_value(json).unwrap();
     assert!(!old.levers.teacher.unwrap().once);
-    let plain = config(&[]).unwrap();
-    let e = resume(&plain, &[("teacher", "t")], None, None)
-        .unwrap_err()
-        .to_string();
+    let e = resume_error(&plain, &[("teacher", "t")], None);
     assert!(e.contains("the run has no teacher"), "{e}");
 }
 

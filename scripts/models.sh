@@ -5,7 +5,7 @@
 # model (its logits computed once over the training part), exported int4 with a
 # factored input layer: compensated rounding calibrated on the whole training part, then 600
 # steps tuning the row scales, biases and embedding toward the float model's predictions
-# (about 8 CPU minutes). QAT_MINUTES > 0 adds an int4 quantization-aware phase and exports its
+# (5 to 8 CPU minutes). QAT_MINUTES > 0 adds an int4 quantization-aware phase and exports its
 # result beside it as $OUT/qat.mynah (measured: it did not beat the post-training export,
 # docs/measurements/shakespeare-128k/levers.md). Its config, metrics and loss curve go to
 # docs/measurements/shakespeare-128k/.

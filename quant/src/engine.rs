@@ -240,6 +240,34 @@ pub fn load_int<'a>(model: &Model<'a>) -> Result<Box<HostModel<'a>>, RuntimeErro
     Ok(Box::new(HostModel::new(model)?))
 }
 
+/// A file's engine, loaded once: the integer runtime for INT8 and INT4 files, the float
+/// reference for FLOAT ones. Each [`FileEngine::stream`] runs from a zero state.
+pub enum FileEngine<'a> {
+    /// INT8 and INT4 files.
+    Int(Box<HostModel<'a>>),
+    /// FLOAT files.
+    Float(Box<FloatModel>),
+}
+
+impl<'a> FileEngine<'a> {
+    /// Loads the engine that runs `model`.
+    pub fn load(model: &Model<'a>) -> Result<Self, EngineError> {
+        Ok(if is_quantized(model) {
+            FileEngine::Int(load_int(model)?)
+        } else {
+            FileEngine::Float(Box::new(FloatModel::from_model(model)?))
+        })
+    }
+
+    /// A stream from a zero state (a float stream holds its own copy of the weights).
+    pub fn stream(&self) -> Box<dyn LanguageModel + '_> {
+        match self {
+            FileEngine::Int(m) => Box::new(IntRunner::new(m)),
+            FileEngine::Float(m) => Box::new(FloatRunner::new(FloatModel::clone(m))),
+        }
+    }
+}
+
 /// The vocabulary of a model file as mynah-text's [`Vocab`](mynah_text::Vocab) (to encode
 /// corpora for it).
 pub fn file_vocab(model: &Model<'_>) -> Result<mynah_text::Vocab, mynah_text::TextError> {

@@ -66,7 +66,10 @@ impl Teacher {
         let path = std::path::absolute(&path).unwrap_or(path);
         let once = match (d.once, train) {
             (false, _) => None,
-            (true, Some(ids)) => Some(once_stream(ids, vocab)?),
+            (true, Some(ids)) => {
+                check_once(ids, vocab)?;
+                Some(ids)
+            }
             (true, None) => bail!(
                 "--teacher-once is for text mode (one stream of text); in {mode} mode the \
                  teacher runs on every batch: leave --teacher-once out"
@@ -158,8 +161,8 @@ impl Teacher {
     }
 }
 
-/// The training stream `ids`, if `--teacher-once` can keep a logit row per character of it.
-fn once_stream<'t>(ids: &'t [u32], vocab: &Vocab) -> Result<&'t [u32]> {
+/// Whether `--teacher-once` can keep a logit row per character of the training stream `ids`.
+fn check_once(ids: &[u32], vocab: &Vocab) -> Result<()> {
     let (n, v) = (ids.len(), vocab.size());
     ensure!(
         n > usize::from(vocab.bos().is_none()),
@@ -172,7 +175,7 @@ fn once_stream<'t>(ids: &'t [u32], vocab: &Vocab) -> Result<&'t [u32]> {
          tokens × 2 bytes), over its {ONCE_MAX_MIB} MiB limit: leave it out (the teacher then \
          runs on every batch)"
     );
-    Ok(ids)
+    Ok(())
 }
 
 /// `fingerprint`, unless the run recorded another one (the teacher changed).

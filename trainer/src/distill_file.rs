@@ -8,10 +8,7 @@ use crate::distill::{check_fits, piece_inputs};
 use anyhow::{Context, Result};
 use half::f16;
 use mynah_format::{layout::MAGIC, MappedModel};
-use mynah_quant::engine::{
-    file_vocab, is_quantized, load_int, FloatRunner, HostModel, IntRunner, LanguageModel,
-};
-use mynah_quant::reference::FloatModel;
+use mynah_quant::engine::{file_vocab, FileEngine, LanguageModel};
 use mynah_text::{ModeKind, Vocab};
 use std::io::Read;
 use std::path::Path;
@@ -28,24 +25,6 @@ pub fn is_model_file(path: &Path) -> bool {
 /// A teacher's model file, mapped and validated.
 pub struct TeacherFile {
     file: MappedModel,
-}
-
-/// The engine that runs a file: one loaded model, a fresh stream per piece.
-enum Engine<'a> {
-    /// int8 and int4 files: the integer runtime.
-    Int(Box<HostModel<'a>>),
-    /// f32 and f16 files: the float reference.
-    Float(Box<FloatModel>),
-}
-
-impl Engine<'_> {
-    /// A stream from a zero state.
-    fn stream(&self) -> Box<dyn LanguageModel + '_> {
-        match self {
-            Engine::Int(m) => Box::new(IntRunner::new(m)),
-            Engine::Float(m) => Box::new(FloatRunner::new(FloatModel::clone(m))),
-        }
-    }
 }
 
 impl TeacherFile {
@@ -77,10 +56,7 @@ impl TeacherFile {
         let their_mode = if records { "records" } else { "text" };
         let theirs = file_vocab(&model).with_context(name)?;
         check_fits(path, (&theirs, records, &their_mode), vocab, mode)?;
-        let engine = match is_quantized(&model) {
-            true => Engine::Int(load_int(&model).with_context(name)?),
-            false => Engine::Float(Box::new(FloatModel::from_model(&model).with_context(name)?)),
-        };
+        let engine = FileEngine::load(&model).with_context(name)?;
         let (v, n) = (vocab.size(), ids.len());
         let (fed, per) = piece_inputs(ids, vocab.bos(), pieces);
         let skip = usize::from(vocab.bos().is_none());
@@ -155,10 +131,7 @@ mod tests {
                 .logits(&path, (&vocab, ModeKind::Text), &ids, 3, Device::Cpu)
                 .unwrap();
             assert_eq!(table.size(), [301, vocab.size() as i64]);
-            let engine = match is_quantized(&model) {
-                true => Engine::Int(load_int(&model).unwrap()),
-                false => Engine::Float(Box::new(FloatModel::from_model(&model).unwrap())),
-            };
+            let engine = FileEngine::load(&model).unwrap();
             // 3 pieces of 101 positions, each from <BOS> and a zero state.
             for (from, p) in [(0, 0), (0, 100), (101, 101), (101, 150), (202, 300)] {
                 let mut lm = engine.stream();

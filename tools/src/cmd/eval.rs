@@ -4,10 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use mynah_format::MappedModel;
-use mynah_quant::engine::{
-    file_vocab, is_quantized, load_int, score, FloatRunner, IntRunner, LanguageModel,
-};
-use mynah_quant::reference::FloatModel;
+use mynah_quant::engine::{file_vocab, score, FileEngine};
 use mynah_text::{Corpus, ModeKind, Split, UnkPolicy};
 
 /// Arguments of `mynah eval`.
@@ -54,15 +51,8 @@ pub fn run(args: &Args) -> Result<()> {
     let corpus = Corpus::load(&args.corpus, mode)?;
     let vocab = file_vocab(&model).with_context(|| name.clone())?;
     let seqs = corpus.part(split).eval_sequences(&vocab, args.unk)?;
-    let int;
-    let mut lm: Box<dyn LanguageModel> = if is_quantized(&model) {
-        int = load_int(&model).with_context(|| name.clone())?;
-        Box::new(IntRunner::new(&int))
-    } else {
-        Box::new(FloatRunner::new(
-            FloatModel::from_model(&model).with_context(|| name.clone())?,
-        ))
-    };
+    let engine = FileEngine::load(&model).with_context(|| name.clone())?;
+    let mut lm = engine.stream();
     let s = score(lm.as_mut(), &seqs)?;
     if args.json {
         println!(
